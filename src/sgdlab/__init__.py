@@ -1,0 +1,36 @@
+"""sgdlab: learn, see and measure gradient descent.
+
+The public API, re-exported lazily so that ``import sgdlab`` (and ``sgdlab --help``) does not pay
+for importing torch::
+
+    from sgdlab import LinRegConfig, train
+    result = train(LinRegConfig(lr=0.02, steps=100))
+    print(result["final"]["loss"], result["optimum"]["loss"])
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+__version__ = "0.1.0"
+
+# name -> module that defines it
+_EXPORTS = {
+    "LinRegConfig": "config",
+    "OptimizerSpec": "config",
+    "SgdlabError": "errors",
+    "ConfigError": "errors",
+    "DataError": "errors",
+    "StoreError": "errors",
+    "Store": "store",
+    "train": "api",
+}
+
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module 'sgdlab' has no attribute {name!r}")

@@ -1,0 +1,76 @@
+"""`sgdlab linreg`: the tutorial's linear regression, and your own data."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from .app import EXIT_DIVERGED, JsonOption, StoreOption, app, emit, handle_errors, note
+from . import options
+
+
+@app.command()
+@handle_errors
+def linreg(
+    csv: Optional[str] = typer.Option(None, "--csv", help="CSV file with a header row (default: the tutorial's 15 points)", show_default=False),
+    x: Optional[str] = typer.Option(None, "--x", help="Feature column(s), comma separated (default: all but --y)", show_default=False),
+    y: Optional[str] = typer.Option(None, "--y", help="Target column (default: the last column)", show_default=False),
+    standardize: bool = typer.Option(False, "--standardize", help="Rescale each feature to mean 0, std 1."),
+    lr: float = typer.Option(1e-2, "--lr", help="Learning rate (step size)."),
+    steps: int = typer.Option(32, "--steps", help="Number of updates (the tutorial: 1 + 31)."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", help="Passes over the data; overrides --steps.", show_default=False),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Rows per update (default: all rows, i.e. gradient descent)", show_default=False),
+    seed: int = typer.Option(2019, "--seed", help="Seed for the initial w and the shuffling."),
+    dtype: str = typer.Option("float32", "--dtype", help="float32 (the tutorial's) or float64."),
+    out: Optional[str] = typer.Option(None, "--out", help="Folder for the figures (default: <store folder>/<run id>)", show_default=False),
+    no_plots: bool = typer.Option(False, "--no-plots", help="Do not draw figures."),
+    optimizer: str = options.OPTIMIZER,
+    momentum: Optional[float] = options.MOMENTUM,
+    nesterov: bool = options.NESTEROV,
+    betas: Optional[str] = options.BETAS,
+    eps: Optional[float] = options.EPS,
+    weight_decay: Optional[float] = options.WEIGHT_DECAY,
+    store: Optional[str] = StoreOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Linear regression by hand-written gradient descent (tutorial section 3)."""
+    from ..config import LinRegConfig
+    from ..data import split_columns
+    from ..linreg import run
+    from ..store import Store
+
+    config = LinRegConfig(
+        csv=csv, x=split_columns(x), y=y, standardize=standardize, lr=lr, steps=steps,
+        epochs=epochs, batch_size=batch_size, seed=seed, dtype=dtype, out=out,
+        plots=not no_plots,
+        optimizer=options.optimizer_spec(optimizer, momentum, nesterov, betas, eps, weight_decay),
+    )
+    result = run(config, store=Store(store))
+    emit(result, as_json, print_linreg)
+    if result["status"] == "diverged":
+        note("error: " + result["divergence"]["message"])
+        raise typer.Exit(EXIT_DIVERGED)
+
+
+def _vec(values) -> str:
+    return "[" + ", ".join(f"{v:.4f}" for v in values) + "]"
+
+
+def print_linreg(r: dict) -> None:
+    init, final, opt = r["init"], r["final"], r["optimum"]
+    print(f"data: {r['data']['source']} ({r['data']['rows']} rows, features {', '.join(r['data']['features'])})")
+    print(f"initial w: {_vec(init['w'])}, b: {init['b']:.4f}")
+    print(f"initial loss: {init['loss']:.4f}")
+    print(f"gradients: dJ/dw = {_vec(init['grad_w'])}, dJ/db = {init['grad_b']:.4f}")
+    losses = r["losses"]
+    # the tutorial's loop prints every 10th update after the first single step: losses[1 + e]
+    for e in range(0, len(losses) - 1, 10):
+        print(f"epoch: {e}, loss: {losses[1 + e]}")
+    print(f"final: w = {_vec(final['w'])}, b = {final['b']:.4f}, loss = {final['loss']:.6g} after {r['steps']} updates")
+    print(f"optimum (closed form): w = {_vec(opt['w'])}, b = {opt['b']:.4f}, loss = {opt['loss']:.6g}; gap {r['gap_to_optimum']:.4g}")
+    print(f"largest stable learning rate (full batch, 2 / lambda_max): {r['lr_bound']:.6g}")
+    print(f"status: {r['status']}")
+    for path in r["figures"]:
+        print(f"figure: {path}")
+    print(f"run id: {r['run_id']}")

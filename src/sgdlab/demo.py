@@ -1,0 +1,46 @@
+"""The demo: each lesson of the tutorial run on embedded data, outputs under one folder.
+
+Each lesson is a function taking the folder and the store and returning a summary; later lessons
+add themselves to ``LESSONS``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+from .store import Store
+
+
+def lesson_linreg(folder: Path, store: Store, quick: bool) -> dict[str, Any]:
+    from .config import LinRegConfig
+    from .linreg import run
+
+    result = run(LinRegConfig(out=str(folder)), store=store)
+    losses = result["losses"]
+    return {
+        "name": "linear regression (tutorial section 3)",
+        "summary": (
+            f"loss {losses[0]:.4f} -> {result['final']['loss']:.5f} in {result['steps']} steps "
+            f"(closed-form optimum {result['optimum']['loss']:.5f}); run {result['run_id']}"
+        ),
+        "figures": result["figures"],
+        "run_ids": [result["run_id"]],
+    }
+
+
+LESSONS: list[tuple[str, Callable[[Path, Store, bool], dict[str, Any]]]] = [
+    ("linreg", lesson_linreg),
+]
+
+
+def run_demo(out: str | Path, *, store: Store | None = None, quick: bool = False) -> dict[str, Any]:
+    out = Path(out).resolve()
+    store = store or Store()
+    store.check_writable()
+    lessons = []
+    for slug, lesson in LESSONS:
+        print(f"running lesson: {slug}", file=sys.stderr)
+        lessons.append(lesson(out / slug, store, quick))
+    return {"status": "completed", "out": str(out), "store": str(store.path), "lessons": lessons}

@@ -1,0 +1,235 @@
+"""Linear regression trained by gradient descent: tutorial section 3, then beyond it.
+
+``run(config)`` returns the same document that ``sgdlab linreg --json`` prints. With the default
+config it reproduces section 3.2 exactly (initial loss 10.2335, gradients -41.1289 and -6.0890,
+then "epoch: 0, loss: 0.41421..." ... "epoch: 30, loss: 0.22046...").
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import numpy as np
+
+from . import data as data_mod
+from .config import LinRegConfig
+from .errors import ConfigError
+from .store import RunRecord, Store, new_run_id, run_folder
+
+
+class LinearRegression:
+    """y_hat = X w + b with J = mean((y_hat - y)^2); the problem the training loop drives."""
+
+    def __init__(self, x, y, w, b):
+        self.x, self.y = x, y
+        self.w, self.b = w, b
+        self.n_train = int(x.shape[0])
+
+    def parameters(self):
+        return [self.w, self.b]
+
+    def predict(self, x=None):
+        x = self.x if x is None else x
+        return x @ self.w + self.b
+
+    def loss(self, index=None):
+        if index is None:
+            x, y = self.x, self.y
+        else:
+            x, y = self.x[index], self.y[index]
+        return ((x @ self.w + self.b - y) ** 2).mean()
+
+
+def analytic_gradients(x, y, w, b):
+    """Section 3.1.3's formulas: dJ/dw = 2/n sum x_i (w x_i + b - y_i), dJ/db = 2/n sum (...)."""
+    n = x.shape[0]
+    residual = x @ w + b - y
+    return 2.0 / n * (x.T @ residual), 2.0 / n * residual.sum().reshape(1)
+
+
+def closed_form(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """Least squares optimum (w*, b*) and its loss, in float64 (the target of every run)."""
+    design = np.hstack([x.astype(np.float64), np.ones((x.shape[0], 1))])
+    solution, *_ = np.linalg.lstsq(design, y.astype(np.float64), rcond=None)
+    loss = float(np.mean((design @ solution - y) ** 2))
+    return solution[:-1], float(solution[-1]), loss
+
+
+def stable_lr_bound(x: np.ndarray) -> float:
+    """Largest stable full-batch learning rate: 2 / lambda_max of the loss Hessian.
+
+    For J = mean((Xw + b - y)^2) the Hessian in (w, b) is constant: H = 2/n [X 1]^T [X 1].
+    Gradient descent converges iff lr < 2 / lambda_max(H).
+    """
+    design = np.hstack([x.astype(np.float64), np.ones((x.shape[0], 1))])
+    hessian = 2.0 / x.shape[0] * design.T @ design
+    return float(2.0 / np.linalg.eigvalsh(hessian)[-1])
+
+
+def load_table(config: LinRegConfig) -> data_mod.Table:
+    if config.csv is None:
+        return data_mod.tutorial_points()
+    return data_mod.read_csv(config.csv, config.x, config.y)
+
+
+def run(
+    config: LinRegConfig | None = None,
+    *,
+    store: Store | None = None,
+    record: bool = True,
+    sweep_id: str | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Train, draw, record; return the result document (see the module docstring)."""
+    import torch
+
+    from . import optim
+
+    config = config or LinRegConfig()
+    config.validate()
+    table = load_table(config)
+    if config.batch_size is not None and config.batch_size > table.n:
+        raise ConfigError(
+            f"--batch-size {config.batch_size} is larger than the data set ({table.n} rows)"
+        )
+    store = store or Store()
+    if record:
+        store.check_writable()
+
+    x_np, y_np = table.x, table.y
+    feature_scale = None
+    if config.standardize:
+        mean, std = x_np.mean(axis=0), x_np.std(axis=0)
+        std = np.where(std > 0, std, 1.0)
+        x_np = (x_np - mean) / std
+        feature_scale = {"mean": mean.tolist(), "std": std.tolist()}
+    dtype = getattr(torch, config.dtype)
+    x = torch.as_tensor(np.ascontiguousarray(x_np), dtype=dtype)
+    y = torch.as_tensor(np.ascontiguousarray(y_np), dtype=dtype)
+    n, d = x.shape
+
+    # initialise as the tutorial does: w ~ N(0, 1) from the seed, b = 0
+    generator = torch.Generator().manual_seed(config.seed)
+    w = torch.randn(d, generator=generator, dtype=dtype).requires_grad_(True)
+    b = torch.zeros(1, dtype=dtype, requires_grad=True)
+    problem = LinearRegression(x, y, w, b)
+
+    # the tutorial's first look: loss and gradients at the initial parameters
+    init_loss = problem.loss()
+    grad_w, grad_b = torch.autograd.grad(init_loss, [w, b])
+    init = {
+        "w": w.detach().tolist(), "b": float(b.detach()), "loss": float(init_loss.detach()),
+        "grad_w": grad_w.tolist(), "grad_b": float(grad_b),
+    }
+    snapshots = {"init": problem.predict().detach().clone()}
+
+    batch_size = config.batch_size or n
+    steps = config.steps
+    if config.epochs is not None:
+        steps = config.epochs * math.ceil(n / batch_size)
+    optimizer = optim.create(
+        config.optimizer.name, problem.parameters(), lr=config.lr,
+        **config.optimizer.hyperparameters(),
+    )
+
+    full_losses: list[float] = []
+
+    def before_update(step: int, batch_loss) -> None:
+        # the loss on all rows before each update (the tutorial's printed number)
+        if batch_size >= n:
+            full_losses.append(float(batch_loss.detach()))
+        else:
+            with torch.no_grad():
+                full_losses.append(float(problem.loss()))
+        if step == 1:
+            snapshots["step1"] = problem.predict().detach().clone()
+        if on_progress is not None:
+            on_progress(step, steps)
+
+    from . import loop as training_loop
+
+    loop = training_loop.run(
+        problem, optimizer, batch_size=batch_size, steps=steps, generator=generator,
+        before_update=before_update,
+    )
+    with torch.no_grad():
+        final_loss = float(problem.loss())
+        snapshots["final"] = problem.predict().detach().clone()
+    snapshots.setdefault("step1", snapshots["final"])
+    status = loop.status
+    if status == "completed" and not math.isfinite(final_loss):
+        status, loop.diverged_step = "diverged", loop.steps_done
+        loop.last_finite_loss = next((v for v in reversed(full_losses) if math.isfinite(v)), None)
+
+    opt_w, opt_b, opt_loss = closed_form(x_np, y_np)
+    bound = stable_lr_bound(x_np)
+    run_id = new_run_id()
+    result: dict[str, Any] = {
+        "status": status,
+        "run_id": run_id,
+        "data": {"source": table.source, "rows": n, "features": table.x_names,
+                 "target": table.y_name, "standardized": config.standardize,
+                 "feature_scale": feature_scale},
+        "init": init,
+        "losses": full_losses,
+        "batch_losses": loop.step_losses if batch_size < n else None,
+        "steps": loop.steps_done,
+        "final": {"w": w.detach().tolist(), "b": float(b.detach()), "loss": final_loss},
+        "optimum": {"w": opt_w.tolist(), "b": opt_b, "loss": opt_loss},
+        "gap_to_optimum": final_loss - opt_loss,
+        "lr_bound": bound,
+        "seconds": loop.seconds,
+        "config": config.to_dict(),
+        "figures": [],
+    }
+    if status == "diverged":
+        result["divergence"] = {
+            "step": loop.diverged_step, "last_finite_loss": loop.last_finite_loss,
+            "lr": config.lr, "lr_bound": bound,
+            "message": divergence_message(loop.diverged_step, loop.last_finite_loss, config.lr, bound),
+        }
+    if config.plots:
+        folder = run_folder(store, run_id, config.out)
+        result["figures"] = draw(folder, x_np, y_np, snapshots, full_losses, table)
+    if record:
+        store.save(RunRecord(
+            id=run_id, command="linreg", status=status, sweep_id=sweep_id,
+            config=config.to_dict(),
+            metrics={k: result[k] for k in ("init", "final", "optimum", "gap_to_optimum",
+                                           "lr_bound", "steps", "seconds", "data")}
+            | ({"divergence": result["divergence"]} if "divergence" in result else {}),
+            figures=result["figures"],
+            curves={"loss": full_losses} | ({"batch_loss": loop.step_losses} if batch_size < n else {}),
+            key_metric_name="final_loss", key_metric=final_loss,
+        ))
+    return result
+
+
+def divergence_message(step, last_finite, lr, bound) -> str:
+    last = "none" if last_finite is None else f"{last_finite:.6g}"
+    return (
+        f"diverged at step {step}: the loss became non-finite (last finite loss {last}) "
+        f"with learning rate {lr:g}; the largest stable learning rate for full-batch gradient "
+        f"descent on this problem is {bound:.6g} (2 / largest Hessian eigenvalue)"
+    )
+
+
+def draw(folder, x_np, y_np, snapshots, losses, table) -> list[str]:
+    from . import plots
+
+    paths = []
+    titles = {"init": "at initialisation", "step1": "after one step", "final": "after training"}
+    for key, title in titles.items():
+        y_hat = snapshots[key].double().numpy()
+        if x_np.shape[1] == 1:
+            paths.append(plots.fit(x_np[:, 0], y_np, y_hat, f"Linear regression {title}",
+                                   folder / f"fit_{key}.png"))
+        else:
+            paths.append(plots.predicted_vs_actual(y_np, y_hat, f"Linear regression {title}",
+                                                   folder / f"fit_{key}.png"))
+    paths.append(plots.curves(
+        {"full-batch loss": (list(range(len(losses))), losses)}, folder / "loss.png",
+        xlabel="update step", ylabel="mean squared error", title="Loss during training",
+    ))
+    return paths

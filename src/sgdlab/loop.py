@@ -1,0 +1,109 @@
+"""ONE training loop for every problem (linear regression, the MLP, ...).
+
+A problem supplies its parameters and ``loss(batch_index)``; the loop supplies batches (a seeded
+permutation per epoch, indexed slices, no per-sample Python), the update, the records and the
+divergence guard. A loss that becomes NaN or Inf stops the run with status ``diverged``: it is a
+result, reported with the step and the last finite loss, never smoothed away.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Protocol
+
+import torch
+
+
+class Problem(Protocol):
+    n_train: int
+
+    def parameters(self) -> list[torch.Tensor]: ...
+
+    def loss(self, index: torch.Tensor | None) -> torch.Tensor:
+        """Mean loss over the training rows ``index`` (``None``: all of them, in order)."""
+        ...
+
+
+@dataclass
+class LoopResult:
+    status: str = "completed"  # completed | diverged | interrupted
+    step_losses: list[float] = field(default_factory=list)  # the batch loss before each update
+    steps_done: int = 0
+    diverged_step: int | None = None  # 1-based update number whose loss was not finite
+    last_finite_loss: float | None = None
+    seconds: float = 0.0
+    epoch_seconds: list[float] = field(default_factory=list)
+
+
+def batches_per_epoch(n: int, batch_size: int) -> int:
+    return math.ceil(n / batch_size)
+
+
+def run(
+    problem: Problem,
+    optimizer: torch.optim.Optimizer,
+    *,
+    batch_size: int,
+    steps: int,
+    generator: torch.Generator,
+    before_update: Callable[[int, torch.Tensor], None] | None = None,
+    after_epoch: Callable[[int, float], None] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> LoopResult:
+    """Make ``steps`` updates of ``optimizer`` on ``problem``.
+
+    Full batch (``batch_size >= n_train``) keeps the data in order, as the tutorial does;
+    smaller batches take a fresh ``randperm`` from ``generator`` every epoch (the last batch of an
+    epoch may be smaller). ``before_update(step, loss)`` sees each batch loss; ``after_epoch``
+    runs after each pass over the data with the epoch number and its seconds.
+    """
+    result = LoopResult()
+    n = problem.n_train
+    full_batch = batch_size >= n
+    params = problem.parameters()
+    device = params[0].device if params else torch.device("cpu")
+    start = time.perf_counter()
+    step = 0
+    epoch = 0
+    try:
+        while step < steps:
+            # one epoch: a seeded permutation, then index slices of it
+            epoch += 1
+            epoch_start = time.perf_counter()
+            order = None if full_batch else torch.randperm(n, generator=generator).to(device)
+            for begin in range(0, n, batch_size):
+                if step >= steps:
+                    break
+                index = None if order is None else order[begin : begin + batch_size]
+                # forward: the batch loss; stop at the first non-finite one
+                loss = problem.loss(index)
+                value = float(loss.detach())
+                result.step_losses.append(value)
+                if before_update is not None:
+                    before_update(step, loss)
+                if not math.isfinite(value):
+                    result.status = "diverged"
+                    result.diverged_step = step + 1
+                    break
+                result.last_finite_loss = value
+                # backward and update
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                step += 1
+                if progress is not None:
+                    progress(step)
+            result.steps_done = step
+            seconds = time.perf_counter() - epoch_start
+            result.epoch_seconds.append(seconds)
+            if result.status == "diverged":
+                break
+            if after_epoch is not None:
+                after_epoch(epoch, seconds)
+    except KeyboardInterrupt:
+        result.status = "interrupted"
+    result.steps_done = step
+    result.seconds = time.perf_counter() - start
+    return result

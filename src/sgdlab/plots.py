@@ -1,0 +1,97 @@
+"""Figures, drawn with matplotlib's non-interactive Agg backend and written atomically."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Sequence
+
+from .files import write_with
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save(fig, path: str | Path) -> str:
+    """Write ``fig`` as PNG atomically and close it; returns the path as a string."""
+    plt = _pyplot()
+    path = Path(path)
+    write_with(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight"))
+    plt.close(fig)
+    return str(path)
+
+
+def fit(x: Sequence[float], y: Sequence[float], y_hat: Sequence[float], title: str, path) -> str:
+    """The tutorial's figure: real points in blue, the model's estimates in red."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    ax.plot(x, y, "bo", label="real")
+    ax.plot(x, y_hat, "ro", label="estimated")
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
+    ax.set_title(title)
+    ax.legend()
+    return save(fig, path)
+
+
+def predicted_vs_actual(y: Sequence[float], y_hat: Sequence[float], title: str, path) -> str:
+    """For several features the fit cannot be drawn against one x: plot estimate against truth."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    ax.plot(y, y_hat, "ro", label="estimated")
+    finite = [v for v in list(y) + list(y_hat) if math.isfinite(v)]
+    if finite:
+        lo, hi = min(finite), max(finite)
+        ax.plot([lo, hi], [lo, hi], "b-", label="perfect fit")
+    ax.set_xlabel("actual y")
+    ax.set_ylabel("estimated y")
+    ax.set_title(title)
+    ax.legend()
+    return save(fig, path)
+
+
+def curves(
+    series: dict[str, tuple[Sequence[float], Sequence[float]]],
+    path,
+    *,
+    xlabel: str,
+    ylabel: str = "loss",
+    title: str = "",
+    log: bool = True,
+    marks: dict[str, tuple[float, str]] | None = None,
+) -> str:
+    """Overlay several (x, y) curves; log y-axis when every finite value is positive.
+
+    ``marks`` puts a labelled cross on a curve (a diverged run's last finite point, say).
+    Non-finite values are left out of the line (matplotlib cannot draw them) but marked.
+    """
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    positive = True
+    for label, (xs, ys) in series.items():
+        points = [(a, b) for a, b in zip(xs, ys) if math.isfinite(b)]
+        positive = positive and all(b > 0 for _, b in points)
+        if points:
+            ax.plot([a for a, _ in points], [b for _, b in points], label=label, linewidth=1.2)
+    for label, (x_at, text) in (marks or {}).items():
+        xs, ys = series[label]
+        finite = [(a, b) for a, b in zip(xs, ys) if math.isfinite(b) and a <= x_at]
+        if finite:
+            ax.plot([finite[-1][0]], [finite[-1][1]], "kx", markersize=9)
+            ax.annotate(text, finite[-1], textcoords="offset points", xytext=(4, 4), fontsize=8)
+    if log and positive:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel + (" (log scale)" if log and positive else ""))
+    if title:
+        ax.set_title(title)
+    if series:
+        ax.legend(loc="best", fontsize=8)
+    ax.grid(True, which="both", alpha=0.3)
+    return save(fig, path)

@@ -1,0 +1,259 @@
+"""The run store: one SQLite file, one row per run, curves in their own table.
+
+Why SQLite: one file, no server, transactions. Every run is written in a single ``BEGIN IMMEDIATE``
+transaction, so a crash never leaves half a run; WAL mode and a busy timeout let several processes
+(parallel sweeps, two terminals) write at once.
+
+Curves (per-step losses...) are stored as float64 blobs: compact, and NaN/Inf survive exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sqlite3
+import time
+from array import array
+from contextlib import closing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from .errors import StoreError
+
+DEFAULT_STORE = Path("sgdlab-runs") / "runs.db"
+STORE_ENV = "SGDLAB_STORE"
+BUSY_TIMEOUT_S = 60.0
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    created TEXT NOT NULL,
+    command TEXT NOT NULL,
+    status TEXT NOT NULL,
+    sweep_id TEXT,
+    key_metric_name TEXT,
+    key_metric REAL,
+    config TEXT NOT NULL,
+    metrics TEXT NOT NULL,
+    figures TEXT NOT NULL,
+    sgdlab_version TEXT NOT NULL,
+    torch_version TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS runs_sweep ON runs(sweep_id);
+CREATE TABLE IF NOT EXISTS curves (
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (run_id, name)
+);
+CREATE TABLE IF NOT EXISTS sweeps (
+    id TEXT PRIMARY KEY,
+    created TEXT NOT NULL,
+    problem TEXT NOT NULL,
+    spec TEXT NOT NULL
+);
+"""
+
+
+def new_run_id() -> str:
+    """Sortable, readable and unique enough across processes: time plus 6 random hex digits."""
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
+
+
+def resolve_store_path(path: str | os.PathLike | None = None) -> Path:
+    """``--store`` wins, then ``$SGDLAB_STORE``, then ``./sgdlab-runs/runs.db``."""
+    if path:
+        return Path(path)
+    env = os.environ.get(STORE_ENV)
+    return Path(env) if env else DEFAULT_STORE
+
+
+def encode_curve(values: Iterable[float]) -> bytes:
+    return array("d", (float(v) for v in values)).tobytes()
+
+
+def decode_curve(blob: bytes) -> list[float]:
+    values = array("d")
+    values.frombytes(blob)
+    return values.tolist()
+
+
+@dataclass
+class RunRecord:
+    """What one finished (or diverged, or interrupted) run leaves in the store."""
+
+    id: str
+    command: str
+    status: str
+    config: dict[str, Any]
+    metrics: dict[str, Any]
+    figures: list[str] = field(default_factory=list)
+    curves: dict[str, list[float]] = field(default_factory=dict)
+    key_metric_name: str | None = None
+    key_metric: float | None = None
+    sweep_id: str | None = None
+    created: str = ""
+    sgdlab_version: str = ""
+    torch_version: str = ""
+
+
+class Store:
+    """A handle on the SQLite run store. Cheap to create; opens a connection per operation."""
+
+    def __init__(self, path: str | os.PathLike | None = None):
+        self.path = resolve_store_path(path)
+
+    # -- connection -------------------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.executescript(SCHEMA)
+            return conn
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(
+                f"cannot open the run store {self.path}: {exc}; "
+                f"pass --store PATH or set {STORE_ENV} to a writable file"
+            ) from None
+
+    def check_writable(self) -> None:
+        """Fail early (before any training) when the store cannot be written."""
+        with closing(self._connect()) as conn:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute("ROLLBACK")
+            except sqlite3.Error as exc:
+                raise StoreError(f"the run store {self.path} is not writable: {exc}") from None
+
+    # -- writing ----------------------------------------------------------------------------
+    def save(self, record: RunRecord) -> str:
+        """Write one run and its curves in one transaction."""
+        from . import __version__
+
+        record.created = record.created or time.strftime("%Y-%m-%dT%H:%M:%S")
+        record.sgdlab_version = record.sgdlab_version or __version__
+        record.torch_version = record.torch_version or _torch_version()
+        with closing(self._connect()) as conn:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute(
+                    "INSERT OR REPLACE INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        record.id, record.created, record.command, record.status, record.sweep_id,
+                        record.key_metric_name, _finite_or_none(record.key_metric),
+                        json.dumps(record.config, default=str),
+                        json.dumps(jsonable(record.metrics)),
+                        json.dumps(record.figures), record.sgdlab_version, record.torch_version,
+                    ),
+                )
+                conn.execute("DELETE FROM curves WHERE run_id = ?", (record.id,))
+                conn.executemany(
+                    "INSERT INTO curves VALUES (?,?,?)",
+                    [(record.id, name, encode_curve(vals)) for name, vals in record.curves.items()],
+                )
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise StoreError(f"cannot write run {record.id} to {self.path}: {exc}") from None
+        return record.id
+
+    def save_sweep(self, sweep_id: str, problem: str, spec: dict[str, Any]) -> None:
+        with closing(self._connect()) as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO sweeps VALUES (?,?,?,?)",
+                (sweep_id, time.strftime("%Y-%m-%dT%H:%M:%S"), problem, json.dumps(spec)),
+            )
+
+    # -- reading ----------------------------------------------------------------------------
+    def list_runs(self, sweep_id: str | None = None, limit: int | None = None) -> list[RunRecord]:
+        query = "SELECT * FROM runs"
+        args: list[Any] = []
+        if sweep_id:
+            query += " WHERE sweep_id = ?"
+            args.append(sweep_id)
+        query += " ORDER BY created, id"
+        with closing(self._connect()) as conn:
+            rows = conn.execute(query, args).fetchall()
+        records = [_row_to_record(r) for r in rows]
+        return records[-limit:] if limit else records
+
+    def get(self, run_id: str, curves: bool = True) -> RunRecord:
+        """Fetch a run by id or unique id prefix."""
+        with closing(self._connect()) as conn:
+            rows = conn.execute(
+                "SELECT * FROM runs WHERE id = ? OR id LIKE ? ORDER BY id", (run_id, run_id + "%")
+            ).fetchall()
+            exact = [r for r in rows if r[0] == run_id]
+            rows = exact or rows
+            if not rows:
+                raise StoreError(f"no run {run_id!r} in {self.path}; `sgdlab runs` lists the runs")
+            if len(rows) > 1:
+                ids = ", ".join(r[0] for r in rows[:5])
+                raise StoreError(f"run id prefix {run_id!r} is ambiguous ({ids}...); give more of it")
+            record = _row_to_record(rows[0])
+            if curves:
+                for name, blob in conn.execute(
+                    "SELECT name, data FROM curves WHERE run_id = ? ORDER BY name", (record.id,)
+                ):
+                    record.curves[name] = decode_curve(blob)
+        return record
+
+    def sweep(self, sweep_id: str) -> dict[str, Any] | None:
+        with closing(self._connect()) as conn:
+            row = conn.execute("SELECT * FROM sweeps WHERE id = ?", (sweep_id,)).fetchone()
+        if row is None:
+            return None
+        return {"id": row[0], "created": row[1], "problem": row[2], "spec": json.loads(row[3])}
+
+
+def _row_to_record(row: tuple) -> RunRecord:
+    return RunRecord(
+        id=row[0], created=row[1], command=row[2], status=row[3], sweep_id=row[4],
+        key_metric_name=row[5], key_metric=row[6], config=json.loads(row[7]),
+        metrics=json.loads(row[8]), figures=json.loads(row[9]),
+        sgdlab_version=row[10], torch_version=row[11],
+    )
+
+
+def _finite_or_none(value: float | None) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return value if value == value and abs(value) != float("inf") else None
+
+
+def _torch_version() -> str:
+    import torch
+
+    return torch.__version__
+
+
+def jsonable(obj: Any) -> Any:
+    """Make ``obj`` strict JSON: NaN and infinities become the strings "NaN", "Infinity",
+    "-Infinity" (shown, never hidden, and still valid JSON); tuples become lists."""
+    if isinstance(obj, float):
+        if obj != obj:
+            return "NaN"
+        if obj in (float("inf"), float("-inf")):
+            return "Infinity" if obj > 0 else "-Infinity"
+        return obj
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, Path):
+        return str(obj)
+    if hasattr(obj, "item") and callable(obj.item):  # numpy / torch scalars
+        return jsonable(obj.item())
+    return obj
+
+
+def run_folder(store: Store, run_id: str, out: str | os.PathLike | None = None) -> Path:
+    """Where a run's files go: ``out`` when given, else ``<store folder>/<run id>``."""
+    return Path(out) if out else store.path.parent / run_id

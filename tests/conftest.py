@@ -1,0 +1,56 @@
+"""Shared fixtures: an isolated run store per test, and a way to call the CLI in-process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED = ROOT.parent / "shared" / "seed" / "000_914e17bac8af4a1c.txt"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_store(tmp_path, monkeypatch):
+    """Every test gets its own store and data cache, so tests never see each other's runs."""
+    monkeypatch.setenv("SGDLAB_STORE", str(tmp_path / "store" / "runs.db"))
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.chdir(tmp_path)
+
+
+class Cli:
+    """Run ``sgdlab ARGS`` in-process; ``.json(...)`` parses stdout as one JSON document."""
+
+    def __init__(self) -> None:
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str):
+        from sgdlab.cli import app
+
+        return self.runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+    def json(self, *args: str, code: int = 0):
+        result = self(*args, "--json")
+        assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
+        return json.loads(result.stdout)
+
+
+@pytest.fixture
+def cli() -> Cli:
+    return Cli()
+
+
+def run_module(*args: str, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+    """Run ``python -m sgdlab ARGS`` in a real subprocess (for exit codes and stream separation)."""
+    full_env = dict(os.environ)
+    full_env["PYTHONPATH"] = str(ROOT / "src") + os.pathsep + full_env.get("PYTHONPATH", "")
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "sgdlab", *map(str, args)],
+        capture_output=True, text=True, env=full_env, timeout=timeout,
+    )
