@@ -92,9 +92,9 @@ def read_csv(path: str | Path, x_cols: list[str] | None = None, y_col: str | Non
     for i, j in zip(bad_rows.tolist(), bad_cols.tolist()):
         col = wanted[j]
         cell = frame[col].iloc[i]
-        row = i + 2  # line number in the file: 1 is the header
         kind = "is not a finite number" if _looks_numeric(cell) else "is not a number"
-        problems.add(f"{path}: row {row}, column {col!r}: {cell!r} {kind}")
+        # line i + 2 of the file: line 1 is the header
+        problems.add(f"{path}: data row {i + 1} (line {i + 2}), column {col!r}: {cell!r} {kind}")
     values = numeric
     if len(problems.items) > 20:  # keep the message readable on a badly broken file
         extra = len(problems.items) - 20

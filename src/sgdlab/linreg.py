@@ -105,8 +105,8 @@ def run(
         x_np = (x_np - mean) / std
         feature_scale = {"mean": mean.tolist(), "std": std.tolist()}
     dtype = getattr(torch, config.dtype)
-    x = torch.as_tensor(np.ascontiguousarray(x_np), dtype=dtype)
-    y = torch.as_tensor(np.ascontiguousarray(y_np), dtype=dtype)
+    x = torch.tensor(x_np, dtype=dtype)  # a copy: pandas hands out read-only arrays
+    y = torch.tensor(y_np, dtype=dtype)
     n, d = x.shape
 
     # initialise as the tutorial does: w ~ N(0, 1) from the seed, b = 0
@@ -158,9 +158,10 @@ def run(
         snapshots["final"] = problem.predict().detach().clone()
     snapshots.setdefault("step1", snapshots["final"])
     status = loop.status
-    if status == "completed" and not math.isfinite(final_loss):
-        status, loop.diverged_step = "diverged", loop.steps_done
-        loop.last_finite_loss = next((v for v in reversed(full_losses) if math.isfinite(v)), None)
+    if status == "completed" and full_losses:
+        reason = training_loop.divergence_reason(final_loss, full_losses[0])
+        if reason is not None:  # the very last update blew it up
+            status, loop.diverged_step, loop.divergence_reason = "diverged", loop.steps_done + 1, reason
 
     opt_w, opt_b, opt_loss = closed_form(x_np, y_np)
     bound = stable_lr_bound(x_np)
@@ -187,7 +188,9 @@ def run(
         result["divergence"] = {
             "step": loop.diverged_step, "last_finite_loss": loop.last_finite_loss,
             "lr": config.lr, "lr_bound": bound,
-            "message": divergence_message(loop.diverged_step, loop.last_finite_loss, config.lr, bound),
+            "reason": loop.divergence_reason,
+            "message": divergence_message(loop.diverged_step, loop.divergence_reason,
+                                          loop.last_finite_loss, config.lr, bound),
         }
     if config.plots:
         folder = run_folder(store, run_id, config.out)
@@ -206,10 +209,10 @@ def run(
     return result
 
 
-def divergence_message(step, last_finite, lr, bound) -> str:
+def divergence_message(step, reason, last_finite, lr, bound) -> str:
     last = "none" if last_finite is None else f"{last_finite:.6g}"
     return (
-        f"diverged at step {step}: the loss became non-finite (last finite loss {last}) "
+        f"diverged at step {step}: {reason} (last finite loss {last}) "
         f"with learning rate {lr:g}; the largest stable learning rate for full-batch gradient "
         f"descent on this problem is {bound:.6g} (2 / largest Hessian eigenvalue)"
     )

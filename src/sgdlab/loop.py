@@ -3,7 +3,9 @@
 A problem supplies its parameters and ``loss(batch_index)``; the loop supplies batches (a seeded
 permutation per epoch, indexed slices, no per-sample Python), the update, the records and the
 divergence guard. A loss that becomes NaN or Inf stops the run with status ``diverged``: it is a
-result, reported with the step and the last finite loss, never smoothed away.
+result, reported with the step and the last finite loss, never smoothed away. So does a loss that
+grows past ``BLOWUP_FACTOR`` times the first one: gradient descent beyond its stable learning rate
+grows geometrically, and waiting for float overflow can take thousands of steps.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
 import torch
+
+# A loss this many times the first loss counts as diverged (documented in the README).
+BLOWUP_FACTOR = 1e10
 
 
 class Problem(Protocol):
@@ -33,6 +38,7 @@ class LoopResult:
     steps_done: int = 0
     diverged_step: int | None = None  # 1-based update number whose loss was not finite
     last_finite_loss: float | None = None
+    divergence_reason: str | None = None  # "non-finite loss" or "loss grew past ..."
     seconds: float = 0.0
     epoch_seconds: list[float] = field(default_factory=list)
 
@@ -67,6 +73,7 @@ def run(
     start = time.perf_counter()
     step = 0
     epoch = 0
+    first_loss: float | None = None
     try:
         while step < steps:
             # one epoch: a seeded permutation, then index slices of it
@@ -83,9 +90,13 @@ def run(
                 result.step_losses.append(value)
                 if before_update is not None:
                     before_update(step, loss)
-                if not math.isfinite(value):
+                if first_loss is None:
+                    first_loss = value
+                reason = divergence_reason(value, first_loss)
+                if reason is not None:
                     result.status = "diverged"
                     result.diverged_step = step + 1
+                    result.divergence_reason = reason
                     break
                 result.last_finite_loss = value
                 # backward and update
@@ -107,3 +118,12 @@ def run(
     result.steps_done = step
     result.seconds = time.perf_counter() - start
     return result
+
+
+def divergence_reason(loss: float, first_loss: float) -> str | None:
+    """Why ``loss`` means the run diverged, or None while it is still healthy."""
+    if not math.isfinite(loss):
+        return f"the loss became {loss}"
+    if math.isfinite(first_loss) and loss > BLOWUP_FACTOR * max(abs(first_loss), 1e-30):
+        return f"the loss grew past {BLOWUP_FACTOR:g} times its first value ({loss:.4g})"
+    return None

@@ -135,7 +135,7 @@ class Store:
         """Write one run and its curves in one transaction."""
         from . import __version__
 
-        record.created = record.created or time.strftime("%Y-%m-%dT%H:%M:%S")
+        record.created = record.created or _now()
         record.sgdlab_version = record.sgdlab_version or __version__
         record.torch_version = record.torch_version or _torch_version()
         with closing(self._connect()) as conn:
@@ -157,17 +157,20 @@ class Store:
                     [(record.id, name, encode_curve(vals)) for name, vals in record.curves.items()],
                 )
                 conn.execute("COMMIT")
-            except sqlite3.Error as exc:
+            except BaseException as exc:
+                # anything at all (a full disk, Ctrl-C, a bug) undoes the whole run
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
-                raise StoreError(f"cannot write run {record.id} to {self.path}: {exc}") from None
+                if isinstance(exc, sqlite3.Error):
+                    raise StoreError(f"cannot write run {record.id} to {self.path}: {exc}") from None
+                raise
         return record.id
 
     def save_sweep(self, sweep_id: str, problem: str, spec: dict[str, Any]) -> None:
         with closing(self._connect()) as conn:
             conn.execute(
                 "INSERT OR IGNORE INTO sweeps VALUES (?,?,?,?)",
-                (sweep_id, time.strftime("%Y-%m-%dT%H:%M:%S"), problem, json.dumps(spec)),
+                (sweep_id, _now(), problem, json.dumps(spec)),
             )
 
     # -- reading ----------------------------------------------------------------------------
@@ -177,7 +180,7 @@ class Store:
         if sweep_id:
             query += " WHERE sweep_id = ?"
             args.append(sweep_id)
-        query += " ORDER BY created, id"
+        query += " ORDER BY created, rowid"
         with closing(self._connect()) as conn:
             rows = conn.execute(query, args).fetchall()
         records = [_row_to_record(r) for r in rows]
@@ -210,6 +213,13 @@ class Store:
         if row is None:
             return None
         return {"id": row[0], "created": row[1], "problem": row[2], "spec": json.loads(row[3])}
+
+
+def _now() -> str:
+    """Local time to the millisecond, so runs of the same second still list in order."""
+    from datetime import datetime
+
+    return datetime.now().isoformat(timespec="milliseconds")
 
 
 def _row_to_record(row: tuple) -> RunRecord:

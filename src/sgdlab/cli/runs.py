@@ -63,7 +63,7 @@ def _print_table(doc: dict) -> None:
         table.add_column(column, no_wrap=True)
     for r in doc["runs"]:
         metric = "" if r["key_metric"] is None else f"{r['key_metric_name']} = {r['key_metric']:.6g}"
-        table.add_row(r["id"], r["created"], r["command"], r["status"], metric)
+        table.add_row(r["id"], r["created"][:19].replace("T", " "), r["command"], r["status"], metric)
     console = Console()
     console.width = max(console.width, 120)  # ids and times stay whole in pipes, too
     console.print(table)
