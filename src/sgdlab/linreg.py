@@ -73,47 +73,86 @@ def load_table(config: LinRegConfig) -> data_mod.Table:
     return data_mod.read_csv(config.csv, config.x, config.y)
 
 
+class Prepared:
+    """Everything about the data a run needs, computed once (a sweep shares it between cells)."""
+
+    def __init__(self, config: LinRegConfig):
+        import torch
+
+        config.validate()
+        self.table = table = load_table(config)
+        if config.batch_size is not None and config.batch_size > table.n:
+            raise ConfigError(
+                f"--batch-size {config.batch_size} is larger than the data set ({table.n} rows)"
+            )
+        x_np, y_np = table.x, table.y
+        self.feature_scale = None
+        if config.standardize:
+            mean, std = x_np.mean(axis=0), x_np.std(axis=0)
+            std = np.where(std > 0, std, 1.0)
+            x_np = (x_np - mean) / std
+            self.feature_scale = {"mean": mean.tolist(), "std": std.tolist()}
+        self.x_np, self.y_np = x_np, y_np
+        self.dtype = getattr(torch, config.dtype)
+        self.x = torch.tensor(x_np, dtype=self.dtype)  # a copy: pandas hands out read-only arrays
+        self.y = torch.tensor(y_np, dtype=self.dtype)
+        self.n, self.d = (int(v) for v in self.x.shape)
+        self.optimum = closed_form(x_np, y_np)
+        self.lr_bound = stable_lr_bound(x_np)
+
+    def data_info(self, config: LinRegConfig) -> dict[str, Any]:
+        t = self.table
+        return {"source": t.source, "rows": self.n, "features": t.x_names, "target": t.y_name,
+                "standardized": config.standardize, "feature_scale": self.feature_scale}
+
+    def schedule(self, config: LinRegConfig) -> tuple[int, int]:
+        """(batch size, number of updates) for ``config`` on this data."""
+        batch_size = config.batch_size or self.n
+        if config.epochs is not None:
+            return batch_size, config.epochs * math.ceil(self.n / batch_size)
+        return batch_size, config.steps
+
+
+def initial_parameters(seed: int, d: int, dtype):
+    """The tutorial's initialisation: w ~ N(0, 1) drawn from the seed, b = 0.
+
+    Returns (w, b, generator); the same generator then shuffles the minibatches.
+    """
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    w = torch.randn(d, generator=generator, dtype=dtype)
+    return w, torch.zeros(1, dtype=dtype), generator
+
+
 def run(
     config: LinRegConfig | None = None,
     *,
     store: Store | None = None,
     record: bool = True,
     sweep_id: str | None = None,
+    sweep_cell: dict[str, Any] | None = None,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
-    """Train, draw, record; return the result document (see the module docstring)."""
+    """Train, draw, record; return the result document (see the module docstring).
+
+    ``sweep_id``/``sweep_cell`` file the run under a sweep (``sgdlab sweep``).
+    """
     import torch
 
+    from . import loop as training_loop
     from . import optim
 
     config = config or LinRegConfig()
-    config.validate()
-    table = load_table(config)
-    if config.batch_size is not None and config.batch_size > table.n:
-        raise ConfigError(
-            f"--batch-size {config.batch_size} is larger than the data set ({table.n} rows)"
-        )
+    prep = Prepared(config)
     store = store or Store()
     if record:
         store.check_writable()
 
-    x_np, y_np = table.x, table.y
-    feature_scale = None
-    if config.standardize:
-        mean, std = x_np.mean(axis=0), x_np.std(axis=0)
-        std = np.where(std > 0, std, 1.0)
-        x_np = (x_np - mean) / std
-        feature_scale = {"mean": mean.tolist(), "std": std.tolist()}
-    dtype = getattr(torch, config.dtype)
-    x = torch.tensor(x_np, dtype=dtype)  # a copy: pandas hands out read-only arrays
-    y = torch.tensor(y_np, dtype=dtype)
-    n, d = x.shape
-
-    # initialise as the tutorial does: w ~ N(0, 1) from the seed, b = 0
-    generator = torch.Generator().manual_seed(config.seed)
-    w = torch.randn(d, generator=generator, dtype=dtype).requires_grad_(True)
-    b = torch.zeros(1, dtype=dtype, requires_grad=True)
-    problem = LinearRegression(x, y, w, b)
+    w, b, generator = initial_parameters(config.seed, prep.d, prep.dtype)
+    w.requires_grad_(True)
+    b.requires_grad_(True)
+    problem = LinearRegression(prep.x, prep.y, w, b)
 
     # the tutorial's first look: loss and gradients at the initial parameters
     init_loss = problem.loss()
@@ -124,20 +163,16 @@ def run(
     }
     snapshots = {"init": problem.predict().detach().clone()}
 
-    batch_size = config.batch_size or n
-    steps = config.steps
-    if config.epochs is not None:
-        steps = config.epochs * math.ceil(n / batch_size)
+    batch_size, steps = prep.schedule(config)
     optimizer = optim.create(
         config.optimizer.name, problem.parameters(), lr=config.lr,
         **config.optimizer.hyperparameters(),
     )
-
     full_losses: list[float] = []
 
     def before_update(step: int, batch_loss) -> None:
         # the loss on all rows before each update (the tutorial's printed number)
-        if batch_size >= n:
+        if batch_size >= prep.n:
             full_losses.append(float(batch_loss.detach()))
         else:
             with torch.no_grad():
@@ -147,8 +182,6 @@ def run(
         if on_progress is not None:
             on_progress(step, steps)
 
-    from . import loop as training_loop
-
     loop = training_loop.run(
         problem, optimizer, batch_size=batch_size, steps=steps, generator=generator,
         before_update=before_update,
@@ -157,29 +190,42 @@ def run(
         final_loss = float(problem.loss())
         snapshots["final"] = problem.predict().detach().clone()
     snapshots.setdefault("step1", snapshots["final"])
+    result = assemble(
+        config, prep, init=init, full_losses=full_losses,
+        batch_losses=loop.step_losses if batch_size < prep.n else None,
+        loop=loop, final_w=w.detach().tolist(), final_b=float(b.detach()), final_loss=final_loss,
+    )
+    if config.plots:
+        folder = run_folder(store, result["run_id"], config.out)
+        result["figures"] = draw(folder, prep.x_np, prep.y_np, snapshots, full_losses, prep.table)
+    if record:
+        store.save(to_record(result, sweep_id, sweep_cell))
+    return result
+
+
+def assemble(config, prep: Prepared, *, init, full_losses, batch_losses, loop, final_w, final_b,
+             final_loss) -> dict[str, Any]:
+    """The result document of one run (shared by ``run`` and the vectorized sweep)."""
+    from . import loop as training_loop
+
     status = loop.status
     if status == "completed" and full_losses:
         reason = training_loop.divergence_reason(final_loss, full_losses[0])
         if reason is not None:  # the very last update blew it up
             status, loop.diverged_step, loop.divergence_reason = "diverged", loop.steps_done + 1, reason
-
-    opt_w, opt_b, opt_loss = closed_form(x_np, y_np)
-    bound = stable_lr_bound(x_np)
-    run_id = new_run_id()
+    opt_w, opt_b, opt_loss = prep.optimum
     result: dict[str, Any] = {
         "status": status,
-        "run_id": run_id,
-        "data": {"source": table.source, "rows": n, "features": table.x_names,
-                 "target": table.y_name, "standardized": config.standardize,
-                 "feature_scale": feature_scale},
+        "run_id": new_run_id(),
+        "data": prep.data_info(config),
         "init": init,
         "losses": full_losses,
-        "batch_losses": loop.step_losses if batch_size < n else None,
+        "batch_losses": batch_losses,
         "steps": loop.steps_done,
-        "final": {"w": w.detach().tolist(), "b": float(b.detach()), "loss": final_loss},
+        "final": {"w": final_w, "b": final_b, "loss": final_loss},
         "optimum": {"w": opt_w.tolist(), "b": opt_b, "loss": opt_loss},
         "gap_to_optimum": final_loss - opt_loss,
-        "lr_bound": bound,
+        "lr_bound": prep.lr_bound,
         "seconds": loop.seconds,
         "config": config.to_dict(),
         "figures": [],
@@ -187,26 +233,29 @@ def run(
     if status == "diverged":
         result["divergence"] = {
             "step": loop.diverged_step, "last_finite_loss": loop.last_finite_loss,
-            "lr": config.lr, "lr_bound": bound,
-            "reason": loop.divergence_reason,
+            "lr": config.lr, "lr_bound": prep.lr_bound, "reason": loop.divergence_reason,
             "message": divergence_message(loop.diverged_step, loop.divergence_reason,
-                                          loop.last_finite_loss, config.lr, bound),
+                                          loop.last_finite_loss, config.lr, prep.lr_bound),
         }
-    if config.plots:
-        folder = run_folder(store, run_id, config.out)
-        result["figures"] = draw(folder, x_np, y_np, snapshots, full_losses, table)
-    if record:
-        store.save(RunRecord(
-            id=run_id, command="linreg", status=status, sweep_id=sweep_id,
-            config=config.to_dict(),
-            metrics={k: result[k] for k in ("init", "final", "optimum", "gap_to_optimum",
-                                           "lr_bound", "steps", "seconds", "data")}
-            | ({"divergence": result["divergence"]} if "divergence" in result else {}),
-            figures=result["figures"],
-            curves={"loss": full_losses} | ({"batch_loss": loop.step_losses} if batch_size < n else {}),
-            key_metric_name="final_loss", key_metric=final_loss,
-        ))
     return result
+
+
+def to_record(result: dict[str, Any], sweep_id: str | None = None,
+              sweep_cell: dict[str, Any] | None = None) -> RunRecord:
+    metrics = {k: result[k] for k in ("init", "final", "optimum", "gap_to_optimum", "lr_bound",
+                                      "steps", "seconds", "data")}
+    if sweep_cell is not None:
+        metrics["sweep_cell"] = sweep_cell
+    if "divergence" in result:
+        metrics["divergence"] = result["divergence"]
+    curves = {"loss": result["losses"]}
+    if result["batch_losses"] is not None:
+        curves["batch_loss"] = result["batch_losses"]
+    return RunRecord(
+        id=result["run_id"], command="linreg", status=result["status"], sweep_id=sweep_id,
+        config=result["config"], metrics=metrics, figures=result["figures"], curves=curves,
+        key_metric_name="final_loss", key_metric=result["final"]["loss"],
+    )
 
 
 def divergence_message(step, reason, last_finite, lr, bound) -> str:

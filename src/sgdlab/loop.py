@@ -33,7 +33,7 @@ class Problem(Protocol):
 
 @dataclass
 class LoopResult:
-    status: str = "completed"  # completed | diverged | interrupted
+    status: str = "completed"  # completed | diverged
     step_losses: list[float] = field(default_factory=list)  # the batch loss before each update
     steps_done: int = 0
     diverged_step: int | None = None  # 1-based update number whose loss was not finite
@@ -74,47 +74,46 @@ def run(
     step = 0
     epoch = 0
     first_loss: float | None = None
-    try:
-        while step < steps:
-            # one epoch: a seeded permutation, then index slices of it
-            epoch += 1
-            epoch_start = time.perf_counter()
-            order = None if full_batch else torch.randperm(n, generator=generator).to(device)
-            for begin in range(0, n, batch_size):
-                if step >= steps:
-                    break
-                index = None if order is None else order[begin : begin + batch_size]
-                # forward: the batch loss; stop at the first non-finite one
-                loss = problem.loss(index)
-                value = float(loss.detach())
-                result.step_losses.append(value)
-                if before_update is not None:
-                    before_update(step, loss)
-                if first_loss is None:
-                    first_loss = value
-                reason = divergence_reason(value, first_loss)
-                if reason is not None:
-                    result.status = "diverged"
-                    result.diverged_step = step + 1
-                    result.divergence_reason = reason
-                    break
-                result.last_finite_loss = value
-                # backward and update
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                step += 1
-                if progress is not None:
-                    progress(step)
-            result.steps_done = step
-            seconds = time.perf_counter() - epoch_start
-            result.epoch_seconds.append(seconds)
-            if result.status == "diverged":
+    # Ctrl-C is not caught here: it propagates, and the run is not recorded (nothing half-way);
+    # a sweep keeps the cells finished before it.
+    while step < steps:
+        # one epoch: a seeded permutation, then index slices of it
+        epoch += 1
+        epoch_start = time.perf_counter()
+        order = None if full_batch else torch.randperm(n, generator=generator).to(device)
+        for begin in range(0, n, batch_size):
+            if step >= steps:
                 break
-            if after_epoch is not None:
-                after_epoch(epoch, seconds)
-    except KeyboardInterrupt:
-        result.status = "interrupted"
+            index = None if order is None else order[begin : begin + batch_size]
+            # forward: the batch loss; stop at the first non-finite one
+            loss = problem.loss(index)
+            value = float(loss.detach())
+            result.step_losses.append(value)
+            if before_update is not None:
+                before_update(step, loss)
+            if first_loss is None:
+                first_loss = value
+            reason = divergence_reason(value, first_loss)
+            if reason is not None:
+                result.status = "diverged"
+                result.diverged_step = step + 1
+                result.divergence_reason = reason
+                break
+            result.last_finite_loss = value
+            # backward and update
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            step += 1
+            if progress is not None:
+                progress(step)
+        result.steps_done = step
+        seconds = time.perf_counter() - epoch_start
+        result.epoch_seconds.append(seconds)
+        if result.status == "diverged":
+            break
+        if after_epoch is not None:
+            after_epoch(epoch, seconds)
     result.steps_done = step
     result.seconds = time.perf_counter() - start
     return result

@@ -92,6 +92,6 @@ def curves(
     if title:
         ax.set_title(title)
     if series:
-        ax.legend(loc="best", fontsize=8)
+        ax.legend(loc="upper right", fontsize=8)
     ax.grid(True, which="both", alpha=0.3)
     return save(fig, path)

@@ -133,38 +133,48 @@ class Store:
     # -- writing ----------------------------------------------------------------------------
     def save(self, record: RunRecord) -> str:
         """Write one run and its curves in one transaction."""
+        self.save_many([record])
+        return record.id
+
+    def save_many(self, records: list[RunRecord]) -> None:
+        """Write several runs in one transaction (a vectorized sweep's cells): all or none."""
         from . import __version__
 
-        record.created = record.created or _now()
-        record.sgdlab_version = record.sgdlab_version or __version__
-        record.torch_version = record.torch_version or _torch_version()
+        for record in records:
+            record.created = record.created or _now()
+            record.sgdlab_version = record.sgdlab_version or __version__
+            record.torch_version = record.torch_version or _torch_version()
         with closing(self._connect()) as conn:
             try:
                 conn.execute("BEGIN IMMEDIATE")
-                conn.execute(
-                    "INSERT OR REPLACE INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (
-                        record.id, record.created, record.command, record.status, record.sweep_id,
-                        record.key_metric_name, _finite_or_none(record.key_metric),
-                        json.dumps(record.config, default=str),
-                        json.dumps(jsonable(record.metrics)),
-                        json.dumps(record.figures), record.sgdlab_version, record.torch_version,
-                    ),
-                )
-                conn.execute("DELETE FROM curves WHERE run_id = ?", (record.id,))
-                conn.executemany(
-                    "INSERT INTO curves VALUES (?,?,?)",
-                    [(record.id, name, encode_curve(vals)) for name, vals in record.curves.items()],
-                )
+                for record in records:
+                    self._insert(conn, record)
                 conn.execute("COMMIT")
             except BaseException as exc:
-                # anything at all (a full disk, Ctrl-C, a bug) undoes the whole run
+                # anything at all (a full disk, Ctrl-C, a bug) undoes the whole write
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 if isinstance(exc, sqlite3.Error):
-                    raise StoreError(f"cannot write run {record.id} to {self.path}: {exc}") from None
+                    ids = ", ".join(r.id for r in records[:3])
+                    raise StoreError(f"cannot write run(s) {ids} to {self.path}: {exc}") from None
                 raise
-        return record.id
+
+    @staticmethod
+    def _insert(conn: sqlite3.Connection, record: RunRecord) -> None:
+        conn.execute(
+            "INSERT OR REPLACE INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                record.id, record.created, record.command, record.status, record.sweep_id,
+                record.key_metric_name, _finite_or_none(record.key_metric),
+                json.dumps(jsonable(record.config)), json.dumps(jsonable(record.metrics)),
+                json.dumps(record.figures), record.sgdlab_version, record.torch_version,
+            ),
+        )
+        conn.execute("DELETE FROM curves WHERE run_id = ?", (record.id,))
+        conn.executemany(
+            "INSERT INTO curves VALUES (?,?,?)",
+            [(record.id, name, encode_curve(vals)) for name, vals in record.curves.items()],
+        )
 
     def save_sweep(self, sweep_id: str, problem: str, spec: dict[str, Any]) -> None:
         with closing(self._connect()) as conn:

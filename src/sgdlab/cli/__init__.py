@@ -9,5 +9,7 @@ from .app import app, main
 from . import linreg as _linreg  # noqa: F401  (registers `sgdlab linreg`)
 from . import runs as _runs  # noqa: F401  (registers `sgdlab runs`)
 from . import demo as _demo  # noqa: F401  (registers `sgdlab demo`)
+from . import sweep as _sweep  # noqa: F401  (registers `sgdlab sweep`)
+from . import report as _report  # noqa: F401  (registers `sgdlab report`)
 
 __all__ = ["app", "main"]

@@ -1,0 +1,128 @@
+"""`sgdlab sweep`: a grid of runs over learning rate x batch size x optimizer x seed x ..."""
+
+from __future__ import annotations
+
+import sys
+from typing import Optional
+
+import typer
+
+from .app import JsonOption, StoreOption, app, emit, handle_errors
+
+
+@app.command()
+@handle_errors
+def sweep(
+    problem: Optional[str] = typer.Argument(None, help="linreg, mnist or surface (not needed with --resume)", show_default=False),
+    lr: Optional[str] = typer.Option(None, "--lr", help="Learning rates, comma separated.", show_default=False),
+    batch_size: Optional[str] = typer.Option(None, "--batch-size", help="Batch sizes, comma separated.", show_default=False),
+    optimizer: Optional[str] = typer.Option(None, "--optimizer", help="Optimizers, comma separated.", show_default=False),
+    momentum: Optional[str] = typer.Option(None, "--momentum", help="Momentum values, comma separated.", show_default=False),
+    betas: Optional[str] = typer.Option(None, "--betas", help='Beta pairs separated by ";" ("0.9,0.999;0.8,0.99").', show_default=False),
+    eps: Optional[str] = typer.Option(None, "--eps", help="Epsilon values, comma separated.", show_default=False),
+    weight_decay: Optional[str] = typer.Option(None, "--weight-decay", help="Weight decays, comma separated.", show_default=False),
+    nesterov: bool = typer.Option(False, "--nesterov", help="Nesterov momentum in every cell."),
+    seeds: int = typer.Option(1, "--seeds", help="Seeds per cell: seed, seed+1, ..."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="First seed (default: the problem's).", show_default=False),
+    steps: Optional[int] = typer.Option(None, "--steps", help="Updates per run (linreg, surface).", show_default=False),
+    epochs: Optional[int] = typer.Option(None, "--epochs", help="Passes over the data per run.", show_default=False),
+    csv: Optional[str] = typer.Option(None, "--csv", help="linreg: CSV file (default: the tutorial's points).", show_default=False),
+    x: Optional[str] = typer.Option(None, "--x", help="linreg: feature columns.", show_default=False),
+    y: Optional[str] = typer.Option(None, "--y", help="linreg: target column.", show_default=False),
+    standardize: bool = typer.Option(False, "--standardize", help="linreg: standardize features."),
+    dtype: Optional[str] = typer.Option(None, "--dtype", help="float32 or float64.", show_default=False),
+    executor: str = typer.Option("auto", "--executor", help="serial, process, vectorized or auto."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Worker processes (process executor; default: CPU count).", show_default=False),
+    target: Optional[float] = typer.Option(None, "--target", help="Loss to reach: report steps to reach it.", show_default=False),
+    yes: bool = typer.Option(False, "--yes", help="Run grids of more than 10,000 cells."),
+    resume: Optional[str] = typer.Option(None, "--resume", help="Finish sweep SWEEP_ID without redoing its finished cells.", show_default=False),
+    out: Optional[str] = typer.Option(None, "--out", help="Folder for the figures (default: <store folder>/<sweep id>).", show_default=False),
+    no_plots: bool = typer.Option(False, "--no-plots", help="Do not draw figures."),
+    store: Optional[str] = StoreOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Run every combination of the given values; each cell is an ordinary, recorded run."""
+    from ..data import split_columns
+    from ..errors import ConfigError
+    from ..store import Store, run_folder
+    from ..sweep import SweepSpec, run_sweep
+    from ..sweep.figures import draw_sweep
+    from ..sweep.grid import parse_axis
+
+    lists = {"lr": lr, "batch_size": batch_size, "optimizer": optimizer, "momentum": momentum,
+             "betas": betas, "eps": eps, "weight_decay": weight_decay}
+    axes = {k: v for k, v in ((k, parse_axis(k, t)) for k, t in lists.items()) if v is not None}
+    if seeds < 1:
+        raise ConfigError(f"--seeds must be >= 1, got {seeds}")
+    base = {"steps": steps, "epochs": epochs, "csv": csv, "x": split_columns(x), "y": y,
+            "dtype": dtype, "nesterov": nesterov or None, "standardize": standardize or None}
+    base = {k: v for k, v in base.items() if v is not None}
+    first_seed = seed if seed is not None else {"linreg": 2019}.get(problem or "", 0)
+    axes["seed"] = [first_seed + i for i in range(seeds)]
+
+    db = Store(store)
+    spec = None
+    if resume is None:
+        if problem is None:
+            raise ConfigError("give the problem to sweep (linreg, mnist or surface) or --resume SWEEP_ID")
+        spec = SweepSpec(problem=problem, axes=axes, base=base, executor=executor,
+                         workers=workers, target=target)
+    elif problem is not None or any(t is not None for t in lists.values()):
+        spec = SweepSpec(problem=problem or "linreg", axes={}, executor=executor, workers=workers)
+
+    document = run_sweep(spec, store=db, resume=resume, yes=yes, progress=_progress())
+    rows = document.pop("_rows")
+    document["figures"] = [] if no_plots else draw_sweep(rows, run_folder(db, document["sweep_id"], out))
+    emit(document, as_json, _print)
+    if document["status"] == "interrupted":
+        print(f"interrupted: {document['cells_finished']} of {document['cells_total']} cells kept; "
+              f"resume with: {document['resume']}", file=sys.stderr)
+        raise typer.Exit(130)
+
+
+def _progress():
+    if not sys.stderr.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        print(f"\rcells: {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
+
+    return show
+
+
+def _fmt(value, spec: str = ".4g") -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return format(value, spec)
+    return str(value)
+
+
+def _print(doc: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    console.width = max(console.width, 120)
+    table = Table(title=f"sweep {doc['sweep_id']} ({doc['problem']}, {doc['executor']})")
+    axes = [a for a in ("optimizer", "batch_size", "lr", "momentum", "betas", "eps", "weight_decay")
+            if a in doc["axes"]]
+    for column in axes + ["seeds", "final loss (mean +- std)", "best loss", "steps to target", "seconds", "diverged"]:
+        table.add_column(column, no_wrap=True)
+    for g in doc["groups"]:
+        final = f"{_fmt(g['final_loss_mean'])} +- {_fmt(g['final_loss_std'], '.2g')}"
+        if "accuracy_mean" in g:
+            final += f"  (acc {g['accuracy_mean']:.3f})"
+        table.add_row(*[_fmt(g.get(a)) for a in axes], str(g["seeds"]), final,
+                      _fmt(g["best_loss_mean"]), _fmt(g["steps_to_target_mean"], ".1f"),
+                      _fmt(g["seconds_mean"], ".3f"), str(g["diverged"]))
+    console.print(table)
+    best = doc["best"]
+    if best:
+        where = ", ".join(f"{a}={best.get(a)}" for a in axes)
+        print(f"best: {where} with final loss {best['final_loss_mean']:.6g}")
+    print(f"{doc['cells_finished']} of {doc['cells_total']} cells finished ({doc['cells_run_now']} now, "
+          f"{doc['seconds']:.2f} s, executor {doc['executor']}); status {doc['status']}")
+    for path in doc["figures"]:
+        print(f"figure: {path}")
+    print(f"sweep id: {doc['sweep_id']}  (sgdlab runs --sweep {doc['sweep_id']})")

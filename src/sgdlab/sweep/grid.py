@@ -1,0 +1,118 @@
+"""The grid: which axes a sweep can vary, how a command line list becomes values, the cells."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ..errors import ConfigError, Problems
+
+MAX_CELLS_WITHOUT_YES = 10_000
+PROBLEMS = ("linreg", "mnist", "surface")
+EXECUTORS = ("auto", "serial", "process", "vectorized")
+
+# Axis name -> kind of value. The order is the order of the grid (the last varies fastest).
+AXES: dict[str, str] = {
+    "optimizer": "str",
+    "batch_size": "int",
+    "lr": "float",
+    "momentum": "float",
+    "betas": "pair",
+    "eps": "float",
+    "weight_decay": "float",
+    "seed": "int",
+}
+
+
+@dataclass
+class SweepSpec:
+    """A sweep: the problem, its fixed options, the axes to vary, how to execute."""
+
+    problem: str
+    axes: dict[str, list[Any]]  # axis name -> values (each axis has at least one value)
+    base: dict[str, Any] = field(default_factory=dict)  # the problem's fixed options
+    executor: str = "auto"
+    workers: int | None = None  # processes for the process executor (default: CPU count)
+    target: float | None = None  # a loss to reach: "steps to target" in the summary
+
+    def validate(self, yes: bool = False) -> None:
+        problems = Problems()
+        problems.check(self.problem in PROBLEMS,
+                       f"unknown problem {self.problem!r}; choose one of: {', '.join(PROBLEMS)}")
+        problems.check(self.executor in EXECUTORS,
+                       f"unknown executor {self.executor!r}; choose one of: {', '.join(EXECUTORS)}")
+        if self.workers is not None:
+            problems.check(self.workers >= 1, f"--workers must be >= 1, got {self.workers}")
+        for name, values in self.axes.items():
+            problems.check(name in AXES, f"unknown sweep axis {name!r}")
+            problems.check(len(values) > 0, f"--{name.replace('_', '-')}: no values")
+            seen = [json.dumps(v) for v in values]
+            dupes = sorted({v for v in seen if seen.count(v) > 1})
+            problems.check(not dupes, f"--{name.replace('_', '-')}: duplicate value(s) {', '.join(dupes)}")
+        n = self.size()
+        problems.check(
+            yes or n <= MAX_CELLS_WITHOUT_YES,
+            f"the grid has {n:,} cells (more than {MAX_CELLS_WITHOUT_YES:,}); pass --yes to run it anyway",
+        )
+        problems.raise_if_any(ConfigError)
+
+    def size(self) -> int:
+        n = 1
+        for values in self.axes.values():
+            n *= len(values)
+        return n
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "SweepSpec":
+        return cls(**data)
+
+
+def expand(spec: SweepSpec) -> list[dict[str, Any]]:
+    """Every combination of the axes, as cells {axis: value}, in a fixed order."""
+    names = [a for a in AXES if a in spec.axes]
+    return [dict(zip(names, combo)) for combo in itertools.product(*(spec.axes[a] for a in names))]
+
+
+def cell_key(cell: dict[str, Any]) -> str:
+    """A stable text key of a cell, to find it again on --resume."""
+    return json.dumps(cell, sort_keys=True)
+
+
+def parse_axis(name: str, text: str | None) -> list[Any] | None:
+    """Parse one comma list from the command line (``--lr 0.01,0.1``); None when not given.
+
+    ``betas`` takes pairs separated by ``;`` (``--betas "0.9,0.999;0.5,0.9"``).
+    """
+    if text is None:
+        return None
+    flag = "--" + name.replace("_", "-")
+    kind = AXES[name]
+    separator = ";" if kind == "pair" else ","
+    items = [t.strip() for t in str(text).split(separator)]
+    problems = Problems()
+    values: list[Any] = []
+    for item in items:
+        if item == "":
+            problems.add(f"{flag}: empty value in {text!r}")
+            continue
+        try:
+            if kind == "str":
+                values.append(item)
+            elif kind == "int":
+                values.append(int(item))
+            elif kind == "float":
+                values.append(float(item))
+            else:
+                pair = [float(v) for v in item.split(",")]
+                if len(pair) != 2:
+                    raise ValueError
+                values.append(pair)
+        except ValueError:
+            problems.add(f"{flag}: {item!r} is not a valid {'pair B1,B2' if kind == 'pair' else kind}")
+    problems.raise_if_any(ConfigError)
+    return values

@@ -1,0 +1,139 @@
+"""The vectorized executor: K cells of one problem trained as one stacked model.
+
+Cells that share the data, batch size, number of updates and update rule become one run with a
+leading model dimension K; every per-cell hyperparameter (learning rate, momentum, betas, ...)
+is a tensor of K values fed to ``optim.batched``. Each model keeps its own seed: its own initial
+weights and its own shuffling, exactly as the serial run draws them, so the results equal the
+serial executor's up to floating-point rounding (tests: 1e-10 relative in float64).
+
+Why by hand: torch.func.vmap could stack the forward pass, but linear regression is one batched
+matmul, and the divergence guard, per-model records and per-model batch orders are plain tensor
+indexing; nothing here needs more machinery.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ..loop import LoopResult, divergence_reason
+from ..store import Store
+
+
+def group_key(config) -> tuple:
+    """Cells with equal keys can share one stacked run."""
+    spec = config.optimizer
+    return (config.csv, tuple(config.x or ()), config.y, config.standardize, config.dtype,
+            config.batch_size, config.steps, config.epochs, spec.name, spec.nesterov,
+            tuple(sorted(spec.hyperparameters())))
+
+
+def run_linreg_group(configs: list, cells: list[dict[str, Any]], store: Store, sweep_id: str) -> list[str]:
+    """Train ``configs`` (equal ``group_key``) as one stacked model; record each as a run."""
+    import torch
+
+    from .. import linreg, optim
+
+    first = configs[0]
+    prep = linreg.Prepared(first)
+    k, n, d = len(configs), prep.n, prep.d
+    batch_size, steps = prep.schedule(first)
+    full_batch = batch_size >= n
+
+    # each model's own initial weights and generator, drawn exactly as a serial run draws them
+    inits = [linreg.initial_parameters(c.seed, d, prep.dtype) for c in configs]
+    w = torch.stack([i[0] for i in inits]).requires_grad_(True)  # (K, d)
+    b = torch.stack([i[1] for i in inits]).requires_grad_(True)  # (K, 1)
+    generators = [i[2] for i in inits]
+    optimizer = optim.batched.create(first.optimizer.name, [w, b], **_stacked_hyperparameters(configs))
+    x, y = prep.x, prep.y
+
+    def full_losses_now():
+        return ((x @ w.T + b.T - y[:, None]) ** 2).mean(0)  # (K,)
+
+    # the first look, per model: loss and gradients at the initial parameters
+    init_loss = full_losses_now()
+    grad_w, grad_b = torch.autograd.grad(init_loss.sum(), [w, b])
+    inits_doc = [
+        {"w": w[i].tolist(), "b": float(b[i]), "loss": float(init_loss[i]),
+         "grad_w": grad_w[i].tolist(), "grad_b": float(grad_b[i])}
+        for i in range(k)
+    ]
+
+    loops = [LoopResult() for _ in range(k)]
+    full: list[list[float]] = [[] for _ in range(k)]
+    alive = [True] * k
+    frozen: dict[int, tuple[list[float], float]] = {}
+    first_loss: list[float | None] = [None] * k
+    start = time.perf_counter()
+    step = 0
+    while step < steps and any(alive):
+        # one epoch: each model's own seeded permutation
+        orders = None if full_batch else torch.stack([torch.randperm(n, generator=g) for g in generators])
+        for begin in range(0, n, batch_size):
+            if step >= steps or not any(alive):
+                break
+            if orders is None:
+                batch_loss = full_losses_now()
+                full_now = batch_loss.detach()
+            else:
+                index = orders[:, begin:begin + batch_size]  # (K, B)
+                pred = torch.bmm(x[index], w.unsqueeze(-1)).squeeze(-1) + b  # (K, B)
+                batch_loss = ((pred - y[index]) ** 2).mean(1)
+                with torch.no_grad():
+                    full_now = full_losses_now()
+            values, full_values = batch_loss.detach().tolist(), full_now.tolist()
+            for i in range(k):
+                if not alive[i]:
+                    continue
+                loops[i].step_losses.append(values[i])
+                full[i].append(full_values[i])
+                if first_loss[i] is None:
+                    first_loss[i] = values[i]
+                reason = divergence_reason(values[i], first_loss[i])
+                if reason is not None:  # this model stops here, the others go on
+                    alive[i] = False
+                    loops[i].status, loops[i].diverged_step = "diverged", step + 1
+                    loops[i].divergence_reason = reason
+                    frozen[i] = (w[i].tolist(), float(b[i]))
+                    continue
+                loops[i].last_finite_loss = values[i]
+                loops[i].steps_done = step + 1
+            optimizer.zero_grad(set_to_none=True)
+            batch_loss.sum().backward()  # a sum keeps each model's gradient its own
+            optimizer.step()
+            step += 1
+    seconds = time.perf_counter() - start
+
+    with torch.no_grad():
+        final = full_losses_now().tolist()
+    records = []
+    for i, config in enumerate(configs):
+        loops[i].seconds = seconds / k  # the group's time, shared equally between its cells
+        final_w, final_b = frozen.get(i, (w[i].tolist(), float(b[i])))
+        final_loss = full[i][-1] if i in frozen else final[i]
+        result = linreg.assemble(
+            config, prep, init=inits_doc[i], full_losses=full[i],
+            batch_losses=loops[i].step_losses if not full_batch else None, loop=loops[i],
+            final_w=final_w, final_b=final_b, final_loss=final_loss,
+        )
+        records.append(linreg.to_record(result, sweep_id, cells[i]))
+    store.save_many(records)
+    return [r.id for r in records]
+
+
+def _stacked_hyperparameters(configs: list) -> dict[str, Any]:
+    """Per-model hyperparameters as K-value lists (``optim.batched`` turns them into tensors)."""
+    import torch
+
+    hp: dict[str, Any] = {"lr": torch.tensor([float(c.lr) for c in configs], dtype=torch.float64)}
+    per_model = [c.optimizer.hyperparameters() for c in configs]
+    for key in per_model[0]:
+        if key == "nesterov":
+            hp[key] = per_model[0][key]
+        elif key == "betas":
+            hp[key] = tuple(torch.tensor([p[key][j] for p in per_model], dtype=torch.float64)
+                            for j in range(2))
+        else:
+            hp[key] = torch.tensor([float(p[key]) for p in per_model], dtype=torch.float64)
+    return hp
