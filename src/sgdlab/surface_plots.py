@@ -86,8 +86,11 @@ def draw(folder: Path, surface, result: dict[str, Any]) -> list[str]:
     paths = [contour(surface, runs, Path(folder) / "contour.png", title)]
     series = {}
     for i, r in enumerate(runs):
+        if not any(math.isfinite(v) for v in r["f"]):
+            continue  # nothing to draw (f was never finite)
         label = f"lr={r['lr']:g} ({r['verdict']})"
         series[label if label not in series else f"{label} #{i}"] = (list(range(len(r["f"]))), r["f"])
-    paths.append(plots.curves(series, Path(folder) / "f_vs_step.png", xlabel="step",
-                              ylabel="f(x, y)", title=title))
+    if series:
+        paths.append(plots.curves(series, Path(folder) / "f_vs_step.png", xlabel="step",
+                                  ylabel="f(x, y)", title=title))
     return paths
