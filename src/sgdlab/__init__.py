@@ -25,6 +25,7 @@ _EXPORTS = {
     "StoreError": "errors",
     "Store": "store",
     "train": "api",
+    "SurfaceConfig": "surface_config",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

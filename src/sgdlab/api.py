@@ -25,4 +25,10 @@ def train(config: Any, *, store: Store | str | None = None, record: bool = True)
         from . import linreg
 
         return linreg.run(config, store=store, record=record)
+    from .surface_config import SurfaceConfig
+
+    if isinstance(config, SurfaceConfig):
+        from . import surface_run
+
+        return surface_run.run(config, store=store, record=record)
     raise TypeError(f"train() does not know configs of type {type(config).__name__}")

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .store import Store
+from .surface_lessons import lesson_learning_rate, lesson_saddles
 
 
 def lesson_linreg(folder: Path, store: Store, quick: bool) -> dict[str, Any]:
@@ -32,6 +33,8 @@ def lesson_linreg(folder: Path, store: Store, quick: bool) -> dict[str, Any]:
 
 LESSONS: list[tuple[str, Callable[[Path, Store, bool], dict[str, Any]]]] = [
     ("linreg", lesson_linreg),
+    ("surface-lr", lesson_learning_rate),
+    ("surface-saddles", lesson_saddles),
 ]
 
 

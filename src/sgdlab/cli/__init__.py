@@ -11,5 +11,6 @@ from . import runs as _runs  # noqa: F401  (registers `sgdlab runs`)
 from . import demo as _demo  # noqa: F401  (registers `sgdlab demo`)
 from . import sweep as _sweep  # noqa: F401  (registers `sgdlab sweep`)
 from . import report as _report  # noqa: F401  (registers `sgdlab report`)
+from . import surface as _surface  # noqa: F401  (registers `sgdlab surface`)
 
 __all__ = ["app", "main"]

@@ -1,0 +1,133 @@
+"""Theory next to practice: the Hessian, critical points, the stable step size, E[J] = grad f.
+
+Everything here comes from autograd on the compiled surface (``torch.autograd.functional``), in
+float64, never from a hand-derived formula.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+from .surfaces import Surface
+
+# an eigenvalue is "zero" when |lambda| <= EIG_ZERO_TOL * max(1, max |lambda|)
+EIG_ZERO_TOL = 1e-9
+# a point is critical when |grad f| <= CRITICAL_GRAD_TOL
+CRITICAL_GRAD_TOL = 1e-9
+# f is treated as quadratic (constant Hessian) when the Hessians at the start and at these offsets
+# from it agree to QUADRATIC_TOL (relative); then 2 / lambda_max is exact, otherwise local
+QUADRATIC_PROBES = ((1.0, 0.0), (0.0, 1.0), (-0.7, 1.3))
+QUADRATIC_TOL = 1e-9
+Z_95 = 1.959963984540054  # two-sided 95% quantile of N(0, 1)
+
+
+def point(values) -> torch.Tensor:
+    return torch.tensor([float(v) for v in values], dtype=torch.float64)
+
+
+def gradient(surface: Surface, at: torch.Tensor) -> torch.Tensor:
+    p = at.detach().clone().requires_grad_(True)
+    (g,) = torch.autograd.grad(surface.at(p), p)
+    return g.detach()
+
+
+def hessian(surface: Surface, at: torch.Tensor) -> torch.Tensor:
+    return torch.autograd.functional.hessian(surface.at, at.detach().clone()).detach()
+
+
+def classify(eigenvalues: list[float]) -> str:
+    """Curvature at a point from the Hessian's eigenvalues (ascending)."""
+    if not all(math.isfinite(v) for v in eigenvalues):
+        return "undefined (non-finite Hessian)"
+    scale = max(1.0, max(abs(v) for v in eigenvalues))
+    zero = [abs(v) <= EIG_ZERO_TOL * scale for v in eigenvalues]
+    lo, hi = eigenvalues[0], eigenvalues[-1]
+    if any(zero):
+        return "degenerate (a zero eigenvalue: the Hessian alone cannot tell)"
+    if lo > 0:
+        return "positive definite (curves up in every direction)"
+    if hi < 0:
+        return "negative definite (curves down in every direction)"
+    return "indefinite (up in one direction, down in another)"
+
+
+def critical_kind(grad_norm: float, eigenvalues: list[float]) -> str:
+    """What a critical point is: minimum, maximum, saddle, or degenerate (second order can't tell)."""
+    if not grad_norm <= CRITICAL_GRAD_TOL:
+        return "not a critical point (the gradient is not zero)"
+    curvature = classify(eigenvalues)
+    if curvature.startswith("positive"):
+        return "minimum (positive definite Hessian)"
+    if curvature.startswith("negative"):
+        return "maximum (negative definite Hessian)"
+    if curvature.startswith("indefinite"):
+        return "saddle (indefinite Hessian)"
+    return "degenerate critical point (Hessian has a zero eigenvalue; higher-order terms decide)"
+
+
+def at_point(surface: Surface, where) -> dict[str, Any]:
+    """f, gradient, Hessian, eigenvalues and curvature class at ``where``."""
+    p = point(where)
+    h = hessian(surface, p)
+    eigenvalues = torch.linalg.eigvalsh(h).tolist() if torch.isfinite(h).all() else [math.nan] * 2
+    g = gradient(surface, p)
+    return {
+        "point": p.tolist(), "f": float(surface.at(p)), "gradient": g.tolist(),
+        "gradient_norm": float(g.norm()), "hessian": h.tolist(), "eigenvalues": eigenvalues,
+        "curvature": classify(eigenvalues),
+    }
+
+
+def critical_point(surface: Surface, where) -> dict[str, Any]:
+    info = at_point(surface, where)
+    info["kind"] = critical_kind(info["gradient_norm"], info["eigenvalues"])
+    return info
+
+
+def is_quadratic(surface: Surface, start: torch.Tensor) -> bool:
+    base = hessian(surface, start)
+    if not torch.isfinite(base).all():
+        return False
+    scale = max(1.0, float(base.abs().max()))
+    for dx, dy in QUADRATIC_PROBES:
+        other = hessian(surface, start + point((dx, dy)))
+        if not torch.isfinite(other).all() or float((other - base).abs().max()) > QUADRATIC_TOL * scale:
+            return False
+    return True
+
+
+def lr_bound(eigenvalues: list[float], quadratic: bool) -> tuple[float | None, str]:
+    """2 / lambda_max when lambda_max > 0; exact for a quadratic f, a local estimate otherwise.
+
+    For f quadratic, plain gradient descent multiplies the error along eigenvector i by
+    (1 - lr * lambda_i) each step, so it converges iff lr < 2 / lambda_max.
+    """
+    top = eigenvalues[-1] if eigenvalues else math.nan
+    if not (math.isfinite(top) and top > 0):
+        return None, "none (no positive curvature at the start)"
+    if quadratic:
+        return 2.0 / top, "exact (f is quadratic: the Hessian is the same everywhere)"
+    return 2.0 / top, "local (from the Hessian at the start; f is not quadratic)"
+
+
+def noise_check(true_grad: torch.Tensor, sigma: float, samples: int, generator: torch.Generator) -> dict:
+    """Draw N noisy gradients J = grad f + sigma z at the start; mean and 95% CI per coordinate.
+
+    The tutorial's claim E[J] = grad f holds when the true gradient lies inside each interval
+    (which, at 95%, fails by chance about once in 20 coordinates).
+    """
+    z = torch.randn(samples, 2, generator=generator, dtype=torch.float64)
+    draws = true_grad + sigma * z
+    mean = draws.mean(dim=0)
+    std = draws.std(dim=0, unbiased=True)
+    half = Z_95 * std / math.sqrt(samples)
+    low, high = mean - half, mean + half
+    inside = [bool(lo <= g <= hi) for lo, g, hi in zip(low.tolist(), true_grad.tolist(), high.tolist())]
+    return {
+        "samples": samples, "sigma": sigma, "true_gradient": true_grad.tolist(),
+        "mean": mean.tolist(), "std": std.tolist(), "ci95_low": low.tolist(), "ci95_high": high.tolist(),
+        "true_inside_ci": inside, "agrees": all(inside),
+    }
