@@ -24,6 +24,7 @@ Verdicts, checked in this order (the thresholds are the constants below):
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
 import torch
@@ -159,8 +160,12 @@ def judge(surface, trajectory: dict, sigma: float, escape_radius: float) -> dict
 
 
 def run(config: SurfaceConfig | None = None, *, store: Store | None = None,
-        record: bool = True) -> dict[str, Any]:
-    """Descend, judge, draw, record; return the result document (see the module docstring)."""
+        record: bool = True, sweep_id: str | None = None,
+        sweep_cell: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Descend, judge, draw, record; return the result document (see the module docstring).
+
+    ``sweep_id``/``sweep_cell`` file the run under a sweep (``sgdlab sweep surface``).
+    """
     config = config or SurfaceConfig(name="bowl")
     config.validate()
     surface = build_surface(config)
@@ -185,8 +190,10 @@ def run(config: SurfaceConfig | None = None, *, store: Store | None = None,
     # one trajectory per learning rate, all on the same noise draws (the same seed)
     runs = []
     for lr in lrs:
+        began = time.perf_counter()
         trajectory = descend(surface, start, lr, steps, config.optimizer, sigma,
                              torch.Generator().manual_seed(config.seed))
+        seconds = time.perf_counter() - began
         verdict = judge(surface, trajectory, sigma, config.escape_radius)
         x, y = trajectory["path"][-1]
         runs.append({
@@ -195,7 +202,7 @@ def run(config: SurfaceConfig | None = None, *, store: Store | None = None,
             "final": {"x": x, "y": y, "f": trajectory["f"][-1], "grad_norm": verdict["grad_norm"]},
             "verdict": verdict["verdict"], "reason": verdict["reason"],
             "escape_step": verdict["escape_step"], "diverged_step": verdict["diverged_step"],
-            "lr_over_bound": lr / bound if bound else None,
+            "lr_over_bound": lr / bound if bound else None, "seconds": seconds,
         })
 
     status = "diverged" if any(r["verdict"] == "diverged" for r in runs) else "completed"
@@ -221,10 +228,11 @@ def run(config: SurfaceConfig | None = None, *, store: Store | None = None,
         for i, r in enumerate(runs):
             curves[f"f[{i}] lr={r['lr']:g}"] = r["f"]
         store.save(RunRecord(
-            id=run_id, command="surface", status=status, config=config.to_dict(),
+            id=run_id, command="surface", status=status, config=config.to_dict(), sweep_id=sweep_id,
             metrics={k: result[k] for k in ("surface", "start", "hessian_start", "lr_bound",
                                             "lr_bound_kind", "critical_point", "noise_check")}
-            | {"runs": [{k: v for k, v in r.items() if k not in ("path", "f")} for r in runs]},
+            | {"runs": [{k: v for k, v in r.items() if k not in ("path", "f")} for r in runs]}
+            | ({"sweep_cell": sweep_cell} if sweep_cell is not None else {}),
             figures=result["figures"], curves=curves,
             key_metric_name="best_final_f", key_metric=min(finals) if finals else None,
         ))

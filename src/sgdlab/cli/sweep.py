@@ -31,6 +31,10 @@ def sweep(
     y: Optional[str] = typer.Option(None, "--y", help="linreg: target column.", show_default=False),
     standardize: bool = typer.Option(False, "--standardize", help="linreg: standardize features."),
     dtype: Optional[str] = typer.Option(None, "--dtype", help="float32 or float64.", show_default=False),
+    surface: str = typer.Option("bowl", "--surface", help="surface: the built-in function."),
+    f: Optional[str] = typer.Option(None, "--f", help="surface: your own f(x, y) instead.", show_default=False),
+    start: Optional[str] = typer.Option(None, "--start", help="surface: starting point X,Y.", show_default=False),
+    noise: Optional[float] = typer.Option(None, "--noise", help="surface: gradient noise sigma.", show_default=False),
     executor: str = typer.Option("auto", "--executor", help="serial, process, vectorized or auto."),
     workers: Optional[int] = typer.Option(None, "--workers", help="Worker processes (process executor; default: CPU count).", show_default=False),
     target: Optional[float] = typer.Option(None, "--target", help="Loss to reach: report steps to reach it.", show_default=False),
@@ -56,6 +60,10 @@ def sweep(
         raise ConfigError(f"--seeds must be >= 1, got {seeds}")
     base = {"steps": steps, "epochs": epochs, "csv": csv, "x": split_columns(x), "y": y,
             "dtype": dtype, "nesterov": nesterov or None, "standardize": standardize or None}
+    if problem == "surface":
+        from ..surface_config import parse_point
+
+        base.update({"surface": surface, "f": f, "start": parse_point(start, "--start"), "noise": noise})
     base = {k: v for k, v in base.items() if v is not None}
     first_seed = seed if seed is not None else {"linreg": 2019}.get(problem or "", 0)
     axes["seed"] = [first_seed + i for i in range(seeds)]
@@ -111,6 +119,8 @@ def _print(doc: dict) -> None:
         table.add_column(column, no_wrap=True)
     for g in doc["groups"]:
         final = f"{_fmt(g['final_loss_mean'])} +- {_fmt(g['final_loss_std'], '.2g')}"
+        if g["diverged"]:
+            final = f"diverged ({g['diverged']} of {g['seeds']} seeds)"
         if "accuracy_mean" in g:
             final += f"  (acc {g['accuracy_mean']:.3f})"
         table.add_row(*[_fmt(g.get(a)) for a in axes], str(g["seeds"]), final,
