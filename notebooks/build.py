@@ -112,11 +112,13 @@ def stale() -> list[Path]:
 
 
 def kernel_env(store: Path) -> dict[str, str]:
-    """The kernel's environment: this checkout's ``src`` first, a private store, no display."""
+    """The kernel's environment: this checkout's ``src`` first, a private store, and matplotlib's
+    inline backend (headless, Agg-rendered PNGs that land in the cell outputs; a plain ``Agg``
+    inherited from the caller would draw nothing into the notebook)."""
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT / "src") + os.pathsep + env.get("PYTHONPATH", "")
     env["SGDLAB_STORE"] = str(store)
-    env["MPLBACKEND"] = "Agg"
+    env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     return env
 
 
