@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test venv clean
+.PHONY: demo test venv clean notebooks
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,3 +22,7 @@ test: $(STAMP)
 
 clean:
 	rm -rf $(VENV) sgdlab-runs sgdlab-demo .pytest_cache
+
+# execute the tutorial notebooks; copies with outputs in out/notebooks/ (sources: notebooks/source/)
+notebooks: $(STAMP)
+	$(BIN)/python notebooks/build.py --execute
