@@ -13,7 +13,8 @@ a sweep over learning rates one vectorized run::
     loss.backward(); opt.step(); opt.zero_grad()
 
 The sum over models keeps each model's gradient its own. K batched runs equal K separate runs
-of ``rules.py`` up to rounding (tests/test_optim_batched.py: relative 1e-12 in float64).
+of ``rules.py`` (tests/test_optim_batched.py: relative 1e-12 in float64; nearly always bit for bit,
+except a model with momentum 0 among models with momentum, which goes the buffer path).
 On/off switches (``nesterov``, ``centered``, ``amsgrad``) are one bool for all K models.
 """
 
@@ -69,10 +70,22 @@ def hp(group: dict, key: str, p: torch.Tensor) -> torch.Tensor:
     return value.view((-1,) + (1,) * (p.dim() - 1))
 
 
+def _bias_correction(beta: torch.Tensor, t: float) -> torch.Tensor:
+    """1 - beta^t per model, with Python's power like torch.optim's (torch's own rounds otherwise)."""
+    return torch.tensor([1 - b**t for b in beta.flatten().tolist()], dtype=beta.dtype,
+                        device=beta.device).view(beta.shape)
+
+
 def _betas(group, p):
     b1, b2 = group["betas"]
     shape = (-1,) + (1,) * (p.dim() - 1)
     return b1.view(shape), b2.view(shape)
+
+
+# Each line mirrors rules.py with the hyperparameter as a (K, 1, ...) tensor. torch's
+# ``a.add(b, alpha=c)`` is a fused multiply-add, and so is ``a.addcmul(b, c)``; ``addcdiv(b, d,
+# value=c)`` is ``a + (c * b) / d``. Writing the same arithmetic keeps batched and separate runs
+# equal to the last bit (Adam's bias correction is computed with Python's power, as torch.optim's).
 
 
 class BatchedSGD(Batched, rules.SGD):
@@ -80,16 +93,15 @@ class BatchedSGD(Batched, rules.SGD):
 
     def update(self, w, grad, state, group):
         lr, momentum, wd = hp(group, "lr", w), hp(group, "momentum", w), hp(group, "weight_decay", w)
-        g = grad + wd * w
+        g = torch.addcmul(grad, w, wd)  # grad + weight_decay * w
         if bool((group["momentum"] != 0).any()):  # a model with momentum 0 gets b = g: plain SGD
             if "momentum_buffer" not in state:
                 state["momentum_buffer"] = g.detach().clone()
             else:
-                b = state["momentum_buffer"]
-                b.mul_(momentum).add_((1 - hp(group, "dampening", w)) * g)
+                state["momentum_buffer"].mul_(momentum).addcmul_(g, 1 - hp(group, "dampening", w))
             b = state["momentum_buffer"]
-            g = g + momentum * b if group["nesterov"] else b
-        w.sub_(lr * g)
+            g = torch.addcmul(g, b, momentum) if group["nesterov"] else b
+        w.addcmul_(g, -lr)  # w - lr * g
 
 
 class BatchedAdagrad(Batched, rules.Adagrad):
@@ -104,10 +116,10 @@ class BatchedAdagrad(Batched, rules.Adagrad):
             self._init_state(w, state, group)
         state["step"] += 1
         t = state["step"].item()
-        g = grad + hp(group, "weight_decay", w) * w
+        g = torch.addcmul(grad, w, hp(group, "weight_decay", w))
         state["sum"].addcmul_(g, g)
         step_size = hp(group, "lr", w) / (1 + (t - 1) * hp(group, "lr_decay", w))
-        w.sub_(step_size * g / (state["sum"].sqrt() + hp(group, "eps", w)))
+        w.addcdiv_(-step_size * g, state["sum"].sqrt().add_(hp(group, "eps", w)))
 
 
 class BatchedRMSprop(Batched, rules.RMSprop):
@@ -124,18 +136,18 @@ class BatchedRMSprop(Batched, rules.RMSprop):
             if group["centered"]:
                 state["grad_avg"] = torch.zeros_like(w)
         state["step"] += 1
-        g = grad + hp(group, "weight_decay", w) * w
-        v = state["square_avg"].mul_(alpha).add_((1 - alpha) * g * g)
+        g = torch.addcmul(grad, w, hp(group, "weight_decay", w))
+        v = state["square_avg"].mul_(alpha).addcmul_((1 - alpha) * g, g)
         if group["centered"]:
             m = state["grad_avg"].lerp_(g, (1 - alpha).expand_as(g))
-            denom = (v - m * m).sqrt() + hp(group, "eps", w)
+            denom = v.addcmul(m, m, value=-1).sqrt_().add_(hp(group, "eps", w))
         else:
-            denom = v.sqrt() + hp(group, "eps", w)
+            denom = v.sqrt().add_(hp(group, "eps", w))
         if with_momentum:  # a model with momentum 0 gets b = g / denom: plain RMSprop
-            b = state["momentum_buffer"].mul_(momentum).add_(g / denom)
-            w.sub_(hp(group, "lr", w) * b)
+            b = state["momentum_buffer"].mul_(momentum).addcdiv_(g, denom)
+            w.addcmul_(b, -hp(group, "lr", w))
         else:
-            w.sub_(hp(group, "lr", w) * g / denom)
+            w.addcdiv_(-hp(group, "lr", w) * g, denom)
 
 
 class BatchedAdam(Batched, rules.Adam):
@@ -156,14 +168,14 @@ class BatchedAdam(Batched, rules.Adam):
             w.mul_(1 - lr * wd)
             g = grad
         else:
-            g = grad + wd * w
+            g = torch.addcmul(grad, w, wd)
         m = state["exp_avg"].lerp_(g, (1 - beta1).expand_as(g))
-        v = state["exp_avg_sq"].mul_(beta2).add_((1 - beta2) * g * g)
+        v = state["exp_avg_sq"].mul_(beta2).addcmul_((1 - beta2) * g, g)
         if group["amsgrad"]:
             v = torch.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
-        step_size = lr / (1 - beta1**t)
-        denom = v.sqrt() / (1 - beta2**t).sqrt() + hp(group, "eps", w)
-        w.sub_(step_size * m / denom)
+        step_size = lr / _bias_correction(beta1, t)
+        denom = (v.sqrt() / _bias_correction(beta2, t).sqrt()).add_(hp(group, "eps", w))
+        w.addcdiv_(-step_size * m, denom)
 
 
 class BatchedAdamW(BatchedAdam, rules.AdamW):
