@@ -18,6 +18,8 @@ from . import batched, spec
 from .rules import RULES, SGD, TORCH_RULES, Adagrad, Adam, AdamW, RMSprop, Rule
 from .spec import names
 
+OPTIMIZERS, TORCH_OPTIMIZERS = RULES, TORCH_RULES  # the foundation's names for the two tables
+
 __all__ = ["SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Rule", "RULES", "TORCH_RULES",
            "batched", "create", "describe", "names"]
 
