@@ -162,12 +162,12 @@ def draw_surfaces(paths: dict[str, dict[str, tuple]], path) -> str:
         ax.plot(*minimum, "k*", markersize=11)
         ax.set_xlim(x0, x1)
         ax.set_ylim(y0, y1)
-        ax.set_title(f"{surface}: {inspect_doc(f)}", fontsize=9)
+        ax.set_title(f"{surface}: {_formula_of(f)}", fontsize=9)
         ax.set_xlabel("x")
         ax.set_ylabel("y")
         ax.legend(loc="best", fontsize=7)
     return save(fig, path)
 
 
-def inspect_doc(f) -> str:
+def _formula_of(f) -> str:
     return (f.__doc__ or "").split(":")[0]  # the formula, from the surface's docstring
