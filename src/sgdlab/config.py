@@ -38,6 +38,11 @@ class OptimizerSpec:
 
     def check(self, problems: Problems) -> None:
         problems.check(bool(self.name), "--optimizer must name an optimizer")
+        if self.name:  # a known name, and only hyperparameters that rule takes
+            from .optim.spec import unaccepted
+
+            for message in unaccepted(self.name, self.hyperparameters()):
+                problems.add(message)
         if self.momentum is not None:
             problems.check(
                 _finite(self.momentum) and self.momentum >= 0,

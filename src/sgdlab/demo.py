@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
+from .lesson_optimizers import lesson_optimizers
 from .store import Store
 from .surface_lessons import lesson_learning_rate, lesson_saddles
 
@@ -35,6 +36,7 @@ LESSONS: list[tuple[str, Callable[[Path, Store, bool], dict[str, Any]]]] = [
     ("linreg", lesson_linreg),
     ("surface-lr", lesson_learning_rate),
     ("surface-saddles", lesson_saddles),
+    ("optimizers", lesson_optimizers),
 ]
 
 

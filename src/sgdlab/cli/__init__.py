@@ -12,5 +12,6 @@ from . import demo as _demo  # noqa: F401  (registers `sgdlab demo`)
 from . import sweep as _sweep  # noqa: F401  (registers `sgdlab sweep`)
 from . import report as _report  # noqa: F401  (registers `sgdlab report`)
 from . import surface as _surface  # noqa: F401  (registers `sgdlab surface`)
+from . import optimizers as _optimizers  # noqa: F401  (registers `sgdlab optimizers`)
 
 __all__ = ["app", "main"]
