@@ -9,5 +9,6 @@ from .app import app, main
 from . import linreg as _linreg  # noqa: F401  (registers `sgdlab linreg`)
 from . import runs as _runs  # noqa: F401  (registers `sgdlab runs`)
 from . import demo as _demo  # noqa: F401  (registers `sgdlab demo`)
+from . import mnist as _mnist  # noqa: F401  (registers `sgdlab mnist`)
 
 __all__ = ["app", "main"]
