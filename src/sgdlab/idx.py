@@ -74,7 +74,7 @@ def parse(data: bytes, name: str = "<bytes>") -> np.ndarray:
             f"{expected} bytes, the file has {len(data)}"
         )
     array = np.frombuffer(data, dtype=dtype, offset=header).reshape(dims)
-    return array.astype(dtype.newbyteorder("="), copy=False)
+    return array.astype(dtype.newbyteorder("="))  # a writable copy in native byte order
 
 
 def read(path: str | os.PathLike) -> np.ndarray:
