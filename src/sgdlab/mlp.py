@@ -324,8 +324,8 @@ def run_study(
 
 def lesson(folder, store: Store, quick: bool) -> dict[str, Any]:
     """Demo lesson: the tutorial's MLP on mnist-5k at batch sizes 1, 10, 100, 1000 (one epoch).
-    Quick mode (tests): 500 training and 200 test images, batch sizes 10 and 100."""
-    config = MnistConfig(out=str(folder), limit_train=500 if quick else None,
+    Quick mode (tests): 300 training and 200 test images, batch sizes 10 and 100."""
+    config = MnistConfig(out=str(folder), limit_train=300 if quick else None,
                          limit_test=200 if quick else None)
     study = run_study(config, [10, 100] if quick else [1, 10, 100, 1000], store=store)
     parts = [f"batch {r['batch_size']}: {100 * r['test_accuracy']:.1f}% in {r['seconds']:.2f} s"
