@@ -88,8 +88,8 @@ def prepare(images, device):
     """The tutorial's transform_mnist for all images at once: (x / 255 - 0.5) / 0.5, flattened."""
     import torch
 
-    x = images.to(device=device, dtype=torch.float32)
-    return ((x / 255 - 0.5) / 0.5).reshape(x.shape[0], -1)
+    x = images.to(device=device, dtype=torch.float32, copy=True)  # ours: in-place is safe
+    return x.div_(255).sub_(0.5).div_(0.5).reshape(x.shape[0], -1)
 
 
 def build_model(inputs: int, hidden: list[int], classes: int, generator):
@@ -287,10 +287,14 @@ def run_study(
 
     from . import datasets, mnist_plots
 
-    config.validate()
     problems = Problems()
+    try:
+        config.validate()
+    except ConfigError as exc:
+        problems.items.extend(exc.problems)
     for b in batch_sizes:
-        problems.check(b >= 1, f"--batch-size must be >= 1, got {b}")
+        message = f"--batch-size must be >= 1, got {b}"
+        problems.check(b >= 1 or message in problems.items, message)
     problems.raise_if_any(ConfigError)
     store = store or Store()
     if record:

@@ -98,7 +98,7 @@ def print_run(r: dict) -> None:
     for e in r["epochs"]:
         # the tutorial's two lines, then what it did not show
         print(f"epoch: {e['epoch']}, Train Loss: {e['train_loss']:.6f}")
-        print(f"time used: {e['seconds']:.5f} s ({e['samples_per_second']:,.0f} images/s)")
+        print(f"time used: {e['seconds']:.5f} s ({e['samples_per_second'] or 0:,.0f} images/s)")
         print(f"test loss: {e['test_loss']:.6f}, test accuracy: {100 * e['test_accuracy']:.2f}%")
     if r["status"] != "completed":
         print(f"status: {r['status']} after {r['steps']} steps")
