@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from .mlp import lesson as lesson_mnist
+from .mnist_study import lesson as lesson_mnist
 from .store import Store
 
 

@@ -39,7 +39,8 @@ def mnist(
 ) -> None:
     """The tutorial's MNIST MLP trained with hand-written SGD (section 4), fast; batch-size study."""
     from ..config import parse_int_list
-    from ..mlp import MnistConfig, run, run_study
+    from ..mlp import MnistConfig, run
+    from ..mnist_study import run_study
     from ..store import Store
 
     sizes = parse_int_list(batch_size, "--batch-size")
