@@ -19,6 +19,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "LinRegConfig": "config",
     "OptimizerSpec": "config",
+    "MnistConfig": "mlp",
     "SgdlabError": "errors",
     "ConfigError": "errors",
     "DataError": "errors",

@@ -31,4 +31,10 @@ def train(config: Any, *, store: Store | str | None = None, record: bool = True)
         from . import surface_run
 
         return surface_run.run(config, store=store, record=record)
+    from .mlp import MnistConfig
+
+    if isinstance(config, MnistConfig):
+        from . import mlp
+
+        return mlp.run(config, store=store, record=record)
     raise TypeError(f"train() does not know configs of type {type(config).__name__}")

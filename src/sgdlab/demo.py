@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .lesson_optimizers import lesson_optimizers
+from .mnist_study import lesson as lesson_mnist
 from .store import Store
 from .surface_lessons import lesson_learning_rate, lesson_saddles
 
@@ -37,6 +38,7 @@ LESSONS: list[tuple[str, Callable[[Path, Store, bool], dict[str, Any]]]] = [
     ("surface-lr", lesson_learning_rate),
     ("surface-saddles", lesson_saddles),
     ("optimizers", lesson_optimizers),
+    ("mnist", lesson_mnist),
 ]
 
 

@@ -13,5 +13,6 @@ from . import sweep as _sweep  # noqa: F401  (registers `sgdlab sweep`)
 from . import report as _report  # noqa: F401  (registers `sgdlab report`)
 from . import surface as _surface  # noqa: F401  (registers `sgdlab surface`)
 from . import optimizers as _optimizers  # noqa: F401  (registers `sgdlab optimizers`)
+from . import mnist as _mnist  # noqa: F401  (registers `sgdlab mnist`)
 
 __all__ = ["app", "main"]

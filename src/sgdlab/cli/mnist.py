@@ -1,0 +1,116 @@
+"""`sgdlab mnist`: the tutorial's MLP with hand-written SGD, and the batch-size study."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Optional
+
+import typer
+
+from .app import EXIT_DIVERGED, JsonOption, StoreOption, app, emit, handle_errors, note
+from . import options
+
+
+@app.command()
+@handle_errors
+def mnist(
+    dataset: str = typer.Option("mnist-5k", "--dataset", help="mnist-5k (5,000 digits, no download), mnist or fashion-mnist."),
+    data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Folder with the IDX files (gz or not; torchvision's <dir>/MNIST/raw works too) instead of downloading.", show_default=False),
+    hidden: str = typer.Option("200", "--hidden", help="Hidden layer widths, comma separated (e.g. 256,128)."),
+    batch_size: str = typer.Option("100", "--batch-size", help="Images per update; several (1,10,100,1000) make one run each and the comparison figures."),
+    lr: float = typer.Option(1e-2, "--lr", help="Learning rate (step size)."),
+    epochs: int = typer.Option(1, "--epochs", help="Passes over the training set."),
+    seed: int = typer.Option(0, "--seed", help="Seed for the initial weights and the shuffling."),
+    device: str = typer.Option("auto", "--device", help="auto (CUDA when present), cpu, cuda, cuda:N or mps."),
+    limit_train: Optional[int] = typer.Option(None, "--limit-train", help="Train on the first N images only (quick runs).", show_default=False),
+    limit_test: Optional[int] = typer.Option(None, "--limit-test", help="Evaluate on the first N test images only.", show_default=False),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Smoke test: 2 batches per batch size, 100 test images, 1 epoch."),
+    out: Optional[str] = typer.Option(None, "--out", help="Folder for the figures (default: <store folder>/<run or study id>)", show_default=False),
+    no_plots: bool = typer.Option(False, "--no-plots", help="Do not draw figures."),
+    optimizer: str = options.OPTIMIZER,
+    momentum: Optional[float] = options.MOMENTUM,
+    nesterov: bool = options.NESTEROV,
+    betas: Optional[str] = options.BETAS,
+    eps: Optional[float] = options.EPS,
+    weight_decay: Optional[float] = options.WEIGHT_DECAY,
+    store: Optional[str] = StoreOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """The tutorial's MNIST MLP trained with hand-written SGD (section 4), fast; batch-size study."""
+    from ..config import parse_int_list
+    from ..mlp import MnistConfig, run
+    from ..mnist_study import run_study
+    from ..store import Store
+
+    sizes = parse_int_list(batch_size, "--batch-size")
+    if dry_run:
+        limit_train = min(limit_train or 2 * max(sizes), 2 * max(sizes))
+        limit_test, epochs = min(limit_test or 100, 100), 1
+    config = MnistConfig(
+        dataset=dataset, data_dir=data_dir, hidden=parse_int_list(hidden, "--hidden"), lr=lr,
+        batch_size=sizes[0], epochs=epochs, seed=seed, device=device, limit_train=limit_train,
+        limit_test=limit_test, out=out, plots=not no_plots,
+        optimizer=options.optimizer_spec(optimizer, momentum, nesterov, betas, eps, weight_decay),
+    )
+    bar = Progress()
+    if len(sizes) == 1:
+        document = run(config, store=Store(store), on_progress=lambda s, t: bar(sizes[0], s, t))
+    else:
+        document = run_study(config, sizes, store=Store(store), on_progress=bar)
+    bar.close()
+    emit(document, as_json, print_mnist)
+    for r in document.get("runs", [document]):
+        if r["status"] == "diverged":
+            note("error: " + r["divergence"]["message"])
+    if document["status"] == "diverged":
+        raise typer.Exit(EXIT_DIVERGED)
+    if document["status"] == "interrupted":
+        raise typer.Exit(130)
+
+
+class Progress:
+    """A one-line progress bar on stderr, only when stderr is a terminal (redrawn 10x a second)."""
+
+    def __init__(self) -> None:
+        self.enabled = sys.stderr.isatty()
+        self.last = 0.0
+        self.shown = False
+
+    def __call__(self, batch_size: int, step: int, steps: int) -> None:
+        now = time.monotonic()
+        if not self.enabled or (now - self.last < 0.1 and step != steps):
+            return
+        self.last, self.shown = now, True
+        done = int(30 * step / steps)
+        sys.stderr.write(f"\rbatch size {batch_size}: [{'#' * done}{'.' * (30 - done)}] {step}/{steps} steps")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.shown:
+            sys.stderr.write("\r" + " " * 79 + "\r")
+            sys.stderr.flush()
+
+
+def print_run(r: dict) -> None:
+    d = r["data"]
+    print(f"batch size {r['batch_size']}: {d['name']}, {d['train']} train / {d['test']} test images, "
+          f"on {r['device']}")
+    for e in r["epochs"]:
+        # the tutorial's two lines, then what it did not show
+        print(f"epoch: {e['epoch']}, Train Loss: {e['train_loss']:.6f}")
+        print(f"time used: {e['seconds']:.5f} s ({e['samples_per_second'] or 0:,.0f} images/s)")
+        print(f"test loss: {e['test_loss']:.6f}, test accuracy: {100 * e['test_accuracy']:.2f}%")
+    if r["status"] != "completed":
+        print(f"status: {r['status']} after {r['steps']} steps")
+    print(f"run id: {r['run_id']}")
+
+
+def print_mnist(doc: dict) -> None:
+    runs = doc.get("runs", [doc])
+    for r in runs:
+        print_run(r)
+    if "runs" in doc:
+        print(f"study id: {doc['study_id']} (`sgdlab runs --sweep {doc['study_id']}`)")
+    for path in doc["figures"]:
+        print(f"figure: {path}")

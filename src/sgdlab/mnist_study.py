@@ -1,0 +1,82 @@
+"""The batch-size study (one MLP run per batch size, one set of figures) and its demo lesson."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from .errors import ConfigError, Problems
+from .mlp import MnistConfig, run
+from .store import Store, new_run_id, run_folder
+
+
+def run_study(
+    config: MnistConfig,
+    batch_sizes: list[int],
+    *,
+    store: Store | None = None,
+    record: bool = True,
+    data=None,
+    on_progress: Callable[[int, int, int], None] | None = None,
+) -> dict[str, Any]:
+    """One run per batch size (otherwise ``config``), then the three figures with one curve each.
+
+    The runs share a study id (a sweep in the store: ``sgdlab runs --sweep ID``); the figures go
+    to ``config.out`` or ``<store folder>/<study id>``. ``on_progress(batch_size, step, steps)``.
+    """
+    from dataclasses import replace
+
+    from . import datasets, mnist_plots
+
+    problems = Problems()
+    try:
+        config.validate()
+    except ConfigError as exc:
+        problems.items.extend(exc.problems)
+    for b in batch_sizes:
+        message = f"--batch-size must be >= 1, got {b}"
+        problems.check(b >= 1 or message in problems.items, message)
+    problems.raise_if_any(ConfigError)
+    store = store or Store()
+    if record:
+        store.check_writable()
+    data = data if data is not None else datasets.load(config.dataset, config.data_dir)
+    n = int(data.x_train[: config.limit_train].shape[0])
+    too_big = [b for b in batch_sizes if b > n]
+    if too_big:
+        raise ConfigError(
+            f"--batch-size {','.join(map(str, too_big))} is larger than the training set "
+            f"({n} images); use batch sizes of at most {n}"
+        )
+    study_id = new_run_id()
+    if record:
+        store.save_sweep(study_id, "mnist", {"batch_sizes": batch_sizes, "config": config.to_dict()})
+    runs = []
+    for b in batch_sizes:
+        progress = None if on_progress is None else (lambda s, t, b=b: on_progress(b, s, t))
+        runs.append(run(replace(config, batch_size=b, plots=False), store=store, record=record,
+                        sweep_id=study_id, data=data, on_progress=progress))
+        if runs[-1]["status"] == "interrupted":
+            break  # Ctrl-C stops the study; what ran so far is recorded and drawn
+    figures = []
+    if config.plots:
+        figures = mnist_plots.draw_runs(runs, run_folder(store, study_id, config.out))
+    statuses = [r["status"] for r in runs]
+    status = next((s for s in ("diverged", "interrupted") if s in statuses), "completed")
+    return {"status": status, "study_id": study_id, "batch_sizes": batch_sizes, "runs": runs,
+            "figures": figures}
+
+
+def lesson(folder, store: Store, quick: bool) -> dict[str, Any]:
+    """Demo lesson: the tutorial's MLP on mnist-5k at batch sizes 1, 10, 100, 1000 (one epoch).
+    Quick mode (tests): 300 training and 200 test images, batch sizes 10 and 100."""
+    config = MnistConfig(out=str(folder), limit_train=300 if quick else None,
+                         limit_test=200 if quick else None)
+    study = run_study(config, [10, 100] if quick else [1, 10, 100, 1000], store=store)
+    parts = [f"batch {r['batch_size']}: {100 * r['test_accuracy']:.1f}% in {r['seconds']:.2f} s"
+             for r in study["runs"]]
+    return {
+        "name": "MNIST MLP and the batch-size study (tutorial section 4)",
+        "summary": "one epoch on mnist-5k, test accuracy: " + "; ".join(parts),
+        "figures": study["figures"],
+        "run_ids": [r["run_id"] for r in study["runs"]],
+    }
