@@ -15,10 +15,17 @@ ROOT = Path(__file__).resolve().parents[1]
 SEED = ROOT.parent / "shared" / "seed" / "000_914e17bac8af4a1c.txt"
 
 
+@pytest.fixture(scope="session")
+def _session_data_cache(tmp_path_factory):
+    """One data cache for the whole session (mnist-5k is converted once), never ~/.cache."""
+    return tmp_path_factory.mktemp("sgdlab-data")
+
+
 @pytest.fixture(autouse=True)
-def _isolated_store(tmp_path, monkeypatch):
-    """Every test gets its own store and data cache, so tests never see each other's runs."""
+def _isolated_store(tmp_path, monkeypatch, _session_data_cache):
+    """Every test gets its own store, so tests never see each other's runs."""
     monkeypatch.setenv("SGDLAB_STORE", str(tmp_path / "store" / "runs.db"))
+    monkeypatch.setenv("SGDLAB_DATA", str(_session_data_cache))
     monkeypatch.setenv("MPLBACKEND", "Agg")
     monkeypatch.chdir(tmp_path)
 
