@@ -151,6 +151,7 @@ def run(
     store: Store | None = None,
     record: bool = True,
     sweep_id: str | None = None,
+    sweep_cell: dict[str, Any] | None = None,
     data=None,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
@@ -220,10 +221,11 @@ def run(
         before_update=before_update, after_epoch=after_epoch,
     )
     return finish(config, data, loop, epochs, step_times, n, int(x_test.shape[0]), device,
-                  store=store, record=record, sweep_id=sweep_id)
+                  store=store, record=record, sweep_id=sweep_id, sweep_cell=sweep_cell)
 
 
-def finish(config, data, loop, epochs, step_times, n, n_test, device, *, store, record, sweep_id):
+def finish(config, data, loop, epochs, step_times, n, n_test, device, *, store, record, sweep_id,
+           sweep_cell=None):
     """Assemble the result document, draw the figures, record the run."""
     from . import mnist_plots
 
@@ -248,8 +250,9 @@ def finish(config, data, loop, epochs, step_times, n, n_test, device, *, store, 
         last = "none" if loop.last_finite_loss is None else f"{loop.last_finite_loss:.6g}"
         result["divergence"] = {
             "step": loop.diverged_step, "last_finite_loss": loop.last_finite_loss, "lr": config.lr,
+            "reason": loop.divergence_reason,
             "message": (f"batch size {config.batch_size}: diverged at step {loop.diverged_step}: "
-                        f"the loss became non-finite (last finite loss {last}) with learning "
+                        f"{loop.divergence_reason} (last finite loss {last}) with learning "
                         f"rate {config.lr:g}; try a smaller --lr"),
         }
     if config.plots:
@@ -260,6 +263,8 @@ def finish(config, data, loop, epochs, step_times, n, n_test, device, *, store, 
                                            "seconds", "test_accuracy")}
         if "divergence" in result:
             metrics["divergence"] = result["divergence"]
+        if sweep_cell is not None:
+            metrics["sweep_cell"] = sweep_cell
         store.save(RunRecord(
             id=run_id, command="mnist", status=loop.status, sweep_id=sweep_id,
             config=config.to_dict(), metrics=metrics, figures=result["figures"],

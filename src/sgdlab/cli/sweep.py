@@ -31,6 +31,11 @@ def sweep(
     y: Optional[str] = typer.Option(None, "--y", help="linreg: target column.", show_default=False),
     standardize: bool = typer.Option(False, "--standardize", help="linreg: standardize features."),
     dtype: Optional[str] = typer.Option(None, "--dtype", help="float32 or float64.", show_default=False),
+    dataset: Optional[str] = typer.Option(None, "--dataset", help="mnist: data set (default: mnist-5k).", show_default=False),
+    data_dir: Optional[str] = typer.Option(None, "--data-dir", help="mnist: folder with the IDX files.", show_default=False),
+    hidden: Optional[str] = typer.Option(None, "--hidden", help="mnist: hidden widths (default: 200).", show_default=False),
+    limit_train: Optional[int] = typer.Option(None, "--limit-train", help="mnist: first N training images.", show_default=False),
+    device: Optional[str] = typer.Option(None, "--device", help="mnist: auto, cpu or cuda.", show_default=False),
     surface: str = typer.Option("bowl", "--surface", help="surface: the built-in function."),
     f: Optional[str] = typer.Option(None, "--f", help="surface: your own f(x, y) instead.", show_default=False),
     start: Optional[str] = typer.Option(None, "--start", help="surface: starting point X,Y.", show_default=False),
@@ -60,6 +65,12 @@ def sweep(
         raise ConfigError(f"--seeds must be >= 1, got {seeds}")
     base = {"steps": steps, "epochs": epochs, "csv": csv, "x": split_columns(x), "y": y,
             "dtype": dtype, "nesterov": nesterov or None, "standardize": standardize or None}
+    if problem == "mnist":
+        from ..config import parse_int_list
+
+        mnist = {"dataset": dataset, "data_dir": data_dir, "limit_train": limit_train, "device": device,
+                 "hidden": parse_int_list(hidden, "--hidden") if hidden else None}
+        base.update({k: v for k, v in mnist.items() if v is not None})
     if problem == "surface":
         from ..surface_config import parse_point
 

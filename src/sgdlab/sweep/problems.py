@@ -124,7 +124,43 @@ class SurfaceAdapter:
         return row
 
 
-ADAPTERS: dict[str, Any] = {"linreg": LinRegAdapter(), "surface": SurfaceAdapter()}
+class MnistAdapter:
+    """One cell = one MLP run (``sgdlab mnist`` with one batch size)."""
+
+    name = "mnist"
+    vectorizable = False
+
+    @staticmethod
+    def config(options: dict[str, Any]):
+        from ..mlp import MnistConfig
+
+        return _config_from(MnistConfig, options, plots=False)
+
+    @staticmethod
+    def check(config) -> None:
+        config.validate()
+        check_optimizer(config.optimizer, config.lr)
+
+    def run_cell(self, options, store: Store, sweep_id: str, cell: dict[str, Any]) -> str:
+        from .. import mlp
+
+        return mlp.run(self.config(options), store=store, sweep_id=sweep_id, sweep_cell=cell)["run_id"]
+
+    @staticmethod
+    def summarize(record: RunRecord) -> dict[str, Any]:
+        m = record.metrics
+        epochs = m.get("epochs") or []
+        # final loss: the last epoch's mean training loss (the tutorial's printed "Train Loss")
+        final = epochs[-1]["train_loss"] if epochs else float("nan")
+        if record.status == "diverged":
+            final = float("nan")
+        return summary(record, curve=list(record.curves.get("step_loss", [])), final_loss=final,
+                       samples_per_step=m["batch_size"], seconds=m["seconds"],
+                       accuracy=m.get("test_accuracy"))
+
+
+ADAPTERS: dict[str, Any] = {"linreg": LinRegAdapter(), "surface": SurfaceAdapter(),
+                            "mnist": MnistAdapter()}
 
 
 def adapter(problem: str):
