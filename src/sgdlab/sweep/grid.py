@@ -26,6 +26,10 @@ AXES: dict[str, str] = {
 }
 
 
+# Axes that are optimizer hyperparameters (each rule takes only some of them).
+HYPERPARAMETER_AXES = ("momentum", "betas", "eps", "weight_decay")
+
+
 @dataclass
 class SweepSpec:
     """A sweep: the problem, its fixed options, the axes to vary, how to execute."""
@@ -59,6 +63,7 @@ class SweepSpec:
         problems.raise_if_any(ConfigError)
 
     def size(self) -> int:
+        """Cells before dropping hyperparameters an optimizer does not take (an upper bound)."""
         n = 1
         for values in self.axes.values():
             n *= len(values)
@@ -73,9 +78,38 @@ class SweepSpec:
 
 
 def expand(spec: SweepSpec) -> list[dict[str, Any]]:
-    """Every combination of the axes, as cells {axis: value}, in a fixed order."""
+    """Every combination of the axes, as cells {axis: value}, in a fixed order.
+
+    A hyperparameter axis applies only to the optimizers that take it: ``--optimizer sgd,adam
+    --momentum 0,0.9`` gives sgd two cells and adam one (without momentum), not two identical
+    adam runs. An axis that no optimizer in the grid takes is an error.
+    """
+    from ..optim import spec as rules
+
     names = [a for a in AXES if a in spec.axes]
-    return [dict(zip(names, combo)) for combo in itertools.product(*(spec.axes[a] for a in names))]
+    cells: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    used: set[str] = set()
+    for combo in itertools.product(*(spec.axes[a] for a in names)):
+        cell = dict(zip(names, combo))
+        optimizer = cell.get("optimizer", spec.base.get("optimizer", "sgd"))
+        base = optimizer[len(rules.TORCH_PREFIX):] if optimizer.startswith(rules.TORCH_PREFIX) else optimizer
+        taken = rules.DEFAULTS.get(base)
+        if taken is not None:
+            for key in HYPERPARAMETER_AXES:
+                if key in cell and key not in taken:
+                    del cell[key]
+        used.update(k for k in cell if k in HYPERPARAMETER_AXES)
+        key = cell_key(cell)
+        if key not in seen:
+            seen.add(key)
+            cells.append(cell)
+    unused = [a for a in names if a in HYPERPARAMETER_AXES and a not in used]
+    if unused:
+        optimizers = ", ".join(spec.axes.get("optimizer", [spec.base.get("optimizer", "sgd")]))
+        raise ConfigError(*(f"--{a.replace('_', '-')}: none of the optimizers ({optimizers}) takes "
+                            f"{a}; `sgdlab optimizers` lists what each takes" for a in unused))
+    return cells
 
 
 def cell_key(cell: dict[str, Any]) -> str:
