@@ -45,7 +45,7 @@ class OptimizerSpec:
                 problems.add(message)
         if self.momentum is not None:
             problems.check(
-                _finite(self.momentum) and self.momentum >= 0,
+                is_finite(self.momentum) and self.momentum >= 0,
                 f"--momentum must be >= 0, got {self.momentum}",
             )
         if self.nesterov:
@@ -55,14 +55,14 @@ class OptimizerSpec:
             )
         if self.betas is not None:
             problems.check(
-                len(self.betas) == 2 and all(_finite(b) and 0 <= b < 1 for b in self.betas),
+                len(self.betas) == 2 and all(is_finite(b) and 0 <= b < 1 for b in self.betas),
                 f"--betas must be two numbers in [0, 1), got {','.join(map(str, self.betas))}",
             )
         if self.eps is not None:
-            problems.check(_finite(self.eps) and self.eps > 0, f"--eps must be > 0, got {self.eps}")
+            problems.check(is_finite(self.eps) and self.eps > 0, f"--eps must be > 0, got {self.eps}")
         if self.weight_decay is not None:
             problems.check(
-                _finite(self.weight_decay) and self.weight_decay >= 0,
+                is_finite(self.weight_decay) and self.weight_decay >= 0,
                 f"--weight-decay must be >= 0, got {self.weight_decay}",
             )
 
@@ -91,7 +91,7 @@ class LinRegConfig:
 
     def validate(self) -> None:
         problems = Problems()
-        problems.check(_finite(self.lr) and self.lr > 0, f"--lr must be > 0, got {self.lr}")
+        problems.check(is_finite(self.lr) and self.lr > 0, f"--lr must be > 0, got {self.lr}")
         problems.check(self.steps >= 1, f"--steps must be >= 1, got {self.steps}")
         if self.epochs is not None:
             problems.check(self.epochs >= 1, f"--epochs must be >= 1, got {self.epochs}")
@@ -111,7 +111,8 @@ class LinRegConfig:
         return asdict(self)
 
 
-def _finite(value: Any) -> bool:
+def is_finite(value: Any) -> bool:
+    """True for a number that is neither NaN nor infinite (False for non-numbers)."""
     try:
         return math.isfinite(float(value))
     except (TypeError, ValueError):
@@ -120,32 +121,24 @@ def _finite(value: Any) -> bool:
 
 def parse_float_list(text: str, flag: str) -> list[float]:
     """Parse "0.1,0.2" into floats; an empty item or a non-number is a ConfigError naming ``flag``."""
-    items = [t.strip() for t in str(text).split(",")]
-    problems = Problems()
-    values: list[float] = []
-    for item in items:
-        if item == "":
-            problems.add(f"{flag}: empty value in {text!r}")
-            continue
-        try:
-            values.append(float(item))
-        except ValueError:
-            problems.add(f"{flag}: {item!r} is not a number")
-    problems.raise_if_any(ConfigError)
-    return values
+    return _parse_list(text, flag, float, "a number")
 
 
 def parse_int_list(text: str, flag: str) -> list[int]:
-    items = [t.strip() for t in str(text).split(",")]
+    """Parse "200,100" into whole numbers, with the same errors as ``parse_float_list``."""
+    return _parse_list(text, flag, int, "a whole number")
+
+
+def _parse_list(text: str, flag: str, convert, what: str) -> list:
     problems = Problems()
-    values: list[int] = []
-    for item in items:
+    values = []
+    for item in (t.strip() for t in str(text).split(",")):
         if item == "":
             problems.add(f"{flag}: empty value in {text!r}")
             continue
         try:
-            values.append(int(item))
+            values.append(convert(item))
         except ValueError:
-            problems.add(f"{flag}: {item!r} is not a whole number")
+            problems.add(f"{flag}: {item!r} is not {what}")
     problems.raise_if_any(ConfigError)
     return values

@@ -14,7 +14,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
-from .config import OptimizerSpec, _finite
+from .config import OptimizerSpec, is_finite
 from .errors import ConfigError, Problems
 from .store import RunRecord, Store, new_run_id, run_folder
 
@@ -51,7 +51,7 @@ class MnistConfig:
             self.dataset in DATASETS,
             f"unknown data set {self.dataset!r}; the known ones are: {', '.join(DATASETS)}",
         )
-        problems.check(_finite(self.lr) and self.lr > 0, f"--lr must be > 0, got {self.lr}")
+        problems.check(is_finite(self.lr) and self.lr > 0, f"--lr must be > 0, got {self.lr}")
         problems.check(self.batch_size >= 1, f"--batch-size must be >= 1, got {self.batch_size}")
         problems.check(self.epochs >= 1, f"--epochs must be >= 1, got {self.epochs}")
         problems.check(

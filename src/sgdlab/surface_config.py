@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .config import OptimizerSpec, parse_float_list
+from .config import OptimizerSpec, is_finite, parse_float_list
 from .errors import ConfigError, Problems
 
 
@@ -45,12 +44,12 @@ class SurfaceConfig:
         if self.lrs is not None:
             problems.check(len(self.lrs) >= 1, "--lr needs at least one learning rate")
             for lr in self.lrs:
-                problems.check(_finite(lr) and lr > 0, f"--lr must be > 0, got {lr}")
+                problems.check(is_finite(lr) and lr > 0, f"--lr must be > 0, got {lr}")
         if self.steps is not None:
             problems.check(self.steps >= 1, f"--steps must be >= 1, got {self.steps}")
-        problems.check(_finite(self.noise) and self.noise >= 0, f"--noise must be >= 0, got {self.noise}")
+        problems.check(is_finite(self.noise) and self.noise >= 0, f"--noise must be >= 0, got {self.noise}")
         problems.check(self.noise_samples >= 2, f"--noise-samples must be >= 2, got {self.noise_samples}")
-        problems.check(_finite(self.escape_radius) and self.escape_radius > 0,
+        problems.check(is_finite(self.escape_radius) and self.escape_radius > 0,
                        f"--escape-radius must be > 0, got {self.escape_radius}")
         self.optimizer.check(problems)
         problems.raise_if_any(ConfigError)
@@ -59,17 +58,10 @@ class SurfaceConfig:
         return asdict(self)
 
 
-def _finite(value: Any) -> bool:
-    try:
-        return math.isfinite(float(value))
-    except (TypeError, ValueError):
-        return False
-
-
 def _check_point(problems: Problems, point: Any, flag: str) -> None:
     if point is None:
         return
-    if len(point) != 2 or not all(_finite(v) for v in point):
+    if len(point) != 2 or not all(is_finite(v) for v in point):
         shown = ",".join(str(v) for v in point)
         problems.add(f"{flag} must be two finite numbers X,Y (e.g. {flag} 1.5,-0.5), got {shown!r}")
 
