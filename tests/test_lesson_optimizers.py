@@ -28,17 +28,32 @@ def test_lesson_writes_both_figures_and_records_every_run(tmp_path):
     assert all(d < 1.0 for d in out["distance_to_minimum"]["quadratic"].values())
 
 
-@pytest.mark.parametrize("surface", list(lesson.SURFACES))
-def test_surface_paths_use_the_rules_as_torch_would(surface):
-    f, start, minimum, _, _, runs = lesson.SURFACES[surface]
-    assert float(f(torch.tensor(minimum, dtype=torch.float64))) == 0.0
-    rule, lr, hp = runs["adam"]
-    points, values = lesson.path_on_surface(f, start, rule, lr, 30, **hp)
+@pytest.mark.parametrize("panel", list(lesson.SURFACES))
+def test_surface_paths_come_from_the_surface_module_and_equal_torch(panel):
+    surface = lesson.surface_of(panel)
+    assert surface.name == lesson.SURFACES[panel]["name"]
+    assert float(surface.at(torch.tensor(surface.minima[0], dtype=torch.float64))) == 0.0
+    start = lesson.SURFACES[panel]["start"]
+    runs = {r["label"]: r for r in lesson.descend_each(panel, 30)}
+    assert list(runs) == list(lesson.SURFACES[panel]["runs"])
+    rule, lr, hp = lesson.SURFACES[panel]["runs"]["adam"]
+    assert rule == "adam" and not hp
     xy = torch.tensor(start, dtype=torch.float64, requires_grad=True)
     opt = torch.optim.Adam([xy], lr=lr, foreach=False)
+    path = [list(start)]
     for _ in range(30):
         opt.zero_grad()
-        f(xy).backward()
+        surface.at(xy).backward()
         opt.step()
-    assert points[-1] == xy.detach().tolist()
-    assert len(points) == 31 and len(values) == 31 and math.isclose(values[0], float(f(torch.tensor(start))))
+        path.append(xy.detach().tolist())
+    adam = runs["adam"]
+    assert adam["path"] == path  # every point, bit for bit
+    assert len(adam["f"]) == 31 and math.isclose(adam["f"][0], float(surface.at(torch.tensor(start))))
+    assert adam["verdict"] in {"converged", "slow", "oscillating"}
+
+
+def test_the_quadratic_is_bowl_with_curvatures_1_and_25():
+    surface = lesson.surface_of("quadratic")
+    xy = torch.tensor([[-4.0, 1.5], [0.3, -2.0], [1.0, 1.0]], dtype=torch.float64)
+    expected = 0.5 * (xy[:, 0] ** 2 + 25 * xy[:, 1] ** 2)
+    assert torch.allclose(surface.f(xy[:, 0], xy[:, 1]), expected, rtol=1e-15, atol=0)

