@@ -54,8 +54,9 @@ def run_linreg_group(configs: list, cells: list[dict[str, Any]], store: Store, s
     # the first look, per model: loss and gradients at the initial parameters
     init_loss = full_losses_now()
     grad_w, grad_b = torch.autograd.grad(init_loss.sum(), [w, b])
+    w0, b0, loss0 = w.detach(), b.detach(), init_loss.detach()
     inits_doc = [
-        {"w": w[i].tolist(), "b": float(b[i]), "loss": float(init_loss[i]),
+        {"w": w0[i].tolist(), "b": float(b0[i]), "loss": float(loss0[i]),
          "grad_w": grad_w[i].tolist(), "grad_b": float(grad_b[i])}
         for i in range(k)
     ]
@@ -95,7 +96,7 @@ def run_linreg_group(configs: list, cells: list[dict[str, Any]], store: Store, s
                     alive[i] = False
                     loops[i].status, loops[i].diverged_step = "diverged", step + 1
                     loops[i].divergence_reason = reason
-                    frozen[i] = (w[i].tolist(), float(b[i]))
+                    frozen[i] = (w[i].detach().tolist(), float(b[i].detach()))
                     continue
                 loops[i].last_finite_loss = values[i]
                 loops[i].steps_done = step + 1
@@ -110,7 +111,7 @@ def run_linreg_group(configs: list, cells: list[dict[str, Any]], store: Store, s
     records = []
     for i, config in enumerate(configs):
         loops[i].seconds = seconds / k  # the group's time, shared equally between its cells
-        final_w, final_b = frozen.get(i, (w[i].tolist(), float(b[i])))
+        final_w, final_b = frozen.get(i) or (w[i].detach().tolist(), float(b[i].detach()))
         final_loss = full[i][-1] if i in frozen else final[i]
         result = linreg.assemble(
             config, prep, init=inits_doc[i], full_losses=full[i],
