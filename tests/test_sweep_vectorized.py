@@ -4,8 +4,7 @@ Linear regression in float64: final loss and every per-step loss (full-data and 
 1e-10 relative. The MNIST MLP in float32: every per-step batch loss within 1e-5 relative (the
 stacked baddbmm sums in another order than nn.Linear's addmm, and float32 rounding grows a
 little over the steps; measured here: at most 1.1e-6 (sgd), 2.6e-7 (adam)), the test accuracy
-after every epoch equal,
-and divergence at the same step with the same fields.
+after every epoch equal, and divergence at the same step with the same fields.
 """
 
 from __future__ import annotations
