@@ -93,7 +93,8 @@ class BatchedSGD(Batched, rules.SGD):
 
     def update(self, w, grad, state, group):
         lr, momentum, wd = hp(group, "lr", w), hp(group, "momentum", w), hp(group, "weight_decay", w)
-        g = torch.addcmul(grad, w, wd)  # grad + weight_decay * w
+        # grad + weight_decay * w; skipped when every model's is 0, as rules.SGD skips it
+        g = torch.addcmul(grad, w, wd) if bool((group["weight_decay"] != 0).any()) else grad
         if bool((group["momentum"] != 0).any()):  # a model with momentum 0 gets b = g: plain SGD
             if "momentum_buffer" not in state:
                 state["momentum_buffer"] = g.detach().clone()
