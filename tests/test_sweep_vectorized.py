@@ -115,3 +115,13 @@ def test_mlp_vectorized_groups_by_batch_size_and_writes_one_run_per_cell(cli):
         assert record.config["batch_size"] == cell["batch_size"] and record.config["lr"] == cell["lr"]
         assert len(record.curves["step_loss"]) == 400 // cell["batch_size"]
         assert 0 <= cell["accuracy"] <= 1 and cell["status"] == "completed"
+
+
+def test_mlp_torch_optimizers_have_no_batched_form_and_run_one_by_one(cli):
+    doc = cli.json("sweep", "mnist", "--optimizer", "torch-sgd", "--lr", "0.05,0.1", "--limit-train", "200",
+                   "--executor", "vectorized", "--no-plots")
+    serial = cli.json("sweep", "mnist", "--optimizer", "torch-sgd", "--lr", "0.05,0.1", "--limit-train", "200",
+                      "--executor", "serial", "--no-plots")
+    assert [c["status"] for c in doc["cells"]] == ["completed", "completed"]
+    # run serially inside the vectorized executor: the very same numbers
+    assert [c["final_loss"] for c in doc["cells"]] == [c["final_loss"] for c in serial["cells"]]

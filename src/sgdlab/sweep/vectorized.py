@@ -100,7 +100,7 @@ def run_linreg_group(configs: list, cells: list[dict[str, Any]], store: Store, s
                     continue
                 loops[i].last_finite_loss = values[i]
                 loops[i].steps_done = step + 1
-            optimizer.zero_grad(set_to_none=True)
+            w.grad = b.grad = None  # zero_grad(set_to_none=True), without its wrapper's cost
             batch_loss.sum().backward()  # a sum keeps each model's gradient its own
             optimizer.step()
             step += 1

@@ -181,7 +181,8 @@ def train(configs: list, x, y, xt, yt, *, classes: int) -> list[tuple[LoopResult
                 loop.last_finite_loss = values[i]
             if not any(alive):
                 break
-            optimizer.zero_grad(set_to_none=True)
+            for p in params:
+                p.grad = None  # zero_grad(set_to_none=True), without its wrapper's cost
             losses.sum().backward()  # a sum keeps each model's gradient its own
             optimizer.step()
             step += 1
