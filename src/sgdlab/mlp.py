@@ -145,6 +145,19 @@ def evaluate(net, x, y) -> tuple[float, float]:
     return total / x.shape[0], correct / x.shape[0]
 
 
+def tensors(config: MnistConfig, data, device):
+    """(x, y, x_test, y_test): the limited training and test sets, transformed once, on ``device``."""
+    x_train, y_train = data.x_train[: config.limit_train], data.y_train[: config.limit_train]
+    x_test, y_test = data.x_test[: config.limit_test], data.y_test[: config.limit_test]
+    n = int(x_train.shape[0])
+    if config.batch_size > n:
+        raise ConfigError(
+            f"--batch-size {config.batch_size} is larger than the training set ({n} images); "
+            f"use a batch size of at most {n}"
+        )
+    return prepare(x_train, device), y_train.to(device), prepare(x_test, device), y_test.to(device)
+
+
 def run(
     config: MnistConfig | None = None,
     *,
@@ -169,19 +182,8 @@ def run(
     if record:
         store.check_writable()
     data = data if data is not None else datasets.load(config.dataset, config.data_dir)
-    x_train, y_train = data.x_train[: config.limit_train], data.y_train[: config.limit_train]
-    x_test, y_test = data.x_test[: config.limit_test], data.y_test[: config.limit_test]
-    n = int(x_train.shape[0])
-    if config.batch_size > n:
-        raise ConfigError(
-            f"--batch-size {config.batch_size} is larger than the training set ({n} images); "
-            f"use a batch size of at most {n}"
-        )
-
-    # data: transformed once, resident on the device
-    x = prepare(x_train, device)
-    y = y_train.to(device)
-    xt, yt = prepare(x_test, device), y_test.to(device)
+    x, y, xt, yt = tensors(config, data, device)
+    n = int(x.shape[0])
 
     # model and optimizer: initial weights from the run's seed, then the same generator shuffles
     generator = torch.Generator().manual_seed(config.seed)
@@ -220,7 +222,7 @@ def run(
         problem, optimizer, batch_size=config.batch_size, steps=steps, generator=generator,
         before_update=before_update, after_epoch=after_epoch,
     )
-    return finish(config, data, loop, epochs, step_times, n, int(x_test.shape[0]), device,
+    return finish(config, data, loop, epochs, step_times, n, int(xt.shape[0]), device,
                   store=store, record=record, sweep_id=sweep_id, sweep_cell=sweep_cell)
 
 
@@ -229,11 +231,21 @@ def finish(config, data, loop, epochs, step_times, n, n_test, device, *, store, 
     """Assemble the result document, draw the figures, record the run."""
     from . import mnist_plots
 
-    run_id = new_run_id()
+    result = assemble(config, data, loop, epochs, step_times, n, n_test, device)
+    if config.plots:
+        folder = run_folder(store, result["run_id"], config.out)
+        result["figures"] = mnist_plots.draw_runs([result], folder)
+    if record:
+        store.save(to_record(result, sweep_id, sweep_cell))
+    return result
+
+
+def assemble(config, data, loop, epochs, step_times, n, n_test, device) -> dict[str, Any]:
+    """One run's result document (shared by ``run`` and the vectorized sweep); no figures yet."""
     final = epochs[-1] if epochs else None
     result: dict[str, Any] = {
         "status": loop.status,
-        "run_id": run_id,
+        "run_id": new_run_id(),
         "batch_size": config.batch_size,
         "data": data.describe() | {"train": n, "test": n_test},
         "device": str(device),
@@ -255,21 +267,20 @@ def finish(config, data, loop, epochs, step_times, n, n_test, device, *, store, 
                         f"{loop.divergence_reason} (last finite loss {last}) with learning "
                         f"rate {config.lr:g}; try a smaller --lr"),
         }
-    if config.plots:
-        folder = run_folder(store, run_id, config.out)
-        result["figures"] = mnist_plots.draw_runs([result], folder)
-    if record:
-        metrics = {k: result[k] for k in ("batch_size", "data", "device", "epochs", "steps",
-                                           "seconds", "test_accuracy")}
-        if "divergence" in result:
-            metrics["divergence"] = result["divergence"]
-        if sweep_cell is not None:
-            metrics["sweep_cell"] = sweep_cell
-        store.save(RunRecord(
-            id=run_id, command="mnist", status=loop.status, sweep_id=sweep_id,
-            config=config.to_dict(), metrics=metrics, figures=result["figures"],
-            curves={"step_loss": loop.step_losses, "step_time": result["step_times"]},
-            key_metric_name="test_accuracy", key_metric=result["test_accuracy"],
-        ))
     return result
 
+
+def to_record(result: dict[str, Any], sweep_id: str | None = None,
+              sweep_cell: dict[str, Any] | None = None) -> RunRecord:
+    metrics = {k: result[k] for k in ("batch_size", "data", "device", "epochs", "steps", "seconds",
+                                      "test_accuracy")}
+    if "divergence" in result:
+        metrics["divergence"] = result["divergence"]
+    if sweep_cell is not None:
+        metrics["sweep_cell"] = sweep_cell
+    return RunRecord(
+        id=result["run_id"], command="mnist", status=result["status"], sweep_id=sweep_id,
+        config=result["config"], metrics=metrics, figures=result["figures"],
+        curves={"step_loss": result["step_losses"], "step_time": result["step_times"]},
+        key_metric_name="test_accuracy", key_metric=result["test_accuracy"],
+    )

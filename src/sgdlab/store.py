@@ -199,22 +199,30 @@ class Store:
     def get(self, run_id: str, curves: bool = True) -> RunRecord:
         """Fetch a run by id or unique id prefix."""
         with closing(self._connect()) as conn:
-            rows = conn.execute(
-                "SELECT * FROM runs WHERE id = ? OR id LIKE ? ORDER BY id", (run_id, run_id + "%")
-            ).fetchall()
-            exact = [r for r in rows if r[0] == run_id]
-            rows = exact or rows
-            if not rows:
-                raise StoreError(f"no run {run_id!r} in {self.path}; `sgdlab runs` lists the runs")
-            if len(rows) > 1:
-                ids = ", ".join(r[0] for r in rows[:5])
-                raise StoreError(f"run id prefix {run_id!r} is ambiguous ({ids}...); give more of it")
-            record = _row_to_record(rows[0])
-            if curves:
-                for name, blob in conn.execute(
-                    "SELECT name, data FROM curves WHERE run_id = ? ORDER BY name", (record.id,)
-                ):
-                    record.curves[name] = decode_curve(blob)
+            return self._get(conn, run_id, curves)
+
+    def get_many(self, run_ids: list[str], curves: bool = True) -> list[RunRecord]:
+        """Fetch several runs (ids or unique prefixes) through one connection (a sweep's cells)."""
+        with closing(self._connect()) as conn:
+            return [self._get(conn, run_id, curves) for run_id in run_ids]
+
+    def _get(self, conn: sqlite3.Connection, run_id: str, curves: bool) -> RunRecord:
+        rows = conn.execute(
+            "SELECT * FROM runs WHERE id = ? OR id LIKE ? ORDER BY id", (run_id, run_id + "%")
+        ).fetchall()
+        exact = [r for r in rows if r[0] == run_id]
+        rows = exact or rows
+        if not rows:
+            raise StoreError(f"no run {run_id!r} in {self.path}; `sgdlab runs` lists the runs")
+        if len(rows) > 1:
+            ids = ", ".join(r[0] for r in rows[:5])
+            raise StoreError(f"run id prefix {run_id!r} is ambiguous ({ids}...); give more of it")
+        record = _row_to_record(rows[0])
+        if curves:
+            for name, blob in conn.execute(
+                "SELECT name, data FROM curves WHERE run_id = ? ORDER BY name", (record.id,)
+            ):
+                record.curves[name] = decode_curve(blob)
         return record
 
     def sweep(self, sweep_id: str) -> dict[str, Any] | None:

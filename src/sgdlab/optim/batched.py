@@ -70,10 +70,12 @@ def hp(group: dict, key: str, p: torch.Tensor) -> torch.Tensor:
     return value.view((-1,) + (1,) * (p.dim() - 1))
 
 
-def _bias_correction(beta: torch.Tensor, t: float) -> torch.Tensor:
-    """1 - beta^t per model, with Python's power like torch.optim's (torch's own rounds otherwise)."""
-    return torch.tensor([1 - b**t for b in beta.flatten().tolist()], dtype=beta.dtype,
-                        device=beta.device).view(beta.shape)
+def _bias_corrections(beta1: torch.Tensor, beta2: torch.Tensor, t: float):
+    """(1 - beta1^t, 1 - beta2^t) per model, with Python's power like torch.optim's (torch's own
+    rounds otherwise); both in one tensor, made once per update."""
+    values = [[1 - b**t for b in beta.flatten().tolist()] for beta in (beta1, beta2)]
+    both = torch.tensor(values, dtype=beta1.dtype, device=beta1.device)
+    return both[0].view(beta1.shape), both[1].view(beta2.shape)
 
 
 def _betas(group, p):
@@ -93,7 +95,8 @@ class BatchedSGD(Batched, rules.SGD):
 
     def update(self, w, grad, state, group):
         lr, momentum, wd = hp(group, "lr", w), hp(group, "momentum", w), hp(group, "weight_decay", w)
-        g = torch.addcmul(grad, w, wd)  # grad + weight_decay * w
+        # grad + weight_decay * w; skipped when every model's is 0, as rules.SGD skips it
+        g = torch.addcmul(grad, w, wd) if bool((group["weight_decay"] != 0).any()) else grad
         if bool((group["momentum"] != 0).any()):  # a model with momentum 0 gets b = g: plain SGD
             if "momentum_buffer" not in state:
                 state["momentum_buffer"] = g.detach().clone()
@@ -173,8 +176,9 @@ class BatchedAdam(Batched, rules.Adam):
         v = state["exp_avg_sq"].mul_(beta2).addcmul_((1 - beta2) * g, g)
         if group["amsgrad"]:
             v = torch.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
-        step_size = lr / _bias_correction(beta1, t)
-        denom = (v.sqrt() / _bias_correction(beta2, t).sqrt()).add_(hp(group, "eps", w))
+        correction1, correction2 = _bias_corrections(beta1, beta2, t)
+        step_size = lr / correction1
+        denom = (v.sqrt() / correction2.sqrt()).add_(hp(group, "eps", w))
         w.addcdiv_(-step_size * m, denom)
 
 

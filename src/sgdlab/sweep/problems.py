@@ -1,5 +1,6 @@
 """How a sweep talks to each problem: build a config from options, run one cell, summarise a
-recorded run. Each adapter is small; the vectorized forms live in ``vectorized.py``."""
+recorded run. Each adapter is small; the vectorized forms live in ``vectorized.py`` (linear
+regression) and ``vectorized_mlp.py`` (the MNIST MLP)."""
 
 from __future__ import annotations
 
@@ -128,7 +129,7 @@ class MnistAdapter:
     """One cell = one MLP run (``sgdlab mnist`` with one batch size)."""
 
     name = "mnist"
-    vectorizable = False
+    vectorizable = True
 
     @staticmethod
     def config(options: dict[str, Any]):
@@ -145,6 +146,18 @@ class MnistAdapter:
         from .. import mlp
 
         return mlp.run(self.config(options), store=store, sweep_id=sweep_id, sweep_cell=cell)["run_id"]
+
+    @staticmethod
+    def group_key(config) -> tuple:
+        from .vectorized_mlp import group_key
+
+        return group_key(config)
+
+    @staticmethod
+    def run_group(configs, cells, store: Store, sweep_id: str) -> list[str]:
+        from .vectorized_mlp import run_mlp_group
+
+        return run_mlp_group(configs, cells, store, sweep_id)
 
     @staticmethod
     def summarize(record: RunRecord) -> dict[str, Any]:

@@ -13,8 +13,14 @@ from ..store import Store, new_run_id
 from . import problems as adapters
 from .grid import SweepSpec, cell_key, expand
 
-# What `--executor auto` picks, from benchmarks/sweep.py on a 2-core CPU (see README):
-# stacked linear models beat everything by far; for the MLP see the adapter's own choice.
+# What `--executor auto` picks, measured with benchmarks/sweep.py on a shared 2-core CPU, torch
+# 2.13, best of 5 (seconds for the whole sweep, store writes included):
+#   linreg, 64 cells (8 lrs x 2 batch sizes x sgd,adam x 2 seeds, 100 steps):
+#     serial 3.17, vectorized 0.36 (8.7x; 8.7-10.0x over several runs), process 7.16
+#   mnist-5k MLP, 8 cells (4 lrs x 2 seeds, batch 100, 1 epoch):
+#     serial 0.77, vectorized 0.38 (2.0x; 1.7x-2.0x over runs; 1.25x with 1 torch thread),
+#     process 6.39 (two spawned workers pay torch's import, ~3 s each, before any cell)
+# The surface problem's cells are a handful of scalar ops each: serial (no vectorized form).
 AUTO_EXECUTOR = {"linreg": "vectorized", "mnist": "vectorized", "surface": "serial"}
 
 

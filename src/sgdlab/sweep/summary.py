@@ -14,7 +14,8 @@ ROW_FIELDS = ("lr", "batch_size", "optimizer", "seed", "status", "final_loss", "
 
 
 def summarize_sweep(store: Store, sweep_id: str, spec: SweepSpec, adapter) -> dict[str, Any]:
-    rows = [adapter.summarize(store.get(r.id)) for r in store.list_runs(sweep_id=sweep_id)]
+    records = store.get_many([r.id for r in store.list_runs(sweep_id=sweep_id)])
+    rows = [adapter.summarize(record) for record in records]
     rows.sort(key=lambda r: tuple(_sortable(r.get(a)) for a in AXES if a in spec.axes))
     for row in rows:
         row["steps_to_target"] = steps_to_target(row["curve"], spec.target)

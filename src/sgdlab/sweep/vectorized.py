@@ -96,11 +96,11 @@ def run_linreg_group(configs: list, cells: list[dict[str, Any]], store: Store, s
                     alive[i] = False
                     loops[i].status, loops[i].diverged_step = "diverged", step + 1
                     loops[i].divergence_reason = reason
-                    frozen[i] = (w.detach()[i].tolist(), float(b.detach()[i]))
+                    frozen[i] = (w[i].detach().tolist(), float(b[i].detach()))
                     continue
                 loops[i].last_finite_loss = values[i]
                 loops[i].steps_done = step + 1
-            optimizer.zero_grad(set_to_none=True)
+            w.grad = b.grad = None  # zero_grad(set_to_none=True), without its wrapper's cost
             batch_loss.sum().backward()  # a sum keeps each model's gradient its own
             optimizer.step()
             step += 1
@@ -111,7 +111,7 @@ def run_linreg_group(configs: list, cells: list[dict[str, Any]], store: Store, s
     records = []
     for i, config in enumerate(configs):
         loops[i].seconds = seconds / k  # the group's time, shared equally between its cells
-        final_w, final_b = frozen.get(i, (w.detach()[i].tolist(), float(b.detach()[i])))
+        final_w, final_b = frozen.get(i) or (w[i].detach().tolist(), float(b[i].detach()))
         final_loss = full[i][-1] if i in frozen else final[i]
         result = linreg.assemble(
             config, prep, init=inits_doc[i], full_losses=full[i],

@@ -1,0 +1,207 @@
+"""The vectorized executor for the MNIST MLP: K cells trained as one stacked network.
+
+Each layer is stacked along a leading model dimension: weights ``W`` of shape (K, fan_in,
+fan_out) (nn.Linear's weight, transposed) and biases ``b`` of shape (K, 1, fan_out); the forward
+pass is one ``torch.baddbmm`` per layer, the loss each model's own mean cross-entropy, summed for
+the backward pass (a sum keeps each model's gradient its own), the update ``optim.batched`` with
+one learning rate (momentum, betas, ...) per model.
+
+Each model starts as ``mlp.build_model`` builds it from its cell's seed, and that same generator
+then draws the model's own permutation every epoch, as ``loop.run`` does for a serial run: the
+records equal the serial executor's up to float32 rounding (tests/test_sweep_vectorized.py
+states the tolerance). A model whose loss stops being finite, or grows past
+``loop.BLOWUP_FACTOR`` times its first loss, stops being recorded at that step (status
+``diverged``, as ``mlp.finish`` reports it); the others go on.
+
+Time: the group's training seconds are shared equally between its K cells (each cell's
+``seconds``, epoch seconds and step times are the group's divided by K); evaluation is excluded,
+as in a serial run.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ..loop import LoopResult, batches_per_epoch, divergence_reason
+from ..store import Store
+
+
+def group_key(config) -> tuple:
+    """Cells with equal keys share the data, the schedule and the update rule: one stacked run."""
+    spec = config.optimizer
+    return (config.dataset, config.data_dir, tuple(config.hidden), config.batch_size,
+            config.epochs, config.limit_train, config.limit_test, config.device, spec.name,
+            spec.nesterov, tuple(sorted(spec.hyperparameters())))
+
+
+def run_mlp_group(configs: list, cells: list[dict[str, Any]], store: Store, sweep_id: str) -> list[str]:
+    """Train ``configs`` (equal ``group_key``) as one stacked MLP; record each as a ``mnist`` run."""
+    from .. import datasets, mlp
+    from ..optim import batched
+
+    first = configs[0]
+    if first.optimizer.name not in batched.BATCHED:  # torch-* rules: one number per hyperparameter
+        return [mlp.run(c, store=store, sweep_id=sweep_id, sweep_cell=cell)["run_id"]
+                for c, cell in zip(configs, cells)]
+    store.check_writable()
+    device = mlp.resolve_device(first.device)
+    data = datasets.load(first.dataset, first.data_dir)
+    x, y, xt, yt = mlp.tensors(first, data, device)
+    trained = train(configs, x, y, xt, yt, classes=len(data.classes))
+    records = []
+    for config, cell, (loop, epochs, step_times) in zip(configs, cells, trained):
+        result = mlp.assemble(config, data, loop, epochs, step_times, int(x.shape[0]),
+                              int(xt.shape[0]), device)
+        records.append(mlp.to_record(result, sweep_id, cell))
+    store.save_many(records)  # one transaction: the whole group or none of it
+    return [r.id for r in records]
+
+
+def stacked_model(configs: list, inputs: int, classes: int, device):
+    """[(W, b), ...] per layer, each model drawn by ``mlp.build_model`` from its seed; and the
+    K generators, left where the serial run leaves them (ready to shuffle)."""
+    import torch
+    from torch import nn
+
+    from .. import mlp
+
+    generators = [torch.Generator().manual_seed(c.seed) for c in configs]
+    nets = [mlp.build_model(inputs, c.hidden, classes, g) for c, g in zip(configs, generators)]
+    linears = [[m for m in net if isinstance(m, nn.Linear)] for net in nets]
+    layers = []
+    for j in range(len(linears[0])):
+        w = torch.stack([ls[j].weight.detach().T for ls in linears]).contiguous()
+        b = torch.stack([ls[j].bias.detach() for ls in linears]).unsqueeze(1)
+        layers.append((w.to(device).requires_grad_(True), b.to(device).requires_grad_(True)))
+    return layers, generators
+
+
+def forward(layers, xb):
+    """Logits (K, B, classes) of the K stacked models on inputs ``xb`` (K, B, features)."""
+    import torch
+
+    h = xb
+    last = len(layers) - 1
+    for j, (w, b) in enumerate(layers):
+        h = torch.baddbmm(b, h, w)
+        if j < last:
+            h = torch.relu(h)
+    return h
+
+
+def cross_entropies(logits, targets, reduction: str = "mean"):
+    """Each model's cross-entropy over its own rows: (K,) from logits (K, B, C), targets (K, B)."""
+    import torch.nn.functional as F
+
+    k = logits.shape[0]
+    per_row = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), reduction="none").view(k, -1)
+    return per_row.mean(1) if reduction == "mean" else per_row.sum(1)
+
+
+def evaluate(layers, x, y) -> tuple[list[float], list[float]]:
+    """Per model (mean cross-entropy, accuracy) over all of ``x``, in chunks, as ``mlp.evaluate``."""
+    import torch
+
+    from ..mlp import EVAL_CHUNK
+
+    k = layers[0][0].shape[0]
+    totals, correct = [0.0] * k, [0] * k
+    with torch.no_grad():
+        for begin in range(0, x.shape[0], EVAL_CHUNK):
+            chunk = x[begin : begin + EVAL_CHUNK]
+            target = y[begin : begin + EVAL_CHUNK].expand(k, -1)
+            out = forward(layers, chunk.expand(k, -1, -1))
+            sums = cross_entropies(out, target, "sum").tolist()
+            hits = (out.argmax(dim=2) == target).sum(1).tolist()
+            totals = [t + s for t, s in zip(totals, sums)]
+            correct = [c + h for c, h in zip(correct, hits)]
+    n = x.shape[0]
+    return [t / n for t in totals], [c / n for c in correct]
+
+
+def train(configs: list, x, y, xt, yt, *, classes: int) -> list[tuple[LoopResult, list, list]]:
+    """Train the K stacked models; per model (LoopResult, epoch records, step times)."""
+    import torch
+
+    from ..optim import batched
+    from .vectorized import _stacked_hyperparameters
+
+    first = configs[0]
+    k, n, features = len(configs), int(x.shape[0]), int(x.shape[1])
+    layers, generators = stacked_model(configs, features, classes, x.device)
+    params = [p for layer in layers for p in layer]
+    optimizer = batched.create(first.optimizer.name, params, **_stacked_hyperparameters(configs))
+    batch_size = first.batch_size
+    steps = first.epochs * batches_per_epoch(n, batch_size)
+    full_batch = batch_size >= n
+
+    loops = [LoopResult() for _ in range(k)]
+    epochs: list[list[dict[str, Any]]] = [[] for _ in range(k)]
+    step_times: list[list[float]] = [[] for _ in range(k)]
+    alive = [True] * k
+    first_loss: list[float | None] = [None] * k
+    start = time.perf_counter()
+    evaluating = 0.0  # seconds spent evaluating: not training time
+    step = epoch = 0
+    while step < steps and any(alive):
+        epoch += 1
+        epoch_start = time.perf_counter()
+        epoch_losses: list[list[float]] = [[] for _ in range(k)]
+        orders = None if full_batch else torch.stack(
+            [torch.randperm(n, generator=g) for g in generators]).to(x.device)
+        for begin in range(0, n, batch_size):
+            if step >= steps:
+                break
+            if orders is None:  # full batch: the data in order, as loop.run keeps it
+                xb, yb = x.expand(k, -1, -1), y.expand(k, -1)
+            else:
+                index = orders[:, begin : begin + batch_size].reshape(-1)
+                xb = x.index_select(0, index).view(k, -1, features)
+                yb = y.index_select(0, index).view(k, -1)
+            losses = cross_entropies(forward(layers, xb), yb)
+            values = losses.detach().tolist()
+            now = (time.perf_counter() - start - evaluating) / k
+            for i in range(k):
+                if not alive[i]:
+                    continue
+                loop = loops[i]
+                loop.step_losses.append(values[i])
+                step_times[i].append(now)
+                epoch_losses[i].append(values[i])
+                if first_loss[i] is None:
+                    first_loss[i] = values[i]
+                reason = divergence_reason(values[i], first_loss[i])
+                if reason is not None:  # this model stops here; the others go on
+                    alive[i] = False
+                    loop.status, loop.diverged_step, loop.divergence_reason = "diverged", step + 1, reason
+                    loop.steps_done, loop.seconds = step, now
+                    loop.epoch_seconds.append((time.perf_counter() - epoch_start) / k)
+                    continue
+                loop.last_finite_loss = values[i]
+            if not any(alive):
+                break
+            for p in params:
+                p.grad = None  # zero_grad(set_to_none=True), without its wrapper's cost
+            losses.sum().backward()  # a sum keeps each model's gradient its own
+            optimizer.step()
+            step += 1
+        seconds = (time.perf_counter() - epoch_start) / k
+        survivors = [i for i in range(k) if alive[i]]
+        if not survivors:
+            break
+        began = time.perf_counter()
+        test_losses, accuracies = evaluate(layers, xt, yt)
+        for i in survivors:
+            loops[i].epoch_seconds.append(seconds)
+            epochs[i].append({
+                "epoch": epoch, "train_loss": sum(epoch_losses[i]) / len(epoch_losses[i]),
+                "test_loss": test_losses[i], "test_accuracy": accuracies[i], "seconds": seconds,
+                "samples_per_second": n / seconds if seconds > 0 else None,
+            })
+        evaluating += time.perf_counter() - began
+    for i in range(k):
+        if alive[i]:
+            loops[i].steps_done = step
+            loops[i].seconds = (time.perf_counter() - start) / k
+    return [(loops[i], epochs[i], step_times[i]) for i in range(k)]
