@@ -8,7 +8,9 @@ serial executor's up to floating-point rounding (tests: 1e-10 relative in float6
 
 Why by hand: torch.func.vmap could stack the forward pass, but linear regression is one batched
 matmul, and the divergence guard, per-model records and per-model batch orders are plain tensor
-indexing; nothing here needs more machinery.
+indexing; nothing here needs more machinery. The gradients are the tutorial's own formulas
+(section 3.1.3, tested equal to autograd in tests/test_linreg.py) rather than autograd: on tensors
+this small, building and walking the graph cost more than the arithmetic.
 """
 
 from __future__ import annotations
@@ -42,22 +44,35 @@ def run_linreg_group(configs: list, cells: list[dict[str, Any]], store: Store, s
 
     # each model's own initial weights and generator, drawn exactly as a serial run draws them
     inits = [linreg.initial_parameters(c.seed, d, prep.dtype) for c in configs]
-    w = torch.stack([i[0] for i in inits]).requires_grad_(True)  # (K, d)
-    b = torch.stack([i[1] for i in inits]).requires_grad_(True)  # (K, 1)
+    # w and b live in one (K, d + 1) tensor: one optimizer update per step instead of two (the
+    # rules are elementwise, so the numbers are the same); w and b are views of it
+    theta = torch.stack([torch.cat([i[0], i[1]]) for i in inits])
+    w, b = theta[:, :d], theta[:, d:]  # (K, d), (K, 1)
     generators = [i[2] for i in inits]
-    optimizer = optim.batched.create(first.optimizer.name, [w, b], **_stacked_hyperparameters(configs))
+    optimizer = optim.batched.create(first.optimizer.name, [theta], **_stacked_hyperparameters(configs))
     x, y = prep.x, prep.y
 
-    def full_losses_now():
-        return ((x @ w.T + b.T - y[:, None]) ** 2).mean(0)  # (K,)
+    def full_residuals():
+        return x @ w.T + b.T - y[:, None]  # (n, K)
+
+    def full_step():
+        """Per-model loss and the analytic gradient (section 3.1.3) on all rows."""
+        r = full_residuals()
+        grad = torch.cat([r.T @ x, r.sum(0)[:, None]], dim=1).mul_(2.0 / n)
+        return (r ** 2).mean(0), grad
+
+    def batch_step(index):
+        """The same on each model's own rows ``index`` (K, B)."""
+        xb = x[index]  # (K, B, d)
+        r = torch.bmm(xb, w.unsqueeze(-1)).squeeze(-1) + b - y[index]  # (K, B)
+        grad = torch.cat([torch.bmm(r.unsqueeze(1), xb).squeeze(1), r.sum(1, keepdim=True)], dim=1)
+        return (r ** 2).mean(1), grad.mul_(2.0 / index.shape[1])
 
     # the first look, per model: loss and gradients at the initial parameters
-    init_loss = full_losses_now()
-    grad_w, grad_b = torch.autograd.grad(init_loss.sum(), [w, b])
-    w0, b0, loss0 = w.detach(), b.detach(), init_loss.detach()
+    loss0, grad0 = full_step()
     inits_doc = [
-        {"w": w0[i].tolist(), "b": float(b0[i]), "loss": float(loss0[i]),
-         "grad_w": grad_w[i].tolist(), "grad_b": float(grad_b[i])}
+        {"w": w[i].tolist(), "b": float(b[i]), "loss": float(loss0[i]),
+         "grad_w": grad0[i, :d].tolist(), "grad_b": float(grad0[i, d])}
         for i in range(k)
     ]
 
@@ -75,15 +90,12 @@ def run_linreg_group(configs: list, cells: list[dict[str, Any]], store: Store, s
             if step >= steps or not any(alive):
                 break
             if orders is None:
-                batch_loss = full_losses_now()
-                full_now = batch_loss.detach()
+                batch_loss, grad = full_step()
+                full_now = batch_loss
             else:
-                index = orders[:, begin:begin + batch_size]  # (K, B)
-                pred = torch.bmm(x[index], w.unsqueeze(-1)).squeeze(-1) + b  # (K, B)
-                batch_loss = ((pred - y[index]) ** 2).mean(1)
-                with torch.no_grad():
-                    full_now = full_losses_now()
-            values, full_values = batch_loss.detach().tolist(), full_now.tolist()
+                batch_loss, grad = batch_step(orders[:, begin:begin + batch_size])
+                full_now = (full_residuals() ** 2).mean(0)
+            values, full_values = batch_loss.tolist(), full_now.tolist()
             for i in range(k):
                 if not alive[i]:
                     continue
@@ -96,22 +108,20 @@ def run_linreg_group(configs: list, cells: list[dict[str, Any]], store: Store, s
                     alive[i] = False
                     loops[i].status, loops[i].diverged_step = "diverged", step + 1
                     loops[i].divergence_reason = reason
-                    frozen[i] = (w[i].detach().tolist(), float(b[i].detach()))
+                    frozen[i] = (w[i].tolist(), float(b[i]))
                     continue
                 loops[i].last_finite_loss = values[i]
                 loops[i].steps_done = step + 1
-            w.grad = b.grad = None  # zero_grad(set_to_none=True), without its wrapper's cost
-            batch_loss.sum().backward()  # a sum keeps each model's gradient its own
+            theta.grad = grad
             optimizer.step()
             step += 1
     seconds = time.perf_counter() - start
 
-    with torch.no_grad():
-        final = full_losses_now().tolist()
+    final = (full_residuals() ** 2).mean(0).tolist()
     records = []
     for i, config in enumerate(configs):
         loops[i].seconds = seconds / k  # the group's time, shared equally between its cells
-        final_w, final_b = frozen.get(i) or (w[i].detach().tolist(), float(b[i].detach()))
+        final_w, final_b = frozen.get(i) or (w[i].tolist(), float(b[i]))
         final_loss = full[i][-1] if i in frozen else final[i]
         result = linreg.assemble(
             config, prep, init=inits_doc[i], full_losses=full[i],
