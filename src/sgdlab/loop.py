@@ -30,6 +30,9 @@ class Problem(Protocol):
         """Mean loss over the training rows ``index`` (``None``: all of them, in order)."""
         ...
 
+    # Optional: ``loss_and_grad(index)`` returns the same loss with every parameter's ``.grad``
+    # already set (gradients written by hand); the loop then skips autograd.
+
 
 @dataclass
 class LoopResult:
@@ -74,6 +77,7 @@ def run(
     step = 0
     epoch = 0
     first_loss: float | None = None
+    loss_and_grad = getattr(problem, "loss_and_grad", None)
     # Ctrl-C is not caught here: it propagates, and the run is not recorded (nothing half-way);
     # a sweep keeps the cells finished before it.
     while step < steps:
@@ -86,7 +90,7 @@ def run(
                 break
             index = None if order is None else order[begin : begin + batch_size]
             # forward: the batch loss; stop at the first non-finite one
-            loss = problem.loss(index)
+            loss = problem.loss(index) if loss_and_grad is None else loss_and_grad(index)
             value = float(loss.detach())
             result.step_losses.append(value)
             if before_update is not None:
@@ -100,9 +104,10 @@ def run(
                 result.divergence_reason = reason
                 break
             result.last_finite_loss = value
-            # backward and update
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            # backward (unless the problem already set the gradients) and update
+            if loss_and_grad is None:
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
             optimizer.step()
             step += 1
             if progress is not None:

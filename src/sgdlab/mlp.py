@@ -116,8 +116,12 @@ class Classifier:
     """Cross-entropy of ``net`` on the training rows; the problem the training loop drives."""
 
     def __init__(self, net, x, y):
+        from . import mlp_grad
+
         self.net, self.x, self.y = net, x, y
         self.n_train = int(x.shape[0])
+        if mlp_grad.supports(net):  # the loop then skips autograd (see mlp_grad.py)
+            self.loss_and_grad = self._loss_and_grad
 
     def parameters(self):
         return list(self.net.parameters())
@@ -127,7 +131,19 @@ class Classifier:
 
         if index is None:
             return F.cross_entropy(self.net(self.x), self.y)
-        return F.cross_entropy(self.net(self.x[index]), self.y[index])
+        return F.cross_entropy(self.net(self.rows(self.x, index)), self.rows(self.y, index))
+
+    def _loss_and_grad(self, index=None):
+        from . import mlp_grad
+
+        if index is None:
+            return mlp_grad.loss_and_grad(self.net, self.x, self.y)
+        return mlp_grad.loss_and_grad(self.net, self.rows(self.x, index), self.rows(self.y, index))
+
+    @staticmethod
+    def rows(tensor, index):
+        # index_select, not tensor[index]: the same rows, about 5x faster for a batch on the CPU
+        return tensor.index_select(0, index)
 
 
 def evaluate(net, x, y) -> tuple[float, float]:
