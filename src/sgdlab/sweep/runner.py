@@ -15,8 +15,8 @@ from .grid import SweepSpec, cell_key, expand
 
 # What `--executor auto` picks, measured with benchmarks/sweep.py on a shared 2-core CPU, torch
 # 2.13, best of 5 (seconds for the whole sweep, store writes included):
-#   linreg, 64 cells (8 lrs x 2 batch sizes x sgd,adam x 2 seeds, 100 steps):
-#     serial 3.17, vectorized 0.36 (8.7x; 8.7-10.0x over several runs), process 7.16
+#   linreg, 64 cells (8 lrs x 2 batch sizes x sgd,adam x 2 seeds, 100 steps), best of 3 on a
+#     quiet machine: serial 3.16, vectorized 0.25 (12.9x), process 6.85
 #   mnist-5k MLP, 8 cells (4 lrs x 2 seeds, batch 100, 1 epoch):
 #     serial 0.77, vectorized 0.38 (2.0x; 1.7x-2.0x over runs; 1.25x with 1 torch thread),
 #     process 6.39 (two spawned workers pay torch's import, ~3 s each, before any cell)
