@@ -140,3 +140,12 @@ def test_resume_of_an_unknown_sweep(cli):
 def test_unknown_problem(cli):
     result = cli("sweep", "kmeans", "--lr", "0.1")
     assert result.exit_code == 2 and "unknown problem 'kmeans'" in result.stderr
+
+
+def test_torch_optimizers_run_one_by_one_under_the_vectorized_executor(cli):
+    doc = cli.json("sweep", "linreg", "--optimizer", "sgd,torch-sgd", "--lr", "0.01,0.02",
+                   "--dtype", "float64", "--executor", "vectorized", "--no-plots")
+    finals = {(c["optimizer"], c["lr"]): c["final_loss"] for c in doc["cells"]}
+    assert len(finals) == 4 and doc["status"] == "completed"
+    for lr in (0.01, 0.02):  # torch.optim.SGD (run alone) and the stacked hand-written rule agree
+        assert finals[("torch-sgd", lr)] == pytest.approx(finals[("sgd", lr)], rel=1e-12)

@@ -37,6 +37,9 @@ def run_linreg_group(configs: list, cells: list[dict[str, Any]], store: Store, s
     from .. import linreg, optim
 
     first = configs[0]
+    if first.optimizer.name not in optim.batched.BATCHED:  # torch-* rules: one number per hyperparameter
+        return [linreg.run(c, store=store, sweep_id=sweep_id, sweep_cell=cell)["run_id"]
+                for c, cell in zip(configs, cells)]
     prep = linreg.Prepared(first)
     k, n, d = len(configs), prep.n, prep.d
     batch_size, steps = prep.schedule(first)
