@@ -39,16 +39,16 @@ def loss_and_grad(net, x, y):
             if i < len(linears) - 1:
                 h.clamp_min_(0)
         log_probs = torch.log_softmax(h, dim=1)
-        rows = torch.arange(x.shape[0], device=x.device)
-        loss = -log_probs[rows, y].mean()
+        target = y[:, None]
+        loss = log_probs.gather(1, target).mean().neg()
         # backward: dJ/dz = (softmax - onehot) / B, then layer by layer
         grad = log_probs.exp_()
-        grad[rows, y] -= 1
+        grad.scatter_add_(1, target, torch.full_like(target, -1, dtype=grad.dtype))
         grad.div_(x.shape[0])
         for i in range(len(linears) - 1, -1, -1):
             layer = linears[i]
             layer.weight.grad = grad.t() @ inputs[i]
             layer.bias.grad = grad.sum(0)
-            if i > 0:
-                grad = (grad @ layer.weight).mul_(inputs[i] > 0)
+            if i > 0:  # through the ReLU: zero where its output was zero
+                grad = (grad @ layer.weight).masked_fill_(inputs[i] <= 0, 0)
     return loss
