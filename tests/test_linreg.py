@@ -163,3 +163,9 @@ def test_csv_several_features_standardized_reaches_the_optimum(cli, tmp_path):
     assert len(doc["final"]["w"]) == 2
     assert doc["gap_to_optimum"] < 1e-8
     np.testing.assert_allclose(doc["final"]["w"], doc["optimum"]["w"], rtol=1e-4)
+
+
+def test_csv_from_a_spreadsheet_with_bom_and_crlf(cli, tmp_path):
+    (tmp_path / "excel.csv").write_bytes(b"\xef\xbb\xbfx,y\r\n1,2\r\n2,4\r\n3,6.1\r\n")
+    doc = cli.json("linreg", "--csv", "excel.csv", "--x", "x", "--y", "y", "--no-plots")
+    assert doc["data"]["features"] == ["x"] and doc["data"]["rows"] == 3

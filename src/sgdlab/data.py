@@ -60,7 +60,10 @@ def read_csv(path: str | Path, x_cols: list[str] | None = None, y_col: str | Non
     if path.stat().st_size == 0:
         raise DataError(f"CSV file {path} is empty; it needs a header row and at least 2 data rows")
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+        # utf-8-sig: spreadsheets often start a CSV with a byte-order mark, which would otherwise
+        # become part of the first column name
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True,
+                            encoding="utf-8-sig")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataError(f"CSV file {path} cannot be parsed: {first}") from None
