@@ -59,7 +59,6 @@ def run(
     generator: torch.Generator,
     before_update: Callable[[int, torch.Tensor], None] | None = None,
     after_epoch: Callable[[int, float], None] | None = None,
-    progress: Callable[[int], None] | None = None,
 ) -> LoopResult:
     """Make ``steps`` updates of ``optimizer`` on ``problem``.
 
@@ -89,7 +88,8 @@ def run(
             if step >= steps:
                 break
             index = None if order is None else order[begin : begin + batch_size]
-            # forward: the batch loss; stop at the first non-finite one
+            # forward: the batch loss (and the gradients, for problems that write them by hand);
+            # stop at the first loss that diverged
             loss = problem.loss(index) if loss_and_grad is None else loss_and_grad(index)
             value = float(loss.detach())
             result.step_losses.append(value)
@@ -110,8 +110,6 @@ def run(
                 loss.backward()
             optimizer.step()
             step += 1
-            if progress is not None:
-                progress(step)
         result.steps_done = step
         seconds = time.perf_counter() - epoch_start
         result.epoch_seconds.append(seconds)
