@@ -20,6 +20,7 @@ checksums; nothing is downloaded), otherwise synthetic images of the same shape.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
@@ -149,7 +150,8 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     # torch.optim.Optimizer's constructor imports torch._dynamo once per process (seconds here);
     # import it now so that neither path pays for it
-    import torch._dynamo  # noqa: F401
+    importlib.import_module("torch._dynamo")  # a plain `import torch._dynamo` here would make
+    # `torch` a local name of main() and break the line above
     load_before = os.getloadavg()[0]
     device = mlp.resolve_device(args.device)
     data, source = load_images(args.data_dir)
