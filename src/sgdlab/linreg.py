@@ -235,7 +235,8 @@ def assemble(config, prep: Prepared, *, init, full_losses, batch_losses, loop, f
             "step": loop.diverged_step, "last_finite_loss": loop.last_finite_loss,
             "lr": config.lr, "lr_bound": prep.lr_bound, "reason": loop.divergence_reason,
             "message": divergence_message(loop.diverged_step, loop.divergence_reason,
-                                          loop.last_finite_loss, config.lr, prep.lr_bound),
+                                          loop.last_finite_loss, config.lr, prep.lr_bound,
+                                          config.standardize),
         }
     return result
 
@@ -258,12 +259,14 @@ def to_record(result: dict[str, Any], sweep_id: str | None = None,
     )
 
 
-def divergence_message(step, reason, last_finite, lr, bound) -> str:
+def divergence_message(step, reason, last_finite, lr, bound, standardized=True) -> str:
     last = "none" if last_finite is None else f"{last_finite:.6g}"
+    hint = "" if standardized else " (or --standardize the features, which raises it)"
     return (
         f"diverged at step {step}: {reason} (last finite loss {last}) "
         f"with learning rate {lr:g}; the largest stable learning rate for full-batch gradient "
-        f"descent on this problem is {bound:.6g} (2 / largest Hessian eigenvalue)"
+        f"descent on this problem is {bound:.6g} (2 / largest Hessian eigenvalue): "
+        f"use a smaller --lr{hint}"
     )
 
 
