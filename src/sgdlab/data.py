@@ -6,7 +6,6 @@ bad cell is reported with its row and column, not as a stack trace deep inside t
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 

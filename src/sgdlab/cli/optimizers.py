@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import typer
 
 from .app import JsonOption, app, emit, handle_errors
 
