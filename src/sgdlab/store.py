@@ -190,11 +190,14 @@ class Store:
         if sweep_id:
             query += " WHERE sweep_id = ?"
             args.append(sweep_id)
-        query += " ORDER BY created, rowid"
+        # the newest ``limit`` runs, oldest first (SQL does the cutting: a store can grow large)
+        query += " ORDER BY created DESC, rowid DESC"
+        if limit:
+            query += " LIMIT ?"
+            args.append(int(limit))
         with closing(self._connect()) as conn:
             rows = conn.execute(query, args).fetchall()
-        records = [_row_to_record(r) for r in rows]
-        return records[-limit:] if limit else records
+        return [_row_to_record(r) for r in reversed(rows)]
 
     def get(self, run_id: str, curves: bool = True) -> RunRecord:
         """Fetch a run by id or unique id prefix."""
