@@ -2,7 +2,7 @@
 
 (a) the tutorial's path: a Dataset returning PIL images, the per-sample ``transform_mnist``,
     ``DataLoader(shuffle=True)``, the hand-written ``sgd_update``;
-(b) sgdlab's path: ``mlp.run`` (data transformed once and resident on the device, a seeded
+(b) sgdlab's path: ``sgdlab.mnist.run.run`` (data transformed once and resident on the device, a seeded
     ``randperm`` per epoch, index batches, ``optim.SGD``); its epoch seconds exclude evaluation;
 (c) the matmul floor: the epoch's floating-point operations in the three matmuls per layer
     (forward, weight gradient, input gradient except for the first layer) divided by the peak
@@ -32,7 +32,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from sgdlab import datasets, download, mlp  # noqa: E402
+from sgdlab.mnist import datasets, download  # noqa: E402
+from sgdlab.mnist import run as mnist_run  # noqa: E402
+from sgdlab.mnist.config import MnistConfig, resolve_device  # noqa: E402
 
 N, SIDE, HIDDEN, CLASSES, LR = 60_000, 28, [200], 10, 1e-2
 
@@ -101,9 +103,9 @@ def tutorial_epoch(images: np.ndarray, labels: np.ndarray, batch_size: int, devi
 
 def sgdlab_epoch(data, batch_size: int, device) -> tuple[float, float]:
     """(epoch seconds, whole call seconds including the one-time transform and evaluation)."""
-    config = mlp.MnistConfig(batch_size=batch_size, device=str(device), plots=False, limit_test=1000)
+    config = MnistConfig(batch_size=batch_size, device=str(device), plots=False, limit_test=1000)
     start = time.perf_counter()
-    result = mlp.run(config, record=False, data=data)
+    result = mnist_run.run(config, record=False, data=data)
     return result["epochs"][0]["seconds"], time.perf_counter() - start
 
 
@@ -153,7 +155,7 @@ def main() -> None:
     importlib.import_module("torch._dynamo")  # a plain `import torch._dynamo` here would make
     # `torch` a local name of main() and break the line above
     load_before = os.getloadavg()[0]
-    device = mlp.resolve_device(args.device)
+    device = resolve_device(args.device)
     data, source = load_images(args.data_dir)
     data.x_train, data.y_train = data.x_train[:N], data.y_train[:N]
     n = int(data.x_train.shape[0])

@@ -40,7 +40,7 @@ GRIDS = {
 
 
 def time_sweep(problem: str, executor: str, workers: int | None) -> float:
-    from sgdlab.store import Store
+    from sgdlab.core.store import Store
     from sgdlab.sweep import SweepSpec, run_sweep
 
     grid = GRIDS[problem]

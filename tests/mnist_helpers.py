@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sgdlab import idx
+from sgdlab.mnist import idx
 
 NAMES = {
     "train_images": "train-images-idx3-ubyte", "train_labels": "train-labels-idx1-ubyte",

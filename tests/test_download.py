@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from mnist_helpers import gz_payloads, make_arrays, md5s, serve
-from sgdlab import datasets, download
-from sgdlab.errors import DataError
+from sgdlab.core.errors import DataError
+from sgdlab.mnist import datasets, download
 
 
 @pytest.fixture(autouse=True)

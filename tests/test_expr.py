@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from sgdlab.errors import ConfigError
-from sgdlab.expr import FUNCTIONS, MAX_LENGTH, compile_expression
+from sgdlab.core.errors import ConfigError
+from sgdlab.surface.expr import FUNCTIONS, MAX_LENGTH, compile_expression
 
 X = torch.tensor([0.3, -1.2, 2.5], dtype=torch.float64)
 Y = torch.tensor([0.7, 0.4, -0.9], dtype=torch.float64)

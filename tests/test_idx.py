@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from mnist_helpers import NAMES, make_arrays, write_set
-from sgdlab import datasets, idx
-from sgdlab.errors import ConfigError, DataError
+from sgdlab.core.errors import ConfigError, DataError
+from sgdlab.mnist import datasets, idx
 
 
 @pytest.mark.parametrize("gz", [True, False])

@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from sgdlab import lesson_optimizers as lesson
-from sgdlab.store import Store
+from sgdlab.core.store import Store
+from sgdlab.lessons import optimizers as lesson
 
 
 def test_lesson_writes_both_figures_and_records_every_run(tmp_path):

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from sgdlab import LinRegConfig, OptimizerSpec, train
-from sgdlab.linreg import analytic_gradients, closed_form, stable_lr_bound
+from sgdlab.linreg.model import analytic_gradients, closed_form, stable_lr_bound
 
 # Printed by tutorial section 3.2 (../shared/seed/000_914e17bac8af4a1c.txt).
 TUTORIAL_EPOCH_LOSSES = {0: 0.4142104387283325, 10: 0.2260516732931137,

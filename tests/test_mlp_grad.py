@@ -7,7 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sgdlab import mlp, mlp_grad
+from sgdlab.mnist import grad as mlp_grad
+from sgdlab.mnist import model as mlp
 
 
 @pytest.mark.parametrize("hidden,batch", [([200], 100), ([64, 32], 7), ([], 13), ([5, 5, 5], 1)])

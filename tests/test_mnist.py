@@ -11,8 +11,12 @@ import torch
 
 from conftest import run_module
 from mnist_helpers import write_set
-from sgdlab import datasets, mlp
-from sgdlab.store import Store
+from sgdlab.core.store import Store
+from sgdlab.mnist import datasets
+from sgdlab.mnist import model as mnist_model
+from sgdlab.mnist import run as mnist_run
+from sgdlab.mnist.config import MnistConfig
+from sgdlab.optim.spec import OptimizerSpec
 
 
 @pytest.fixture(scope="session")
@@ -115,12 +119,12 @@ def tutorial_losses(images, labels, state, hidden, lr, batch_size, orders):
 def test_same_losses_as_the_tutorials_loop(hidden, batch_size, lr, n):
     data = datasets.load("mnist-5k")
     seed, epochs = 3, 2
-    config = mlp.MnistConfig(hidden=hidden, lr=lr, batch_size=batch_size, epochs=epochs, seed=seed,
+    config = MnistConfig(hidden=hidden, lr=lr, batch_size=batch_size, epochs=epochs, seed=seed,
                              device="cpu", limit_train=n, limit_test=50, plots=False)
-    result = mlp.run(config, record=False, data=data)
+    result = mnist_run.run(config, record=False, data=data)
     # the same initial weights and batch order: the seed's generator initialises, then shuffles
     generator = torch.Generator().manual_seed(seed)
-    state = mlp.build_model(784, hidden, 10, generator).state_dict()
+    state = mnist_model.build_model(784, hidden, 10, generator).state_dict()
     orders = [torch.randperm(n, generator=generator) for _ in range(epochs)]
     images, labels = data.x_train[:n].numpy(), data.y_train[:n].numpy()
     losses, epoch_means = tutorial_losses(images, labels, state, hidden, lr, batch_size, orders)
@@ -130,21 +134,21 @@ def test_same_losses_as_the_tutorials_loop(hidden, batch_size, lr, n):
 
 
 def test_initialisation_is_pytorchs_default_distribution():
-    net = mlp.build_model(784, [256, 128], 10, torch.Generator().manual_seed(0))
+    net = mnist_model.build_model(784, [256, 128], 10, torch.Generator().manual_seed(0))
     shapes = [tuple(p.shape) for p in net.parameters()]
     assert shapes == [(256, 784), (256,), (128, 256), (128,), (10, 128), (10,)]
     first = net[0].weight
     assert first.abs().max() <= 1 / 28 and first.abs().max() > 0.99 / 28
-    again = mlp.build_model(784, [256, 128], 10, torch.Generator().manual_seed(0))
+    again = mnist_model.build_model(784, [256, 128], 10, torch.Generator().manual_seed(0))
     assert all(torch.equal(a, b) for a, b in zip(net.parameters(), again.parameters()))
 
 
 def test_hand_written_sgd_equals_torch_sgd():
     data = datasets.load("mnist-5k")
     base = dict(batch_size=25, limit_train=200, limit_test=50, plots=False, device="cpu")
-    ours = mlp.run(mlp.MnistConfig(**base), record=False, data=data)
-    spec = mlp.OptimizerSpec(name="torch-sgd")
-    theirs = mlp.run(mlp.MnistConfig(**base, optimizer=spec), record=False, data=data)
+    ours = mnist_run.run(MnistConfig(**base), record=False, data=data)
+    spec = OptimizerSpec(name="torch-sgd")
+    theirs = mnist_run.run(MnistConfig(**base, optimizer=spec), record=False, data=data)
     assert ours["step_losses"] == theirs["step_losses"]
 
 
@@ -241,7 +245,7 @@ def test_cuda_when_absent(cli):
 
 def test_python_api_and_demo_lesson(tmp_path):
     from sgdlab import MnistConfig, train
-    from sgdlab.demo import run_demo
+    from sgdlab.lessons.demo import run_demo
 
     doc = train(MnistConfig(limit_train=100, limit_test=20, batch_size=50, plots=False))
     assert doc["status"] == "completed" and len(doc["step_losses"]) == 2

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from sgdlab import optim
-from sgdlab.errors import ConfigError
+from sgdlab.core.errors import ConfigError
 
 STEPS = 25
 TORCH = {"sgd": torch.optim.SGD, "adagrad": torch.optim.Adagrad, "rmsprop": torch.optim.RMSprop,

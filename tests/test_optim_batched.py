@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from sgdlab import optim
-from sgdlab.errors import ConfigError
+from sgdlab.core.errors import ConfigError
 
 K, STEPS, RTOL, ATOL = 4, 25, 1e-12, 1e-15
 LR = [0.005, 0.02, 0.05, 0.1]

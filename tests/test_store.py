@@ -7,8 +7,8 @@ import sqlite3
 
 import pytest
 
-from sgdlab import store as store_mod
-from sgdlab.store import RunRecord, Store
+from sgdlab.core import store as store_mod
+from sgdlab.core.store import RunRecord, Store
 
 
 def test_a_run_records_config_metrics_curves_figures_and_versions(cli, tmp_path):

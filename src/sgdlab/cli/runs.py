@@ -20,8 +20,8 @@ def runs(
     as_json: bool = JsonOption,
 ) -> None:
     """List recorded runs (`sgdlab runs`), or show one (`sgdlab runs show ID`)."""
-    from ..errors import ConfigError
-    from ..store import Store
+    from ..core.errors import ConfigError
+    from ..core.store import Store
 
     db = Store(store)
     if action is None:
@@ -74,7 +74,7 @@ def _print_table(doc: dict) -> None:
 def _print_one(doc: dict) -> None:
     import json
 
-    from ..store import jsonable
+    from ..core.store import jsonable
 
     print(f"run {doc['id']}  ({doc['command']}, {doc['status']}, {doc['created']})")
     if doc["sweep_id"]:

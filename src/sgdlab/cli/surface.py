@@ -45,10 +45,10 @@ def surface(
     store: Optional[str] = StoreOption,
     as_json: bool = JsonOption,
 ) -> None:
-    from ..config import parse_float_list
-    from ..store import Store
-    from ..surface_config import SurfaceConfig, parse_point
-    from ..surface_run import run
+    from ..core.config import parse_float_list
+    from ..core.store import Store
+    from ..surface.config import SurfaceConfig, parse_point
+    from ..surface.run import run
 
     config = SurfaceConfig(
         name=name, expr=f, curvature=parse_point(curvature, "--curvature"),

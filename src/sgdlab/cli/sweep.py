@@ -51,9 +51,9 @@ def sweep(
     as_json: bool = JsonOption,
 ) -> None:
     """Run every combination of the given values; each cell is an ordinary, recorded run."""
-    from ..data import split_columns
-    from ..errors import ConfigError
-    from ..store import Store, run_folder
+    from ..linreg.data import split_columns
+    from ..core.errors import ConfigError
+    from ..core.store import Store, run_folder
     from ..sweep import SweepSpec, run_sweep
     from ..sweep.figures import draw_sweep
     from ..sweep.grid import parse_axis
@@ -66,17 +66,17 @@ def sweep(
     base = {"steps": steps, "epochs": epochs, "csv": csv, "x": split_columns(x), "y": y,
             "dtype": dtype, "nesterov": nesterov or None, "standardize": standardize or None}
     if problem == "mnist":
-        from ..config import parse_int_list
+        from ..core.config import parse_int_list
 
         mnist = {"dataset": dataset, "data_dir": data_dir, "limit_train": limit_train, "device": device,
                  "hidden": parse_int_list(hidden, "--hidden") if hidden else None}
         base.update({k: v for k, v in mnist.items() if v is not None})
     if problem == "surface":
-        from ..surface_config import parse_point
+        from ..surface.config import parse_point
 
         base.update({"surface": surface, "f": f, "start": parse_point(start, "--start"), "noise": noise})
     base = {k: v for k, v in base.items() if v is not None}
-    first_seed = seed if seed is not None else {"linreg": 2019}.get(problem or "", 0)
+    first_seed = seed if seed is not None else _default_seed(problem)
     axes["seed"] = [first_seed + i for i in range(seeds)]
 
     db = Store(store)
@@ -97,6 +97,18 @@ def sweep(
         print(f"interrupted: {document['cells_finished']} of {document['cells_total']} cells kept; "
               f"resume with: {document['resume']}", file=sys.stderr)
         raise typer.Exit(130)
+
+
+def _default_seed(problem: str | None) -> int:
+    """The problem's own default seed (linreg: the tutorial's 2019), read from its config class."""
+    import dataclasses
+
+    from .. import problems
+
+    if problem not in problems.names():
+        return 0  # an unknown problem is reported by the sweep's validation
+    fields = {f.name: f for f in dataclasses.fields(problems.get(problem).config_class())}
+    return int(fields["seed"].default)
 
 
 def _progress():

@@ -24,7 +24,7 @@ from typing import Any, Iterable
 
 import torch
 
-from ..errors import ConfigError
+from ..core.errors import ConfigError
 from . import rules, spec
 
 

@@ -13,7 +13,7 @@ from typing import Any, Iterable
 
 import torch
 
-from ..errors import ConfigError
+from ..core.errors import ConfigError
 from . import spec
 
 

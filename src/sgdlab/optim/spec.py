@@ -1,4 +1,5 @@
-"""Which hyperparameters each update rule takes, their defaults, and what values make sense.
+"""Which hyperparameters each update rule takes, their defaults, and what values make sense;
+and ``OptimizerSpec``, the optimizer part of every problem's config.
 
 This module does not import torch at its top, so a config can check an optimizer name and its
 hyperparameters before anything heavy is loaded. Defaults are torch.optim's own, so that
@@ -8,7 +9,10 @@ hyperparameters before anything heavy is loaded. Defaults are torch.optim's own,
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any, Callable
+
+from ..core.config import is_finite
 
 # name -> every hyperparameter it takes, with torch.optim's default
 DEFAULTS: dict[str, dict[str, Any]] = {
@@ -44,7 +48,7 @@ def names() -> list[str]:
 
 def base_name(name: str) -> str:
     """``torch-adam`` -> ``adam``; an unknown name is a ConfigError listing the valid ones."""
-    from ..errors import ConfigError
+    from ..core.errors import ConfigError
 
     base = name[len(TORCH_PREFIX):] if isinstance(name, str) and name.startswith(TORCH_PREFIX) else name
     if base not in DEFAULTS:
@@ -54,7 +58,7 @@ def base_name(name: str) -> str:
 
 def unaccepted(name: str, hyperparameters: dict[str, Any]) -> list[str]:
     """Problems with the name or with hyperparameters the rule does not take (values unchecked)."""
-    from ..errors import ConfigError
+    from ..core.errors import ConfigError
 
     try:
         base = base_name(name)
@@ -134,3 +138,55 @@ def normalized(hp: dict[str, Any]) -> dict[str, Any]:
         elif key in RANGES and isinstance(value, int) and not isinstance(value, bool):
             out[key] = float(value)
     return out
+
+
+@dataclass
+class OptimizerSpec:
+    """Which update rule, and its hyperparameters (None: the rule's own default)."""
+
+    name: str = "sgd"  # hand-written rules by name; "torch-<name>" for torch.optim's own class
+    momentum: float | None = None  # heavy-ball coefficient, dimensionless, in [0, 1)
+    nesterov: bool = False  # Nesterov momentum (needs momentum > 0)
+    betas: tuple[float, float] | None = None  # Adam's moment decay rates, each in [0, 1)
+    eps: float | None = None  # added to denominators for numerical safety, > 0
+    weight_decay: float | None = None  # L2 penalty coefficient (decoupled for AdamW), >= 0
+
+    def hyperparameters(self) -> dict[str, Any]:
+        """Only what the user set, so each rule keeps its own defaults."""
+        hp: dict[str, Any] = {
+            "momentum": self.momentum,
+            "betas": tuple(self.betas) if self.betas is not None else None,
+            "eps": self.eps,
+            "weight_decay": self.weight_decay,
+        }
+        if self.nesterov:
+            hp["nesterov"] = True
+        return {k: v for k, v in hp.items() if v is not None}
+
+    def check(self, problems: Problems) -> None:
+        problems.check(bool(self.name), "--optimizer must name an optimizer")
+        if self.name:  # a known name, and only hyperparameters that rule takes
+            for message in unaccepted(self.name, self.hyperparameters()):
+                problems.add(message)
+        if self.momentum is not None:
+            problems.check(
+                is_finite(self.momentum) and self.momentum >= 0,
+                f"--momentum must be >= 0, got {self.momentum}",
+            )
+        if self.nesterov:
+            problems.check(
+                self.momentum is not None and self.momentum > 0,
+                "--nesterov needs --momentum > 0",
+            )
+        if self.betas is not None:
+            problems.check(
+                len(self.betas) == 2 and all(is_finite(b) and 0 <= b < 1 for b in self.betas),
+                f"--betas must be two numbers in [0, 1), got {','.join(map(str, self.betas))}",
+            )
+        if self.eps is not None:
+            problems.check(is_finite(self.eps) and self.eps > 0, f"--eps must be > 0, got {self.eps}")
+        if self.weight_decay is not None:
+            problems.check(
+                is_finite(self.weight_decay) and self.weight_decay >= 0,
+                f"--weight-decay must be >= 0, got {self.weight_decay}",
+            )

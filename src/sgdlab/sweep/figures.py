@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from ..plots import _pyplot, save
+from ..core.plots import _pyplot, save
 
 
 def draw_sweep(rows: list[dict[str, Any]], folder: Path) -> list[str]:

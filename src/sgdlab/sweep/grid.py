@@ -7,10 +7,9 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ..errors import ConfigError, Problems
+from ..core.errors import ConfigError, Problems
 
 MAX_CELLS_WITHOUT_YES = 10_000
-PROBLEMS = ("linreg", "mnist", "surface")
 EXECUTORS = ("auto", "serial", "process", "vectorized")
 
 # Axis name -> kind of value. The order is the order of the grid (the last varies fastest).
@@ -43,8 +42,10 @@ class SweepSpec:
 
     def validate(self, yes: bool = False) -> None:
         problems = Problems()
-        problems.check(self.problem in PROBLEMS,
-                       f"unknown problem {self.problem!r}; choose one of: {', '.join(PROBLEMS)}")
+        from .. import problems as registry
+
+        problems.check(self.problem in registry.names(),
+                       f"unknown problem {self.problem!r}; choose one of: {', '.join(registry.names())}")
         problems.check(self.executor in EXECUTORS,
                        f"unknown executor {self.executor!r}; choose one of: {', '.join(EXECUTORS)}")
         if self.workers is not None:

@@ -8,9 +8,8 @@ import sys
 import time
 from typing import Any, Callable
 
-from ..errors import ConfigError
-from ..store import Store, new_run_id
-from . import problems as adapters
+from ..core.errors import ConfigError
+from ..core.store import Store, new_run_id
 from .grid import SweepSpec, cell_key, expand
 
 # What `--executor auto` picks, measured with benchmarks/sweep.py on a shared 2-core CPU, torch
@@ -52,7 +51,9 @@ def run_sweep(
         sweep_id = "s" + new_run_id()
     spec.validate(yes=yes)
     store.check_writable()
-    adapter = adapters.adapter(spec.problem)
+    from .. import problems  # the registry: the runner knows problems only by name
+
+    adapter = problems.get(spec.problem).sweep_adapter()
     cells = expand(spec)
     options = [spec.base | cell for cell in cells]
     configs = [adapter.config(o) for o in options]
@@ -127,7 +128,9 @@ def _init_worker() -> None:
 
 
 def _worker_run(problem: str, opts: dict, store_path: str, sweep_id: str, cell: dict) -> str:
-    return adapters.adapter(problem).run_cell(opts, Store(store_path), sweep_id, cell)
+    from .. import problems
+
+    return problems.get(problem).sweep_adapter().run_cell(opts, Store(store_path), sweep_id, cell)
 
 
 def _process(adapter, spec, options, configs, cells, store, sweep_id, progress) -> None:

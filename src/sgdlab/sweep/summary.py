@@ -6,7 +6,7 @@ import math
 import statistics
 from typing import Any
 
-from ..store import Store
+from ..core.store import Store
 from .grid import AXES, SweepSpec
 
 ROW_FIELDS = ("lr", "batch_size", "optimizer", "seed", "status", "final_loss", "best_loss",

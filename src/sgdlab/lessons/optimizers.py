@@ -4,7 +4,7 @@ Two figures. ``optimizers_linreg.png``: the tutorial's linear regression trained
 (every run recorded like ``sgdlab linreg``), full-batch loss per step on one log axis, with the
 closed-form optimum as the floor. ``optimizers_surface.png``: each rule's path on two of
 ``sgdlab surface``'s built-ins (``bowl`` made ill-conditioned, and Rosenbrock's valley), descended
-and judged by ``surface_run`` and drawn over its contour plot, with f against step below; that run
+and judged by ``surface.run`` and drawn over its contour plot, with f against step below; that run
 is recorded as command ``optimizers-surface``.
 """
 
@@ -14,7 +14,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from .store import RunRecord, Store, new_run_id
+from ..core.store import RunRecord, Store, new_run_id
 
 # label -> (rule, learning rate, other hyperparameters); rates picked so every rule is stable
 LINREG_RUNS: dict[str, tuple[str, float, dict[str, Any]]] = {
@@ -27,7 +27,7 @@ LINREG_RUNS: dict[str, tuple[str, float, dict[str, Any]]] = {
     "adamw lr=0.1 wd=0.01": ("adamw", 0.1, {"weight_decay": 0.01}),
 }
 
-# panel -> a built-in surface (``sgdlab.surfaces``), its start, the steps, and
+# panel -> a built-in surface (``sgdlab.surface.functions``), its start, the steps, and
 # {label: (rule, lr, other hyperparameters)}. bowl with curvatures (1, 25) is (x^2 + 25 y^2) / 2:
 # 25 times steeper along y than along x.
 SURFACES: dict[str, dict[str, Any]] = {
@@ -49,8 +49,8 @@ SURFACES: dict[str, dict[str, Any]] = {
 
 
 def surface_of(panel: str):
-    """The ``sgdlab.surfaces.Surface`` that ``SURFACES[panel]`` names."""
-    from . import surfaces
+    """The ``sgdlab.surface.functions.Surface`` that ``SURFACES[panel]`` names."""
+    from ..surface import functions as surfaces
 
     spec = SURFACES[panel]
     return surfaces.get(spec["name"], spec.get("curvature", surfaces.DEFAULT_CURVATURE))
@@ -59,8 +59,8 @@ def surface_of(panel: str):
 def descend_each(panel: str, steps: int) -> list[dict[str, Any]]:
     """Every rule of ``SURFACES[panel]`` from its start, ``steps`` updates each, by
     ``surface_run.descend`` (no noise) and judged by ``surface_run.judge``."""
-    from . import surface_run
-    from .config import OptimizerSpec
+    from ..optim.spec import OptimizerSpec
+    from ..surface import run as surface_run
 
     surface, spec = surface_of(panel), SURFACES[panel]
     runs = []
@@ -74,9 +74,10 @@ def descend_each(panel: str, steps: int) -> list[dict[str, Any]]:
 
 
 def lesson_optimizers(folder: Path, store: Store, quick: bool) -> dict[str, Any]:
-    from . import plots
-    from .config import LinRegConfig, OptimizerSpec
-    from .linreg import run
+    from ..core import plots
+    from ..linreg.config import LinRegConfig
+    from ..linreg.run import run
+    from ..optim.spec import OptimizerSpec
 
     folder = Path(folder)
     steps = 30 if quick else 150
@@ -136,8 +137,8 @@ def _distance(point, minimum) -> float:
 def draw_surfaces(runs: dict[str, list[dict[str, Any]]], path) -> str:
     """One column per surface: ``sgdlab surface``'s contour plot with every rule's path on top,
     and below it f against step for each rule (log scale), in the same colors."""
-    from . import surface_plots
-    from .plots import _pyplot, save
+    from ..core.plots import _pyplot, save
+    from ..surface import figures as surface_plots
 
     plt = _pyplot()
     fig, axes = plt.subplots(2, len(runs), figsize=(6.4 * len(runs), 9.5), squeeze=False,

@@ -5,15 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .store import Store
+from ..core.store import Store
 
 # on bowl (curvatures 1 and 10) the stable bound is 2/10 = 0.2
 BOWL_LRS = (0.01, 0.1, 0.199, 0.21)  # too small, good, at the edge, too large
 
 
 def lesson_learning_rate(folder: Path, store: Store, quick: bool) -> dict[str, Any]:
-    from .surface_config import SurfaceConfig
-    from .surface_run import run
+    from ..surface.config import SurfaceConfig
+    from ..surface.run import run
 
     result = run(SurfaceConfig(name="bowl", lrs=list(BOWL_LRS), steps=200, out=str(folder)), store=store)
     verdicts = ", ".join(f"lr {r['lr']:g}: {r['verdict']}" for r in result["runs"])
@@ -26,8 +26,8 @@ def lesson_learning_rate(folder: Path, store: Store, quick: bool) -> dict[str, A
 
 
 def lesson_saddles(folder: Path, store: Store, quick: bool) -> dict[str, Any]:
-    from .surface_config import SurfaceConfig
-    from .surface_run import run
+    from ..surface.config import SurfaceConfig
+    from ..surface.run import run
 
     cases = [
         ("saddle", SurfaceConfig(name="saddle", out=str(folder / "saddle"))),

@@ -6,12 +6,12 @@ pass is one ``torch.baddbmm`` per layer, the loss each model's own mean cross-en
 the backward pass (a sum keeps each model's gradient its own), the update ``optim.batched`` with
 one learning rate (momentum, betas, ...) per model.
 
-Each model starts as ``mlp.build_model`` builds it from its cell's seed, and that same generator
+Each model starts as ``model.build_model`` builds it from its cell's seed, and that same generator
 then draws the model's own permutation every epoch, as ``loop.run`` does for a serial run: the
 records equal the serial executor's up to float32 rounding (tests/test_sweep_vectorized.py
 states the tolerance). A model whose loss stops being finite, or grows past
 ``loop.BLOWUP_FACTOR`` times its first loss, stops being recorded at that step (status
-``diverged``, as ``mlp.finish`` reports it); the others go on.
+``diverged``, as ``run.finish`` reports it); the others go on.
 
 Time: the group's training seconds are shared equally between its K cells (each cell's
 ``seconds``, epoch seconds and step times are the group's divided by K); evaluation is excluded,
@@ -23,8 +23,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ..loop import LoopResult, batches_per_epoch, divergence_reason
-from ..store import Store
+from ..core.loop import LoopResult, batches_per_epoch, divergence_reason
+from ..core.store import Store
+from ..sweep.protocol import stacked_hyperparameters
 
 
 def group_key(config) -> tuple:
@@ -37,37 +38,39 @@ def group_key(config) -> tuple:
 
 def run_mlp_group(configs: list, cells: list[dict[str, Any]], store: Store, sweep_id: str) -> list[str]:
     """Train ``configs`` (equal ``group_key``) as one stacked MLP; record each as a ``mnist`` run."""
-    from .. import datasets, mlp
     from ..optim import batched
+    from . import datasets
+    from . import run as mlp_run
+    from .config import resolve_device
 
     first = configs[0]
     if first.optimizer.name not in batched.BATCHED:  # torch-* rules: one number per hyperparameter
-        return [mlp.run(c, store=store, sweep_id=sweep_id, sweep_cell=cell)["run_id"]
+        return [mlp_run.run(c, store=store, sweep_id=sweep_id, sweep_cell=cell)["run_id"]
                 for c, cell in zip(configs, cells)]
     store.check_writable()
-    device = mlp.resolve_device(first.device)
+    device = resolve_device(first.device)
     data = datasets.load(first.dataset, first.data_dir)
-    x, y, xt, yt = mlp.tensors(first, data, device)
+    x, y, xt, yt = mlp_run.tensors(first, data, device)
     trained = train(configs, x, y, xt, yt, classes=len(data.classes))
     records = []
     for config, cell, (loop, epochs, step_times) in zip(configs, cells, trained):
-        result = mlp.assemble(config, data, loop, epochs, step_times, int(x.shape[0]),
+        result = mlp_run.assemble(config, data, loop, epochs, step_times, int(x.shape[0]),
                               int(xt.shape[0]), device)
-        records.append(mlp.to_record(result, sweep_id, cell))
+        records.append(mlp_run.to_record(result, sweep_id, cell))
     store.save_many(records)  # one transaction: the whole group or none of it
     return [r.id for r in records]
 
 
 def stacked_model(configs: list, inputs: int, classes: int, device):
-    """[(W, b), ...] per layer, each model drawn by ``mlp.build_model`` from its seed; and the
+    """[(W, b), ...] per layer, each model drawn by ``model.build_model`` from its seed; and the
     K generators, left where the serial run leaves them (ready to shuffle)."""
     import torch
     from torch import nn
 
-    from .. import mlp
+    from .model import build_model
 
     generators = [torch.Generator().manual_seed(c.seed) for c in configs]
-    nets = [mlp.build_model(inputs, c.hidden, classes, g) for c, g in zip(configs, generators)]
+    nets = [build_model(inputs, c.hidden, classes, g) for c, g in zip(configs, generators)]
     linears = [[m for m in net if isinstance(m, nn.Linear)] for net in nets]
     layers = []
     for j in range(len(linears[0])):
@@ -100,10 +103,10 @@ def cross_entropies(logits, targets, reduction: str = "mean"):
 
 
 def evaluate(layers, x, y) -> tuple[list[float], list[float]]:
-    """Per model (mean cross-entropy, accuracy) over all of ``x``, in chunks, as ``mlp.evaluate``."""
+    """Per model (mean cross-entropy, accuracy) over all of ``x``, in chunks, as ``model.evaluate``."""
     import torch
 
-    from ..mlp import EVAL_CHUNK
+    from .model import EVAL_CHUNK
 
     k = layers[0][0].shape[0]
     totals, correct = [0.0] * k, [0] * k
@@ -125,13 +128,12 @@ def train(configs: list, x, y, xt, yt, *, classes: int) -> list[tuple[LoopResult
     import torch
 
     from ..optim import batched
-    from .vectorized import _stacked_hyperparameters
 
     first = configs[0]
     k, n, features = len(configs), int(x.shape[0]), int(x.shape[1])
     layers, generators = stacked_model(configs, features, classes, x.device)
     params = [p for layer in layers for p in layer]
-    optimizer = batched.create(first.optimizer.name, params, **_stacked_hyperparameters(configs))
+    optimizer = batched.create(first.optimizer.name, params, **stacked_hyperparameters(configs))
     batch_size = first.batch_size
     steps = first.epochs * batches_per_epoch(n, batch_size)
     full_batch = batch_size >= n

@@ -18,8 +18,8 @@ import urllib.request
 from pathlib import Path
 from typing import Sequence
 
-from .errors import DataError
-from .files import atomic_path
+from ..core.errors import DataError
+from ..core.files import atomic_path
 
 FILES = (
     "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",

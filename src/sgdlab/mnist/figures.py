@@ -41,7 +41,7 @@ def window_means(xs: Sequence[float], ys: Sequence[float], window: int):
 
 def draw_runs(runs: Sequence[dict[str, Any]], folder: str | Path) -> list[str]:
     """Three figures in ``folder`` (loss against epochs, images seen, seconds); returns paths."""
-    from . import plots
+    from ..core import plots
 
     folder = Path(folder)
     axes = {

@@ -1,12 +1,13 @@
-"""The batch-size study (one MLP run per batch size, one set of figures) and its demo lesson."""
+"""The batch-size study: one MLP run per batch size, one set of figures (tutorial section 4.3)."""
 
 from __future__ import annotations
 
 from typing import Any, Callable
 
-from .errors import ConfigError, Problems
-from .mlp import MnistConfig, run
-from .store import Store, new_run_id, run_folder
+from ..core.errors import ConfigError, Problems
+from ..core.store import Store, new_run_id, run_folder
+from .config import MnistConfig
+from .run import run
 
 
 def run_study(
@@ -25,7 +26,8 @@ def run_study(
     """
     from dataclasses import replace
 
-    from . import datasets, mnist_plots
+    from . import datasets
+    from . import figures as mnist_figures
 
     problems = Problems()
     try:
@@ -59,24 +61,8 @@ def run_study(
             break  # Ctrl-C stops the study; what ran so far is recorded and drawn
     figures = []
     if config.plots:
-        figures = mnist_plots.draw_runs(runs, run_folder(store, study_id, config.out))
+        figures = mnist_figures.draw_runs(runs, run_folder(store, study_id, config.out))
     statuses = [r["status"] for r in runs]
     status = next((s for s in ("diverged", "interrupted") if s in statuses), "completed")
     return {"status": status, "study_id": study_id, "batch_sizes": batch_sizes, "runs": runs,
             "figures": figures}
-
-
-def lesson(folder, store: Store, quick: bool) -> dict[str, Any]:
-    """Demo lesson: the tutorial's MLP on mnist-5k at batch sizes 1, 10, 100, 1000 (one epoch).
-    Quick mode (tests): 300 training and 200 test images, batch sizes 10 and 100."""
-    config = MnistConfig(out=str(folder), limit_train=300 if quick else None,
-                         limit_test=200 if quick else None)
-    study = run_study(config, [10, 100] if quick else [1, 10, 100, 1000], store=store)
-    parts = [f"batch {r['batch_size']}: {100 * r['test_accuracy']:.1f}% in {r['seconds']:.2f} s"
-             for r in study["runs"]]
-    return {
-        "name": "MNIST MLP and the batch-size study (tutorial section 4)",
-        "summary": "one epoch on mnist-5k, test accuracy: " + "; ".join(parts),
-        "figures": study["figures"],
-        "run_ids": [r["run_id"] for r in study["runs"]],
-    }

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
-from .config import OptimizerSpec, is_finite, parse_float_list
-from .errors import ConfigError, Problems
+from ..core.config import is_finite, parse_float_list
+from ..core.errors import ConfigError, Problems
+from ..optim.spec import OptimizerSpec
 
 
 @dataclass
 class SurfaceConfig:
     """Gradient descent on a 2-D function f(x, y), one trajectory per learning rate.
 
-    Fields left as None take the chosen surface's own default (see ``sgdlab.surfaces.BUILTINS``).
+    Fields left as None take the chosen surface's own default (see ``sgdlab.surface.functions.BUILTINS``).
     """
+
+    problem: ClassVar[str] = "surface"  # its name in the problem registry (sgdlab.problems)
 
     name: str | None = None  # a built-in surface: bowl, saddle, x4-y3, rosenbrock, himmelblau
     expr: str | None = None  # or the user's f(x, y), e.g. "x**2 + 3*sin(y)" (safe evaluator)

@@ -18,8 +18,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ..loop import LoopResult, divergence_reason
-from ..store import Store
+from ..core.loop import LoopResult, divergence_reason
+from ..core.store import Store
+from ..sweep.protocol import stacked_hyperparameters
 
 
 def group_key(config) -> tuple:
@@ -34,7 +35,9 @@ def run_linreg_group(configs: list, cells: list[dict[str, Any]], store: Store, s
     """Train ``configs`` (equal ``group_key``) as one stacked model; record each as a run."""
     import torch
 
-    from .. import linreg, optim
+    from .. import optim
+    from . import run as linreg
+    from .model import initial_parameters
 
     first = configs[0]
     if first.optimizer.name not in optim.batched.BATCHED:  # torch-* rules: one number per hyperparameter
@@ -46,13 +49,13 @@ def run_linreg_group(configs: list, cells: list[dict[str, Any]], store: Store, s
     full_batch = batch_size >= n
 
     # each model's own initial weights and generator, drawn exactly as a serial run draws them
-    inits = [linreg.initial_parameters(c.seed, d, prep.dtype) for c in configs]
+    inits = [initial_parameters(c.seed, d, prep.dtype) for c in configs]
     # w and b live in one (K, d + 1) tensor: one optimizer update per step instead of two (the
     # rules are elementwise, so the numbers are the same); w and b are views of it
     theta = torch.stack([torch.cat([i[0], i[1]]) for i in inits])
     w, b = theta[:, :d], theta[:, d:]  # (K, d), (K, 1)
     generators = [i[2] for i in inits]
-    optimizer = optim.batched.create(first.optimizer.name, [theta], **_stacked_hyperparameters(configs))
+    optimizer = optim.batched.create(first.optimizer.name, [theta], **stacked_hyperparameters(configs))
     x, y = prep.x, prep.y
 
     def full_residuals():
@@ -134,20 +137,3 @@ def run_linreg_group(configs: list, cells: list[dict[str, Any]], store: Store, s
         records.append(linreg.to_record(result, sweep_id, cells[i]))
     store.save_many(records)
     return [r.id for r in records]
-
-
-def _stacked_hyperparameters(configs: list) -> dict[str, Any]:
-    """Per-model hyperparameters as K-value lists (``optim.batched`` turns them into tensors)."""
-    import torch
-
-    hp: dict[str, Any] = {"lr": torch.tensor([float(c.lr) for c in configs], dtype=torch.float64)}
-    per_model = [c.optimizer.hyperparameters() for c in configs]
-    for key in per_model[0]:
-        if key == "nesterov":
-            hp[key] = per_model[0][key]
-        elif key == "betas":
-            hp[key] = tuple(torch.tensor([p[key][j] for p in per_model], dtype=torch.float64)
-                            for j in range(2))
-        else:
-            hp[key] = torch.tensor([float(p[key]) for p in per_model], dtype=torch.float64)
-    return hp

@@ -25,8 +25,8 @@ from typing import Sequence
 import numpy as np
 
 from . import download, idx
-from .errors import ConfigError, DataError
-from .files import write_with
+from ..core.errors import ConfigError, DataError
+from ..core.files import write_with
 
 DATA_ENV = "SGDLAB_DATA"
 SPLIT_SEED = 0

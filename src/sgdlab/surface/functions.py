@@ -1,6 +1,6 @@
 """2-D functions f(x, y) to descend: the built-ins of tutorial section 2, and the user's own.
 
-Every surface is an expression in x and y compiled by :mod:`sgdlab.expr` onto torch operations,
+Every surface is an expression in x and y compiled by :mod:`sgdlab.surface.expr` onto torch operations,
 so autograd gives its gradient and Hessian; the built-ins carry a sensible start, learning rate,
 number of steps and view box, and (for the saddles) the saddle point the escape is measured from.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .errors import ConfigError
+from ..core.errors import ConfigError
 from .expr import Expression, compile_expression
 
 Point = tuple[float, float]

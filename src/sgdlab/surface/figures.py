@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from . import plots
+from ..core import plots
 
 GRID = 160  # contour grid points per axis
 VIEW_CAP = 2.0  # the view grows to fit the paths, but never beyond 2x the surface's own box

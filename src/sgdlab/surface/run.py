@@ -29,11 +29,11 @@ from typing import Any
 
 import torch
 
-from . import surface_theory as theory
-from . import surfaces
-from .errors import ConfigError
-from .store import RunRecord, Store, new_run_id, run_folder
-from .surface_config import SurfaceConfig
+from ..core.errors import ConfigError
+from ..core.store import RunRecord, Store, new_run_id, run_folder
+from . import functions
+from . import theory
+from .config import SurfaceConfig
 
 BLOWUP_RADIUS = 1e6  # |(x, y)| beyond this counts as diverged, and the trajectory stops
 CONVERGED_GRAD_NORM = 1e-5  # |grad f| at or below this at the end: converged
@@ -47,15 +47,15 @@ DEFINITIONS = {
 }
 
 
-def build_surface(config: SurfaceConfig) -> surfaces.Surface:
+def build_surface(config: SurfaceConfig) -> functions.Surface:
     if config.expr is not None:
         saddle = tuple(config.saddle) if config.saddle is not None else None
-        return surfaces.from_expression(config.expr, saddle)
-    return surfaces.get(config.name, tuple(config.curvature))
+        return functions.from_expression(config.expr, saddle)
+    return functions.get(config.name, tuple(config.curvature))
 
 
 def make_optimizer(spec, params, lr: float) -> torch.optim.Optimizer:
-    from . import optim
+    from .. import optim
 
     hp = spec.hyperparameters()
     try:
@@ -218,10 +218,10 @@ def run(config: SurfaceConfig | None = None, *, store: Store | None = None,
         "config": config.to_dict(), "figures": [],
     }
     if config.plots:
-        from . import surface_plots
+        from . import figures
 
         folder = run_folder(store, run_id, config.out)
-        result["figures"] = surface_plots.draw(folder, surface, result)
+        result["figures"] = figures.draw(folder, surface, result)
     if record:
         finals = [r["final"]["f"] for r in runs if math.isfinite(r["final"]["f"])]
         curves = {}

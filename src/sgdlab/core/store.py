@@ -138,7 +138,7 @@ class Store:
 
     def save_many(self, records: list[RunRecord]) -> None:
         """Write several runs in one transaction (a vectorized sweep's cells): all or none."""
-        from . import __version__
+        from .. import __version__
 
         for record in records:
             record.created = record.created or _now()

@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from .surfaces import Surface
+from .functions import Surface
 
 # an eigenvalue is "zero" when |lambda| <= EIG_ZERO_TOL * max(1, max |lambda|)
 EIG_ZERO_TOL = 1e-9

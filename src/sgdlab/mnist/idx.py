@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DataError
-from .files import write_bytes
+from ..core.errors import DataError
+from ..core.files import write_bytes
 
 # type code -> big-endian NumPy dtype
 TYPES = {

@@ -25,7 +25,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from .errors import ConfigError
+from ..core.errors import ConfigError
 
 MAX_LENGTH = 500  # characters in one expression
 MAX_DEPTH = 60  # nesting levels of the syntax tree

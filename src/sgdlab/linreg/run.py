@@ -1,4 +1,4 @@
-"""Linear regression trained by gradient descent: tutorial section 3, then beyond it.
+"""Train one linear regression by gradient descent: tutorial section 3, then beyond it.
 
 ``run(config)`` returns the same document that ``sgdlab linreg --json`` prints. With the default
 config it reproduces section 3.2 exactly (initial loss 10.2335, gradients -41.1289 and -6.0890,
@@ -12,59 +12,11 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import data as data_mod
+from ..core.errors import ConfigError
+from ..core.store import RunRecord, Store, new_run_id, run_folder
+from . import data as data_mod, figures
 from .config import LinRegConfig
-from .errors import ConfigError
-from .store import RunRecord, Store, new_run_id, run_folder
-
-
-class LinearRegression:
-    """y_hat = X w + b with J = mean((y_hat - y)^2); the problem the training loop drives."""
-
-    def __init__(self, x, y, w, b):
-        self.x, self.y = x, y
-        self.w, self.b = w, b
-        self.n_train = int(x.shape[0])
-
-    def parameters(self):
-        return [self.w, self.b]
-
-    def predict(self, x=None):
-        x = self.x if x is None else x
-        return x @ self.w + self.b
-
-    def loss(self, index=None):
-        if index is None:
-            x, y = self.x, self.y
-        else:
-            x, y = self.x[index], self.y[index]
-        return ((x @ self.w + self.b - y) ** 2).mean()
-
-
-def analytic_gradients(x, y, w, b):
-    """Section 3.1.3's formulas: dJ/dw = 2/n sum x_i (w x_i + b - y_i), dJ/db = 2/n sum (...)."""
-    n = x.shape[0]
-    residual = x @ w + b - y
-    return 2.0 / n * (x.T @ residual), 2.0 / n * residual.sum().reshape(1)
-
-
-def closed_form(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float, float]:
-    """Least squares optimum (w*, b*) and its loss, in float64 (the target of every run)."""
-    design = np.hstack([x.astype(np.float64), np.ones((x.shape[0], 1))])
-    solution, *_ = np.linalg.lstsq(design, y.astype(np.float64), rcond=None)
-    loss = float(np.mean((design @ solution - y) ** 2))
-    return solution[:-1], float(solution[-1]), loss
-
-
-def stable_lr_bound(x: np.ndarray) -> float:
-    """Largest stable full-batch learning rate: 2 / lambda_max of the loss Hessian.
-
-    For J = mean((Xw + b - y)^2) the Hessian in (w, b) is constant: H = 2/n [X 1]^T [X 1].
-    Gradient descent converges iff lr < 2 / lambda_max(H).
-    """
-    design = np.hstack([x.astype(np.float64), np.ones((x.shape[0], 1))])
-    hessian = 2.0 / x.shape[0] * design.T @ design
-    return float(2.0 / np.linalg.eigvalsh(hessian)[-1])
+from .model import LinearRegression, closed_form, initial_parameters, stable_lr_bound
 
 
 def load_table(config: LinRegConfig) -> data_mod.Table:
@@ -113,18 +65,6 @@ class Prepared:
         return batch_size, config.steps
 
 
-def initial_parameters(seed: int, d: int, dtype):
-    """The tutorial's initialisation: w ~ N(0, 1) drawn from the seed, b = 0.
-
-    Returns (w, b, generator); the same generator then shuffles the minibatches.
-    """
-    import torch
-
-    generator = torch.Generator().manual_seed(seed)
-    w = torch.randn(d, generator=generator, dtype=dtype)
-    return w, torch.zeros(1, dtype=dtype), generator
-
-
 def run(
     config: LinRegConfig | None = None,
     *,
@@ -140,8 +80,8 @@ def run(
     """
     import torch
 
-    from . import loop as training_loop
-    from . import optim
+    from .. import optim
+    from ..core import loop as training_loop
 
     config = config or LinRegConfig()
     prep = Prepared(config)
@@ -197,7 +137,7 @@ def run(
     )
     if config.plots:
         folder = run_folder(store, result["run_id"], config.out)
-        result["figures"] = draw(folder, prep.x_np, prep.y_np, snapshots, full_losses, prep.table)
+        result["figures"] = figures.draw(folder, prep.x_np, prep.y_np, snapshots, full_losses, prep.table)
     if record:
         store.save(to_record(result, sweep_id, sweep_cell))
     return result
@@ -206,7 +146,7 @@ def run(
 def assemble(config, prep: Prepared, *, init, full_losses, batch_losses, loop, final_w, final_b,
              final_loss) -> dict[str, Any]:
     """The result document of one run (shared by ``run`` and the vectorized sweep)."""
-    from . import loop as training_loop
+    from ..core import loop as training_loop
 
     status = loop.status
     if status == "completed" and full_losses:
@@ -268,23 +208,3 @@ def divergence_message(step, reason, last_finite, lr, bound, standardized=True) 
         f"descent on this problem is {bound:.6g} (2 / largest Hessian eigenvalue): "
         f"use a smaller --lr{hint}"
     )
-
-
-def draw(folder, x_np, y_np, snapshots, losses, table) -> list[str]:
-    from . import plots
-
-    paths = []
-    titles = {"init": "at initialisation", "step1": "after one step", "final": "after training"}
-    for key, title in titles.items():
-        y_hat = snapshots[key].double().numpy()
-        if x_np.shape[1] == 1:
-            paths.append(plots.fit(x_np[:, 0], y_np, y_hat, f"Linear regression {title}",
-                                   folder / f"fit_{key}.png"))
-        else:
-            paths.append(plots.predicted_vs_actual(y_np, y_hat, f"Linear regression {title}",
-                                                   folder / f"fit_{key}.png"))
-    paths.append(plots.curves(
-        {"full-batch loss": (list(range(len(losses))), losses)}, folder / "loss.png",
-        xlabel="update step", ylabel="mean squared error", title="Loss during training",
-    ))
-    return paths

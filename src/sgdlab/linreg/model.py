@@ -1,0 +1,67 @@
+"""The linear model and what is known about it exactly: the tutorial's analytic gradients, the
+closed-form least-squares optimum, and the largest stable learning rate 2 / lambda_max."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class LinearRegression:
+    """y_hat = X w + b with J = mean((y_hat - y)^2); the problem the training loop drives."""
+
+    def __init__(self, x, y, w, b):
+        self.x, self.y = x, y
+        self.w, self.b = w, b
+        self.n_train = int(x.shape[0])
+
+    def parameters(self):
+        return [self.w, self.b]
+
+    def predict(self, x=None):
+        x = self.x if x is None else x
+        return x @ self.w + self.b
+
+    def loss(self, index=None):
+        if index is None:
+            x, y = self.x, self.y
+        else:
+            x, y = self.x[index], self.y[index]
+        return ((x @ self.w + self.b - y) ** 2).mean()
+
+
+def analytic_gradients(x, y, w, b):
+    """Section 3.1.3's formulas: dJ/dw = 2/n sum x_i (w x_i + b - y_i), dJ/db = 2/n sum (...)."""
+    n = x.shape[0]
+    residual = x @ w + b - y
+    return 2.0 / n * (x.T @ residual), 2.0 / n * residual.sum().reshape(1)
+
+
+def closed_form(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """Least squares optimum (w*, b*) and its loss, in float64 (the target of every run)."""
+    design = np.hstack([x.astype(np.float64), np.ones((x.shape[0], 1))])
+    solution, *_ = np.linalg.lstsq(design, y.astype(np.float64), rcond=None)
+    loss = float(np.mean((design @ solution - y) ** 2))
+    return solution[:-1], float(solution[-1]), loss
+
+
+def stable_lr_bound(x: np.ndarray) -> float:
+    """Largest stable full-batch learning rate: 2 / lambda_max of the loss Hessian.
+
+    For J = mean((Xw + b - y)^2) the Hessian in (w, b) is constant: H = 2/n [X 1]^T [X 1].
+    Gradient descent converges iff lr < 2 / lambda_max(H).
+    """
+    design = np.hstack([x.astype(np.float64), np.ones((x.shape[0], 1))])
+    hessian = 2.0 / x.shape[0] * design.T @ design
+    return float(2.0 / np.linalg.eigvalsh(hessian)[-1])
+
+
+def initial_parameters(seed: int, d: int, dtype):
+    """The tutorial's initialisation: w ~ N(0, 1) drawn from the seed, b = 0.
+
+    Returns (w, b, generator); the same generator then shuffles the minibatches.
+    """
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    w = torch.randn(d, generator=generator, dtype=dtype)
+    return w, torch.zeros(1, dtype=dtype), generator

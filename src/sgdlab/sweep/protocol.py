@@ -1,0 +1,114 @@
+"""How a sweep talks to a problem: the adapter protocol, and helpers every adapter shares.
+
+Each problem package has a ``sweep.py`` with one adapter (registered in ``sgdlab.problems``):
+build a config from a cell's options, check it, run one cell, summarise a recorded run, and,
+where the problem has a vectorized form, group cells and run a group as one stacked model.
+The sweep machinery knows problems only through this protocol and the registry.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import fields
+from typing import Any, Protocol
+
+from ..core.store import RunRecord, Store
+
+OPTIMIZER_KEYS = ("momentum", "nesterov", "betas", "eps", "weight_decay")
+
+
+class SweepAdapter(Protocol):
+    """What the sweep runner needs from a problem."""
+
+    name: str
+    vectorizable: bool  # True: ``group_key`` and ``run_group`` exist
+
+    def config(self, options: dict[str, Any]) -> Any:
+        """The problem's config for one cell (fixed options + the cell's axes), without plots."""
+
+    def check(self, config: Any) -> None:
+        """Raise ConfigError for a cell that cannot run (all cells are checked before any runs)."""
+
+    def run_cell(self, options: dict[str, Any], store: Store, sweep_id: str,
+                 cell: dict[str, Any]) -> str:
+        """Run and record one cell; return its run id."""
+
+    def summarize(self, record: RunRecord) -> dict[str, Any]:
+        """One recorded cell as a summary row (``summary`` below builds it)."""
+
+
+def optimizer_spec(options: dict[str, Any]):
+    from ..optim.spec import OptimizerSpec
+
+    betas = options.get("betas")
+    return OptimizerSpec(
+        name=options.get("optimizer", "sgd"), momentum=options.get("momentum"),
+        nesterov=bool(options.get("nesterov", False)),
+        betas=tuple(betas) if betas is not None else None, eps=options.get("eps"),
+        weight_decay=options.get("weight_decay"),
+    )
+
+
+def check_optimizer(spec, lr: float) -> None:
+    """Build the optimizer once on a dummy parameter: unknown names and bad hyperparameters
+    fail before any cell runs, with the optimizer's own message."""
+    import torch
+
+    from .. import optim
+
+    optim.create(spec.name, [torch.zeros(1, requires_grad=True)], lr=lr, **spec.hyperparameters())
+
+
+def config_from(cls, options: dict[str, Any], **fixed: Any):
+    names = {f.name for f in fields(cls)} - {"optimizer"}
+    kwargs = {k: v for k, v in options.items() if k in names}
+    return cls(**kwargs, optimizer=optimizer_spec(options), **fixed)
+
+
+def summary(record: RunRecord, *, curve: list[float], final_loss: float, samples_per_step: int,
+            seconds: float, accuracy: float | None = None) -> dict[str, Any]:
+    """One cell's row: the numbers every table and figure of a sweep is made of."""
+    finite = [v for v in curve if isinstance(v, (int, float)) and math.isfinite(v)]
+    cell = record.metrics.get("sweep_cell", {})
+    row = dict(cell)
+    row.update({
+        "lr": cell.get("lr", record.config.get("lr")),
+        "batch_size": cell.get("batch_size", record.config.get("batch_size")),
+        "optimizer": cell.get("optimizer", (record.config.get("optimizer") or {}).get("name")),
+        "seed": cell.get("seed", record.config.get("seed")),
+        "status": record.status,
+        "final_loss": _as_float(final_loss),
+        "best_loss": min(finite) if finite else float("nan"),
+        "seconds": seconds,
+        "run_id": record.id,
+        "samples_per_step": samples_per_step,
+        "curve": curve,
+    })
+    if accuracy is not None:
+        row["accuracy"] = accuracy
+    if record.status == "diverged":
+        row["diverged_step"] = (record.metrics.get("divergence") or {}).get("step")
+    return row
+
+
+def _as_float(value: Any) -> float:
+    if isinstance(value, str):  # "NaN"/"Infinity" as stored in strict JSON
+        return float(value.replace("Infinity", "inf"))
+    return float(value)
+
+
+def stacked_hyperparameters(configs: list) -> dict[str, Any]:
+    """Per-model hyperparameters as K-value lists (``optim.batched`` turns them into tensors)."""
+    import torch
+
+    hp: dict[str, Any] = {"lr": torch.tensor([float(c.lr) for c in configs], dtype=torch.float64)}
+    per_model = [c.optimizer.hyperparameters() for c in configs]
+    for key in per_model[0]:
+        if key == "nesterov":
+            hp[key] = per_model[0][key]
+        elif key == "betas":
+            hp[key] = tuple(torch.tensor([p[key][j] for p in per_model], dtype=torch.float64)
+                            for j in range(2))
+        else:
+            hp[key] = torch.tensor([float(p[key]) for p in per_model], dtype=torch.float64)
+    return hp
