@@ -4,32 +4,44 @@ from __future__ import annotations
 
 import pytest
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from sgdlab.mnist import grad as mlp_grad
 from sgdlab.mnist import model as mlp
 
 
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+@pytest.mark.parametrize("loss_kind", ["cross-entropy", "mse"])
 @pytest.mark.parametrize("hidden,batch", [([200], 100), ([64, 32], 7), ([], 13), ([5, 5, 5], 1)])
-def test_loss_and_gradients_equal_autograd_in_float64(hidden, batch):
+def test_loss_and_gradients_equal_autograd_in_float64(hidden, batch, activation, loss_kind):
     g = torch.Generator().manual_seed(len(hidden) * 10 + batch)
-    net = mlp.build_model(20, hidden, 10, g).double()
+    net = mlp.build_model(20, hidden, 10, g, activation).double()
     x = torch.randn(batch, 20, generator=g, dtype=torch.float64)
     y = torch.randint(0, 10, (batch,), generator=g)
-    loss = F.cross_entropy(net(x), y)
+    loss = mlp.loss_function(loss_kind)(net(x), y)
     expected = torch.autograd.grad(loss, list(net.parameters()))
-    got = mlp_grad.loss_and_grad(net, x, y)
+    got = mlp_grad.loss_and_grad(net, x, y, loss_kind)
     torch.testing.assert_close(got, loss.detach(), rtol=1e-14, atol=1e-14)
     for want, p in zip(expected, net.parameters()):
         torch.testing.assert_close(p.grad, want, rtol=1e-12, atol=1e-14)
 
 
-def test_only_linear_relu_stacks_qualify():
+def test_the_squared_loss_is_cohens():
+    """0.5 ||f - onehot(y)||^2 summed over classes, averaged over examples (locuslab's SquaredLoss / n)."""
+    out = torch.tensor([[0.5, -1.0, 2.0], [0.0, 0.0, 0.0]], dtype=torch.float64)
+    y = torch.tensor([2, 0])
+    expected = (0.5 * (0.25 + 1.0 + 1.0) + 0.5 * 1.0) / 2
+    assert float(mlp.loss_function("mse")(out, y)) == pytest.approx(expected, rel=1e-15)
+    assert mlp.loss_function("mse", "none")(out, y).tolist() == pytest.approx([1.125, 0.5])
+
+
+def test_only_linear_relu_or_tanh_stacks_qualify():
     g = torch.Generator().manual_seed(0)
     assert mlp_grad.supports(mlp.build_model(784, [200], 10, g))
-    assert not mlp_grad.supports(nn.Sequential(nn.Linear(3, 3), nn.Tanh(), nn.Linear(3, 2)))
+    assert mlp_grad.supports(nn.Sequential(nn.Linear(3, 3), nn.Tanh(), nn.Linear(3, 2)), "mse")
+    assert not mlp_grad.supports(nn.Sequential(nn.Linear(3, 3), nn.Sigmoid(), nn.Linear(3, 2)))
     assert not mlp_grad.supports(nn.Sequential(nn.Linear(3, 3), nn.ReLU()))
+    assert not mlp_grad.supports(mlp.build_model(4, [3], 2, g), "hinge")
 
 
 def test_the_training_step_matches_autograd_steps():
@@ -43,7 +55,7 @@ def test_the_training_step_matches_autograd_steps():
         rows = torch.arange(step * 6, step * 6 + 6)
         mlp_grad.loss_and_grad(fused, x[rows], y[rows])
         plain.zero_grad()
-        F.cross_entropy(plain(x[rows]), y[rows]).backward()
+        torch.nn.functional.cross_entropy(plain(x[rows]), y[rows]).backward()
         with torch.no_grad():
             for a, b in zip(fused.parameters(), plain.parameters()):
                 a.add_(a.grad, alpha=-0.1)

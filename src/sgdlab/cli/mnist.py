@@ -15,19 +15,26 @@ from . import options
 @app.command()
 @handle_errors
 def mnist(
-    dataset: str = typer.Option("mnist-5k", "--dataset", help="mnist-5k (5,000 digits, no download), mnist or fashion-mnist."),
-    data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Folder with the IDX files (gz or not; torchvision's <dir>/MNIST/raw works too) instead of downloading.", show_default=False),
-    hidden: str = typer.Option("200", "--hidden", help="Hidden layer widths, comma separated (e.g. 256,128)."),
-    batch_size: str = typer.Option("100", "--batch-size", help="Images per update; several (1,10,100,1000) make one run each and the comparison figures."),
+    dataset: str = options.dataset_option(),
+    data_dir: Optional[str] = options.data_dir_option(),
+    hidden: str = options.hidden_option(),
+    activation: str = options.activation_option(),
+    loss: str = options.loss_option(),
+    normalize: str = options.normalize_option(),
+    batch_size: str = typer.Option("100", "--batch-size", help="Images per update, or full (gradient descent); several (1,10,100,1000) make one run each and the comparison figures."),
     lr: float = typer.Option(1e-2, "--lr", help="Learning rate (step size)."),
     epochs: int = typer.Option(1, "--epochs", help="Passes over the training set."),
-    seed: int = typer.Option(0, "--seed", help="Seed for the initial weights and the shuffling."),
-    device: str = typer.Option("auto", "--device", help="auto (CUDA when present), cpu, cuda, cuda:N or mps."),
-    limit_train: Optional[int] = typer.Option(None, "--limit-train", help="Train on the first N images only (quick runs).", show_default=False),
+    max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Stop after N updates, even mid-epoch.", show_default=False),
+    seed: int = options.seed_option(),
+    device: str = options.device_option(),
+    limit_train: Optional[int] = options.limit_train_option(),
     limit_test: Optional[int] = typer.Option(None, "--limit-test", help="Evaluate on the first N test images only.", show_default=False),
     dry_run: bool = typer.Option(False, "--dry-run", help="Smoke test: 2 batches per batch size, 100 test images, 1 epoch."),
     out: Optional[str] = typer.Option(None, "--out", help="Folder for the figures (default: <store folder>/<run or study id>)", show_default=False),
     no_plots: bool = typer.Option(False, "--no-plots", help="Do not draw figures."),
+    no_bound: bool = typer.Option(False, "--no-bound", help="Skip the sharpness at initialisation (lambda_max by Lanczos, about 0.3 s) and its bound 2/lambda_max."),
+    sharpness_every: Optional[int] = typer.Option(None, "--sharpness-every", help="Also measure the sharpness every K updates; draws it against 2/lr.", show_default=False),
+    sharpness_subset: str = typer.Option("1000", "--sharpness-subset", help="Measure the sharpness on the first N training images, or all."),
     optimizer: str = options.OPTIMIZER,
     momentum: Optional[float] = options.MOMENTUM,
     nesterov: bool = options.NESTEROV,
@@ -37,21 +44,27 @@ def mnist(
     store: Optional[str] = StoreOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """The tutorial's MNIST MLP trained with hand-written SGD (section 4), fast; batch-size study."""
+    """The tutorial's MNIST MLP trained with hand-written SGD (section 4), fast; batch-size study.
+
+    Beside it, the theory: the sharpness lambda_max of the training loss at initialisation and the
+    largest stable full-batch learning rate 2/lambda_max."""
     from ..core.config import parse_int_list
     from ..mnist.config import MnistConfig
     from ..mnist.run import run
     from ..mnist.study import run_study
     from ..core.store import Store
 
-    sizes = parse_int_list(batch_size, "--batch-size")
+    sizes = options.parse_batch_size(batch_size)
     if dry_run:
-        limit_train = min(limit_train or 2 * max(sizes), 2 * max(sizes))
+        biggest = max((s for s in sizes if s is not None), default=50)
+        limit_train = min(limit_train or 2 * biggest, 2 * biggest)
         limit_test, epochs = min(limit_test or 100, 100), 1
     config = MnistConfig(
-        dataset=dataset, data_dir=data_dir, hidden=parse_int_list(hidden, "--hidden"), lr=lr,
-        batch_size=sizes[0], epochs=epochs, seed=seed, device=device, limit_train=limit_train,
-        limit_test=limit_test, out=out, plots=not no_plots,
+        dataset=dataset, data_dir=data_dir, hidden=parse_int_list(hidden, "--hidden"),
+        activation=activation, loss=loss, normalize=normalize, lr=lr, batch_size=sizes[0],
+        epochs=epochs, max_steps=max_steps, seed=seed, device=device, limit_train=limit_train,
+        limit_test=limit_test, out=out, plots=not no_plots, bound=not no_bound,
+        sharpness_every=sharpness_every, sharpness_subset=options.parse_subset(sharpness_subset),
         optimizer=options.optimizer_spec(optimizer, momentum, nesterov, betas, eps, weight_decay),
     )
     bar = Progress()
@@ -102,9 +115,25 @@ def print_run(r: dict) -> None:
         print(f"epoch: {e['epoch']}, Train Loss: {e['train_loss']:.6f}")
         print(f"time used: {e['seconds']:.5f} s ({e['samples_per_second'] or 0:,.0f} images/s)")
         print(f"test loss: {e['test_loss']:.6f}, test accuracy: {100 * e['test_accuracy']:.2f}%")
+    print_bound(r)
     if r["status"] != "completed":
         print(f"status: {r['status']} after {r['steps']} steps")
     print(f"run id: {r['run_id']}")
+
+
+def print_bound(r: dict) -> None:
+    """The theory's number beside the run, as `sgdlab linreg` prints it."""
+    if r.get("sharpness_init") is None:
+        return
+    lr, bound = r["config"]["lr"], r["lr_bound"]
+    print(f"sharpness at initialisation (top Hessian eigenvalue, first {r['sharpness_images']} "
+          f"training images): {r['sharpness_init']:.6g}")
+    if bound is not None:
+        side = "below" if lr < bound else "above"
+        print(f"largest stable learning rate (full batch, 2 / lambda_max): {bound:.6g}; "
+              f"lr {lr:g} is {side} it ({lr / bound:.2g}x)")
+    for point in r.get("sharpness", [])[1:]:
+        print(f"sharpness after {point['step']} updates: {point['value']:.6g} (2 / lr = {2 / lr:.6g})")
 
 
 def print_mnist(doc: dict) -> None:

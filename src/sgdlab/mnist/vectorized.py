@@ -2,9 +2,11 @@
 
 Each layer is stacked along a leading model dimension: weights ``W`` of shape (K, fan_in,
 fan_out) (nn.Linear's weight, transposed) and biases ``b`` of shape (K, 1, fan_out); the forward
-pass is one ``torch.baddbmm`` per layer, the loss each model's own mean cross-entropy, summed for
-the backward pass (a sum keeps each model's gradient its own), the update ``optim.batched`` with
-one learning rate (momentum, betas, ...) per model.
+pass is one ``torch.baddbmm`` per layer (ReLU or tanh between), the loss each model's own mean
+(cross-entropy or squared loss), summed for the backward pass (a sum keeps each model's gradient
+its own), the update ``optim.batched`` with one learning rate (momentum, betas, ...) per model.
+Cells that ask for the sharpness (``bound``, ``sharpness_every``: one Lanczos per model) run one
+by one through ``run.run``, as do the ``torch-*`` optimizers, which have no batched form.
 
 Each model starts as ``model.build_model`` builds it from its cell's seed, and that same generator
 then draws the model's own permutation every epoch, as ``loop.run`` does for a serial run: the
@@ -23,7 +25,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ..core.loop import LoopResult, batches_per_epoch, divergence_reason
+from ..core.loop import LoopResult, divergence_reason
 from ..core.store import Store
 from ..sweep.protocol import stacked_hyperparameters
 
@@ -31,9 +33,10 @@ from ..sweep.protocol import stacked_hyperparameters
 def group_key(config) -> tuple:
     """Cells with equal keys share the data, the schedule and the update rule: one stacked run."""
     spec = config.optimizer
-    return (config.dataset, config.data_dir, tuple(config.hidden), config.batch_size,
-            config.epochs, config.limit_train, config.limit_test, config.device, spec.name,
-            spec.nesterov, tuple(sorted(spec.hyperparameters())))
+    return (config.dataset, config.data_dir, tuple(config.hidden), config.activation, config.loss,
+            config.normalize, config.batch_size, config.epochs, config.max_steps,
+            config.limit_train, config.limit_test, config.device, spec.name, spec.nesterov,
+            tuple(sorted(spec.hyperparameters())), config.bound, config.sharpness_every)
 
 
 def run_mlp_group(configs: list, cells: list[dict[str, Any]], store: Store, sweep_id: str) -> list[str]:
@@ -44,7 +47,9 @@ def run_mlp_group(configs: list, cells: list[dict[str, Any]], store: Store, swee
     from .config import resolve_device
 
     first = configs[0]
-    if first.optimizer.name not in batched.BATCHED:  # torch-* rules: one number per hyperparameter
+    one_by_one = (first.optimizer.name not in batched.BATCHED  # torch-*: one number per hyperparameter
+                  or first.bound or first.sharpness_every)  # a Lanczos per model
+    if one_by_one:
         return [mlp_run.run(c, store=store, sweep_id=sweep_id, sweep_cell=cell)["run_id"]
                 for c, cell in zip(configs, cells)]
     store.check_writable()
@@ -70,7 +75,7 @@ def stacked_model(configs: list, inputs: int, classes: int, device):
     from .model import build_model
 
     generators = [torch.Generator().manual_seed(c.seed) for c in configs]
-    nets = [build_model(inputs, c.hidden, classes, g) for c, g in zip(configs, generators)]
+    nets = [build_model(inputs, c.hidden, classes, g, c.activation) for c, g in zip(configs, generators)]
     linears = [[m for m in net if isinstance(m, nn.Linear)] for net in nets]
     layers = []
     for j in range(len(linears[0])):
@@ -80,7 +85,7 @@ def stacked_model(configs: list, inputs: int, classes: int, device):
     return layers, generators
 
 
-def forward(layers, xb):
+def forward(layers, xb, activation: str = "relu"):
     """Logits (K, B, classes) of the K stacked models on inputs ``xb`` (K, B, features)."""
     import torch
 
@@ -89,20 +94,20 @@ def forward(layers, xb):
     for j, (w, b) in enumerate(layers):
         h = torch.baddbmm(b, h, w)
         if j < last:
-            h = torch.relu(h)
+            h = torch.tanh(h) if activation == "tanh" else torch.relu(h)
     return h
 
 
-def cross_entropies(logits, targets, reduction: str = "mean"):
-    """Each model's cross-entropy over its own rows: (K,) from logits (K, B, C), targets (K, B)."""
-    import torch.nn.functional as F
+def model_losses(logits, targets, loss: str = "cross-entropy", reduction: str = "mean"):
+    """Each model's loss over its own rows: (K,) from logits (K, B, C), targets (K, B)."""
+    from .model import loss_function
 
     k = logits.shape[0]
-    per_row = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), reduction="none").view(k, -1)
+    per_row = loss_function(loss, "none")(logits.flatten(0, 1), targets.flatten()).view(k, -1)
     return per_row.mean(1) if reduction == "mean" else per_row.sum(1)
 
 
-def evaluate(layers, x, y) -> tuple[list[float], list[float]]:
+def evaluate(layers, x, y, activation: str = "relu", loss: str = "cross-entropy") -> tuple[list[float], list[float]]:
     """Per model (mean cross-entropy, accuracy) over all of ``x``, in chunks, as ``model.evaluate``."""
     import torch
 
@@ -114,8 +119,8 @@ def evaluate(layers, x, y) -> tuple[list[float], list[float]]:
         for begin in range(0, x.shape[0], EVAL_CHUNK):
             chunk = x[begin : begin + EVAL_CHUNK]
             target = y[begin : begin + EVAL_CHUNK].expand(k, -1)
-            out = forward(layers, chunk.expand(k, -1, -1))
-            sums = cross_entropies(out, target, "sum").tolist()
+            out = forward(layers, chunk.expand(k, -1, -1), activation)
+            sums = model_losses(out, target, loss, "sum").tolist()
             hits = (out.argmax(dim=2) == target).sum(1).tolist()
             totals = [t + s for t, s in zip(totals, sums)]
             correct = [c + h for c, h in zip(correct, hits)]
@@ -134,8 +139,7 @@ def train(configs: list, x, y, xt, yt, *, classes: int) -> list[tuple[LoopResult
     layers, generators = stacked_model(configs, features, classes, x.device)
     params = [p for layer in layers for p in layer]
     optimizer = batched.create(first.optimizer.name, params, **stacked_hyperparameters(configs))
-    batch_size = first.batch_size
-    steps = first.epochs * batches_per_epoch(n, batch_size)
+    batch_size, steps = first.updates(n)
     full_batch = batch_size >= n
 
     loops = [LoopResult() for _ in range(k)]
@@ -161,7 +165,7 @@ def train(configs: list, x, y, xt, yt, *, classes: int) -> list[tuple[LoopResult
                 index = orders[:, begin : begin + batch_size].reshape(-1)
                 xb = x.index_select(0, index).view(k, -1, features)
                 yb = y.index_select(0, index).view(k, -1)
-            losses = cross_entropies(forward(layers, xb), yb)
+            losses = model_losses(forward(layers, xb, first.activation), yb, first.loss)
             values = losses.detach().tolist()
             now = (time.perf_counter() - start - evaluating) / k
             for i in range(k):
@@ -193,7 +197,7 @@ def train(configs: list, x, y, xt, yt, *, classes: int) -> list[tuple[LoopResult
         if not survivors:
             break
         began = time.perf_counter()
-        test_losses, accuracies = evaluate(layers, xt, yt)
+        test_losses, accuracies = evaluate(layers, xt, yt, first.activation, first.loss)
         for i in survivors:
             loops[i].epoch_seconds.append(seconds)
             epochs[i].append({
