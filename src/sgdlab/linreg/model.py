@@ -55,6 +55,14 @@ def stable_lr_bound(x: np.ndarray) -> float:
     return float(2.0 / np.linalg.eigvalsh(hessian)[-1])
 
 
+def objective(x, y, w, b):
+    """The loss J(w, b) for ``sgdlab.theory`` (curvature at any point; the lr-find bound). Its
+    Hessian is constant, so Lanczos on it gives exactly ``stable_lr_bound``'s lambda_max (tested)."""
+    from ..theory.curvature import Objective
+
+    return Objective([w, b], lambda params, _: ((x @ params[0] + params[1] - y) ** 2).mean())
+
+
 def initial_parameters(seed: int, d: int, dtype):
     """The tutorial's initialisation: w ~ N(0, 1) drawn from the seed, b = 0.
 

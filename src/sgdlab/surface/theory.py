@@ -38,6 +38,14 @@ def hessian(surface: Surface, at: torch.Tensor) -> torch.Tensor:
     return torch.autograd.functional.hessian(surface.at, at.detach().clone()).detach()
 
 
+def objective(surface: Surface, at: torch.Tensor):
+    """f near ``at`` for ``sgdlab.theory`` (its one curvature implementation; the 2x2 Hessian
+    above is the special case the tests check it against)."""
+    from ..theory.curvature import Objective
+
+    return Objective([at.detach().clone()], lambda params, _: surface.at(params[0]))
+
+
 def classify(eigenvalues: list[float]) -> str:
     """Curvature at a point from the Hessian's eigenvalues (ascending)."""
     if not all(math.isfinite(v) for v in eigenvalues):
