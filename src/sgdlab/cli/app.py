@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
+import time
 from typing import Any, Callable
 
 import typer
@@ -62,6 +63,29 @@ def emit(document: dict[str, Any], as_json: bool, human: Callable[[dict[str, Any
 def note(message: str) -> None:
     """Messages and progress go to stderr, so stdout stays clean for --json."""
     print(message, file=sys.stderr)
+
+
+class Progress:
+    """A one-line progress bar on stderr, only when stderr is a terminal (redrawn 10x a second)."""
+
+    def __init__(self) -> None:
+        self.enabled = sys.stderr.isatty()
+        self.last = 0.0
+        self.shown = False
+
+    def __call__(self, label: str, step: int, steps: int) -> None:
+        now = time.monotonic()
+        if not self.enabled or (now - self.last < 0.1 and step != steps):
+            return
+        self.last, self.shown = now, True
+        done = int(30 * step / steps)
+        sys.stderr.write(f"\r{label}: [{'#' * done}{'.' * (30 - done)}] {step}/{steps} steps")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.shown:
+            sys.stderr.write("\r" + " " * 79 + "\r")
+            sys.stderr.flush()
 
 
 def main() -> None:

@@ -50,11 +50,19 @@ class Curvature:
         self.objective = objective(net, xs, ys, config.loss)
         self.tracker = Sharpness()
         self.curve: list[dict[str, Any]] = []
+        self.seconds = 0.0
 
     def measure(self, step: int) -> float:
+        began = time.perf_counter()
         value = self.tracker(self.objective)
+        self.seconds += time.perf_counter() - began
         self.curve.append({"step": step, "value": value})
         return value
+
+    def cost(self) -> dict[str, Any]:
+        """What the estimates cost: Hessian-vector products and seconds, in all."""
+        return {"estimates": self.tracker.estimates, "hessian_vector_products": self.tracker.matvecs,
+                "seconds": self.seconds, "images": self.images}
 
 
 def run(
@@ -203,6 +211,7 @@ def add_curvature(result: dict[str, Any], config: MnistConfig, curvature: Curvat
     result["sharpness_init"] = first
     result["lr_bound"] = lr_bound(first)
     result["sharpness_images"] = curvature.images
+    result["sharpness_cost"] = curvature.cost()
     if config.sharpness_every:
         result["sharpness"] = curvature.curve
 
