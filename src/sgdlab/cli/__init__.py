@@ -15,5 +15,6 @@ from . import surface as _surface  # noqa: F401  (registers `sgdlab surface`)
 from . import optimizers as _optimizers  # noqa: F401  (registers `sgdlab optimizers`)
 from . import mnist as _mnist  # noqa: F401  (registers `sgdlab mnist`)
 from . import sharpness as _sharpness  # noqa: F401  (registers `sgdlab sharpness`)
+from . import noise_scale as _noise_scale  # noqa: F401  (registers `sgdlab noise-scale`)
 
 __all__ = ["app", "main"]

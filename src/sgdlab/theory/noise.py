@@ -13,9 +13,11 @@ batches buy little.
 * ``two_batch``: their Appendix A. From |G_B|^2 at a small and a big batch size,
       |G|^2     ~ (B_big |G_big|^2 - B_small |G_small|^2) / (B_big - B_small)
       tr(Sigma) ~ (|G_small|^2 - |G_big|^2) / (1 / B_small - 1 / B_big)
-  each unbiased; averaged over ``draws`` pairs of batches. Batches are drawn WITH replacement so
-  that the identity above holds exactly (without replacement, tr(Sigma)/B shrinks by
-  (n - B) / (n - 1), a 25% bias for B = 1000 of 4000).
+  each unbiased; averaged over ``draws`` big batches, each the union of big / small small ones
+  (their data-parallel setting: a small batch per device, the big one all-reduced), so one draw
+  costs ``big`` per-example gradients and gives big / small small-batch norms. Batches are drawn
+  WITH replacement so that the identity above holds exactly (without replacement, tr(Sigma)/B
+  shrinks by (n - B) / (n - 1), a 25% bias for B = 1000 of 4000).
 """
 
 from __future__ import annotations
@@ -56,20 +58,20 @@ def exact(loss_one: Callable[..., torch.Tensor], params: Sequence[torch.Tensor],
 
     params = [p.detach() for p in params]
     per_example = None
-    total = None  # sum of g_i (float64)
+    totals = [torch.zeros(p.shape, dtype=torch.float64, device=p.device) for p in params]  # sum of g_i
     squares = 0.0  # sum of |g_i|^2
     n = 0
     for chunk in chunks:
         if per_example is None:
             per_example = vmap(grad(loss_one), in_dims=(None,) + (0,) * len(chunk))
         grads = per_example(params, *chunk)
-        flat = torch.cat([g.reshape(g.shape[0], -1) for g in grads], dim=1).to(torch.float64)
-        total = flat.sum(0) if total is None else total + flat.sum(0)
-        squares += float(flat.square().sum())
-        n += int(flat.shape[0])
+        for total, g in zip(totals, grads):  # per parameter: no concatenated copy of the chunk
+            total += g.sum(0, dtype=torch.float64)
+            squares += float(g.square().sum(dtype=torch.float64))
+        n += int(chunk[0].shape[0])
     if n == 0:
         raise ValueError("no examples")
-    mean = total / n
+    mean = torch.cat([t.reshape(-1) for t in totals]) / n
     grad_norm_sq = float(mean.square().sum())
     trace_sigma = squares / n - grad_norm_sq  # E|g_i|^2 - |E g_i|^2
     return NoiseScale(ratio(trace_sigma, grad_norm_sq), trace_sigma, grad_norm_sq, "exact", n)
@@ -84,19 +86,19 @@ def from_norms(small: int, big: int, small_sq: float, big_sq: float) -> tuple[fl
 
 def two_batch(batch_gradient: Callable[[torch.Tensor], torch.Tensor], n: int, small: int, big: int,
               draws: int, generator: torch.Generator) -> NoiseScale:
-    """McCandlish's two-batch estimator. ``batch_gradient(index)``: the flat gradient of the mean
-    loss over rows ``index`` (a LongTensor, repeats allowed)."""
-    if not 1 <= small < big:
-        raise ValueError(f"need 1 <= small < big, got {small}, {big}")
+    """McCandlish's two-batch estimator, as in their data-parallel setting: each draw takes ``big``
+    examples (with replacement), splits them into big / small batches of ``small`` (one per
+    "device"), and uses every small batch's gradient and their mean, the big batch's gradient.
+    ``batch_gradient(index)``: the flat gradient of the mean loss over rows ``index`` (a LongTensor).
+    """
+    if not 1 <= small < big or big % small:
+        raise ValueError(f"need 1 <= small < big with big a multiple of small, got {small}, {big}")
+    devices = big // small
     small_sq = big_sq = 0.0
     for _ in range(draws):
-        for size in (small, big):
-            index = torch.randint(0, n, (size,), generator=generator)
-            value = float(batch_gradient(index).to(torch.float64).square().sum())
-            if size == small:
-                small_sq += value / draws
-            else:
-                big_sq += value / draws
+        index = torch.randint(0, n, (big,), generator=generator)
+        grads = [batch_gradient(part).to(torch.float64) for part in index.split(small)]
+        small_sq += sum(float(g.square().sum()) for g in grads) / (devices * draws)
+        big_sq += float((sum(grads) / devices).square().sum()) / draws
     grad_norm_sq, trace_sigma = from_norms(small, big, small_sq, big_sq)
-    return NoiseScale(ratio(trace_sigma, grad_norm_sq), trace_sigma, grad_norm_sq, "two-batch",
-                      draws * (small + big))
+    return NoiseScale(ratio(trace_sigma, grad_norm_sq), trace_sigma, grad_norm_sq, "two-batch", draws * big)
