@@ -24,6 +24,7 @@ class Entry:
     run: str  # run(config, *, store, record, sweep_id, sweep_cell, ...) -> result document
     sweep: str  # the sweep adapter (``sgdlab.sweep.protocol``); its ``run_group`` is the
     #             vectorized form where the problem has one
+    lr_find: str | None = None  # setup(config) -> core.lr_range.Setup, for `sgdlab lr-find`
 
     def config_class(self) -> type:
         return _load(self.config)
@@ -34,10 +35,15 @@ class Entry:
     def sweep_adapter(self) -> Any:
         return _load(self.sweep)
 
+    def lr_find_setup(self) -> Callable[[Any], Any] | None:
+        return _load(self.lr_find) if self.lr_find else None
+
 
 REGISTRY: dict[str, Entry] = {
-    "linreg": Entry("linreg", "sgdlab.linreg.config:LinRegConfig", "sgdlab.linreg.run:run", "sgdlab.linreg.sweep:ADAPTER"),
-    "mnist": Entry("mnist", "sgdlab.mnist.config:MnistConfig", "sgdlab.mnist.run:run", "sgdlab.mnist.sweep:ADAPTER"),
+    "linreg": Entry("linreg", "sgdlab.linreg.config:LinRegConfig", "sgdlab.linreg.run:run", "sgdlab.linreg.sweep:ADAPTER",
+                    lr_find="sgdlab.linreg.lrfind:setup"),
+    "mnist": Entry("mnist", "sgdlab.mnist.config:MnistConfig", "sgdlab.mnist.run:run", "sgdlab.mnist.sweep:ADAPTER",
+                   lr_find="sgdlab.mnist.lrfind:setup"),
     "surface": Entry("surface", "sgdlab.surface.config:SurfaceConfig", "sgdlab.surface.run:run", "sgdlab.surface.sweep:ADAPTER"),
 }
 

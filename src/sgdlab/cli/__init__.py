@@ -16,5 +16,6 @@ from . import optimizers as _optimizers  # noqa: F401  (registers `sgdlab optimi
 from . import mnist as _mnist  # noqa: F401  (registers `sgdlab mnist`)
 from . import sharpness as _sharpness  # noqa: F401  (registers `sgdlab sharpness`)
 from . import noise_scale as _noise_scale  # noqa: F401  (registers `sgdlab noise-scale`)
+from . import lr_find as _lr_find  # noqa: F401  (registers `sgdlab lr-find linreg|mnist`)
 
 __all__ = ["app", "main"]

@@ -50,6 +50,21 @@ def batches_per_epoch(n: int, batch_size: int) -> int:
     return math.ceil(n / batch_size)
 
 
+def epoch_batches(n: int, batch_size: int, generator: torch.Generator, device) -> list:
+    """One epoch's batches: index slices of a seeded permutation (the last may be smaller); the
+    full batch is ``[None]``: all rows, in order, as the tutorial keeps them."""
+    if batch_size >= n:
+        return [None]
+    order = torch.randperm(n, generator=generator).to(device)
+    return list(order.split(batch_size))
+
+
+def batch_stream(n: int, batch_size: int, generator: torch.Generator, device):
+    """``epoch_batches`` one epoch after another, without end (for procedures counted in steps)."""
+    while True:
+        yield from epoch_batches(n, batch_size, generator, device)
+
+
 def run(
     problem: Problem,
     optimizer: torch.optim.Optimizer,
@@ -69,7 +84,6 @@ def run(
     """
     result = LoopResult()
     n = problem.n_train
-    full_batch = batch_size >= n
     params = problem.parameters()
     device = params[0].device if params else torch.device("cpu")
     start = time.perf_counter()
@@ -83,11 +97,9 @@ def run(
         # one epoch: a seeded permutation, then index slices of it
         epoch += 1
         epoch_start = time.perf_counter()
-        order = None if full_batch else torch.randperm(n, generator=generator).to(device)
-        for begin in range(0, n, batch_size):
+        for index in epoch_batches(n, batch_size, generator, device):
             if step >= steps:
                 break
-            index = None if order is None else order[begin : begin + batch_size]
             # forward: the batch loss (and the gradients, for problems that write them by hand);
             # stop at the first loss that diverged
             loss = problem.loss(index) if loss_and_grad is None else loss_and_grad(index)

@@ -107,3 +107,29 @@ def curves(
         ax.legend(loc="upper right", fontsize=8)
     ax.grid(True, which="both", alpha=0.3)
     return save(fig, path)
+
+
+def lr_range(lrs: Sequence[float], losses: Sequence[float], smoothed: Sequence[float],
+             marks: dict[str, float | None], path, title: str = "") -> str:
+    """The range test: batch loss and its smoothed form against lr (log x), with vertical lines
+    at named learning rates (the theory's bound, the suggestion, where it stopped)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    finite = [(a, b) for a, b in zip(lrs, losses) if math.isfinite(b)]
+    ax.plot([a for a, _ in finite], [b for _, b in finite], color="0.7", linewidth=1, label="batch loss")
+    finite = [(a, b) for a, b in zip(lrs, smoothed) if math.isfinite(b)]
+    ax.plot([a for a, _ in finite], [b for _, b in finite], linewidth=1.5, label="smoothed (beta 0.98)")
+    styles = iter([("-", "tab:red"), (":", "k"), ("-.", "k"), ("--", "tab:orange"), ("--", "0.4")])
+    for label, lr in marks.items():  # the first mark (the theory's) in red, solid
+        style, colour = next(styles, ("--", "k"))
+        if lr is not None and math.isfinite(lr) and lr > 0:
+            ax.axvline(lr, linestyle=style, color=colour, linewidth=1.2, label=f"{label}: {lr:.3g}")
+    ax.set_xscale("log")
+    if finite and all(b > 0 for _, b in finite):
+        ax.set_yscale("log")
+    ax.set_xlabel("learning rate (log scale)")
+    ax.set_ylabel("loss")
+    ax.set_title(title or "Learning-rate range test")
+    ax.legend(fontsize=8)
+    ax.grid(True, which="both", alpha=0.3)
+    return save(fig, path)

@@ -1,0 +1,111 @@
+"""The learning-rate range test (Smith 2017; fastai's ``lr_find``, Lightning's ``Tuner.lr_find``).
+
+Train with a learning rate that grows exponentially from ``start`` to ``end`` over ``num`` steps,
+one batch per step, and record the batch loss. The loss is smoothed as fastai does: an
+exponential moving average with ``beta`` = 0.98, divided by 1 - beta^(i+1) (bias correction, so
+the first values are not pulled towards zero). The test stops once the smoothed loss exceeds
+``stop_factor`` (4) times the best smoothed loss so far, or is not finite (``stop_lr``). The
+smoothing lags (it remembers ~50 steps), so the raw loss blows up earlier: ``blowup_lr`` is the
+first lr past the smoothed minimum whose batch loss is back above the first one (or not finite).
+
+The suggestion rules, named, since none is a law:
+* ``minimum/10``: a tenth of the lr at the smoothed loss's minimum (fastai's classic rule);
+* ``steep``: the lr where the smoothed loss falls fastest per unit of log lr, on the way down to
+  its minimum (fastai's ``steep``, Lightning's default rule).
+
+Nothing here knows a problem: a problem hands over ``step(lr)``, one update at that learning rate
+returning the batch loss before it (``stepper`` builds one from a problem and an optimizer).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+START, END, NUM, BETA, STOP_FACTOR = 1e-7, 10.0, 100, 0.98, 4.0
+PRIMARY_RULE = "minimum/10"
+
+
+@dataclass
+class Setup:
+    """What a problem gives the range test: one update at a given lr, and the theory beside it."""
+
+    step: Callable[[float], float]  # one update at lr; returns the batch loss before it
+    bound: float | None  # 2 / lambda_max at initialisation (full-batch gradient descent)
+    config: dict[str, Any]  # the problem's config, for the record
+    data: dict[str, Any] = field(default_factory=dict)  # what was trained on
+    batch_size: int = 0
+
+
+def schedule(start: float = START, end: float = END, num: int = NUM) -> list[float]:
+    """``num`` learning rates from ``start`` to ``end`` inclusive, evenly spaced in log."""
+    if num == 1:
+        return [start]
+    return [start * (end / start) ** (i / (num - 1)) for i in range(num)]
+
+
+def range_test(step: Callable[[float], float], lrs: list[float], beta: float = BETA,
+               stop_factor: float = STOP_FACTOR) -> dict[str, Any]:
+    """Run ``step`` at each lr in turn until the smoothed loss blows up; the curves and stop lr."""
+    losses: list[float] = []
+    smoothed: list[float] = []
+    average, best = 0.0, math.inf
+    stop_lr = None
+    for i, lr in enumerate(lrs):
+        loss = step(lr)
+        average = beta * average + (1 - beta) * loss
+        value = average / (1 - beta ** (i + 1))
+        losses.append(loss)
+        smoothed.append(value)
+        if not math.isfinite(value) or value > stop_factor * best:
+            stop_lr = lr
+            break
+        best = min(best, value)
+    # where it blew up, without the smoothing's lag: past the smoothed loss's minimum (before it,
+    # a noisy minibatch can top the first loss by chance), the first lr whose batch loss is back
+    # above the first one (everything learned is lost), or not finite
+    lowest = min(range(len(smoothed)), key=lambda i: smoothed[i] if math.isfinite(smoothed[i]) else math.inf)
+    blowup = next((lr for lr, loss in zip(lrs[lowest:], losses[lowest:]) if not loss <= losses[0]), None)
+    return {"lrs": lrs[: len(losses)], "losses": losses, "smoothed": smoothed, "stop_lr": stop_lr,
+            "blowup_lr": blowup}
+
+
+def suggestions(lrs: list[float], smoothed: list[float]) -> dict[str, float | None]:
+    """Each named rule's learning rate (None when the curve is too short to say)."""
+    finite = [(lr, v) for lr, v in zip(lrs, smoothed) if math.isfinite(v)]
+    if len(finite) < 3:
+        return {"minimum/10": None, "steep": None}
+    # the last point is where it blew up: leave it out, as fastai and Lightning do
+    finite = finite[:-1]
+    lowest = min(range(len(finite)), key=lambda i: finite[i][1])
+    # the steepest fall on the way down to the minimum (past it, a loss that recovers from a
+    # spike would count as "steep")
+    down = finite[: lowest + 1]
+    slopes = [((b[1] - a[1]) / (math.log(b[0]) - math.log(a[0])), a[0]) for a, b in zip(down, down[1:])]
+    return {"minimum/10": finite[lowest][0] / 10, "steep": min(slopes)[1] if slopes else None}
+
+
+def stepper(problem, optimizer, batch_size: int, generator) -> Callable[[float], float]:
+    """``step(lr)`` for a problem of the training loop (``loop.Problem``): set every group's lr,
+    take the next batch of a seeded stream, update unless the loss is already not finite."""
+    from .loop import batch_stream
+
+    params = problem.parameters()
+    batches = batch_stream(problem.n_train, batch_size, generator, params[0].device)
+    loss_and_grad = getattr(problem, "loss_and_grad", None)
+
+    def step(lr: float) -> float:
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        index = next(batches)
+        loss = problem.loss(index) if loss_and_grad is None else loss_and_grad(index)
+        value = float(loss.detach())
+        if math.isfinite(value):
+            if loss_and_grad is None:
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+            optimizer.step()
+        return value
+
+    return step

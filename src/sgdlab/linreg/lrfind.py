@@ -1,0 +1,21 @@
+"""The range test's hook for linear regression (``sgdlab lr-find linreg``): the tutorial's model
+at its initialisation, plain SGD, and the exact bound 2 / lambda_max (the Hessian is constant)."""
+
+from __future__ import annotations
+
+from ..core.lr_range import Setup, stepper
+from .config import LinRegConfig
+
+
+def setup(config: LinRegConfig) -> Setup:
+    from .. import optim
+    from .model import LinearRegression, initial_parameters
+    from .run import Prepared
+
+    prep = Prepared(config)
+    w, b, generator = initial_parameters(config.seed, prep.d, prep.dtype)
+    problem = LinearRegression(prep.x, prep.y, w.requires_grad_(True), b.requires_grad_(True))
+    optimizer = optim.create("sgd", problem.parameters(), lr=config.lr)
+    batch_size, _ = prep.schedule(config)
+    return Setup(step=stepper(problem, optimizer, batch_size, generator), bound=prep.lr_bound,
+                 config=config.to_dict(), data=prep.data_info(config), batch_size=batch_size)

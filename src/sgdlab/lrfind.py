@@ -1,0 +1,87 @@
+"""``sgdlab lr-find``: the learning-rate range test of any problem that registers a hook
+(``problems.Entry.lr_find``), with the theory's bound 2 / lambda_max at initialisation beside it.
+
+The test itself is ``core.lr_range``; each problem's hook builds its model at initialisation and
+says how to make one update (``linreg/lrfind.py``, ``mnist/lrfind.py``). Here: run it, name the
+suggestions, compare where the loss blew up with the bound, draw, record.
+
+Why the blow-up comes above 2 / lambda_max: the bound says when gradient descent stops
+converging, not when the loss visibly explodes. Just past it the error grows by a factor
+|1 - lr lambda_max| per step, barely above 1, and the lr keeps rising 20% per step, so the loss
+explodes only some steps (and learning rates) later.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .core import lr_range
+from .core.errors import ConfigError, Problems
+from .core.store import RunRecord, Store, new_run_id, run_folder
+
+
+def check(start: float, end: float, num: int, beta: float, stop_factor: float) -> None:
+    problems = Problems()
+    problems.check(0 < start < end, f"--start and --end must satisfy 0 < start < end, got {start:g}, {end:g}")
+    problems.check(num >= 2, f"--num must be >= 2, got {num}")
+    problems.check(0 <= beta < 1, f"--beta must be in [0, 1), got {beta:g}")
+    problems.check(stop_factor > 1, f"--stop-factor must be > 1, got {stop_factor:g}")
+    problems.raise_if_any(ConfigError)
+
+
+def run(config: Any, *, start: float = lr_range.START, end: float = lr_range.END,
+        num: int = lr_range.NUM, beta: float = lr_range.BETA,
+        stop_factor: float = lr_range.STOP_FACTOR, store: Store | None = None,
+        record: bool = True) -> dict[str, Any]:
+    """The range test on ``config``'s problem from its initialisation; the result document."""
+    from . import problems
+
+    check(start, end, num, beta, stop_factor)
+    entry = problems.for_config(config)
+    hook = entry.lr_find_setup()
+    if hook is None:
+        known = ", ".join(n for n in problems.names() if problems.get(n).lr_find)
+        raise ConfigError(f"lr-find does not know the problem {entry.name!r}; it knows: {known}")
+    config.validate()
+    store = store or Store()
+    if record:
+        store.check_writable()
+    setup = hook(config)
+    test = lr_range.range_test(setup.step, lr_range.schedule(start, end, num), beta, stop_factor)
+    rules = lr_range.suggestions(test["lrs"], test["smoothed"])
+    bound, stop_lr = setup.bound, test["stop_lr"]
+    document = {
+        "status": "completed", "run_id": new_run_id(), "problem": entry.name, "data": setup.data,
+        "batch_size": setup.batch_size, **test, "bound": bound,
+        "suggestion": {"rule": lr_range.PRIMARY_RULE, "lr": rules[lr_range.PRIMARY_RULE], "rules": rules},
+        "blowup_over_bound": test["blowup_lr"] / bound if test["blowup_lr"] and bound else None,
+        "stop_over_bound": stop_lr / bound if stop_lr and bound else None,
+        "settings": {"start": start, "end": end, "num": num, "beta": beta, "stop_factor": stop_factor},
+        "config": setup.config, "figures": [],
+    }
+    if getattr(config, "plots", True):
+        path = run_folder(store, document["run_id"], getattr(config, "out", None)) / "lr_find.png"
+        marks = {"2 / lambda_max at init": bound, f"suggestion ({lr_range.PRIMARY_RULE})": rules[lr_range.PRIMARY_RULE],
+                 "steep": rules["steep"], "loss back above its start": test["blowup_lr"],
+                 "stopped (smoothed > 4x best)": stop_lr}
+        document["figures"] = [lr_range_figure(document, marks, path)]
+    if record:
+        store.save(to_record(document))
+    return document
+
+
+def lr_range_figure(doc: dict[str, Any], marks: dict[str, float | None], path) -> str:
+    from .core import plots
+
+    return plots.lr_range(doc["lrs"], doc["losses"], doc["smoothed"], marks, path,
+                          title=f"Range test ({doc['problem']}, batch {doc['batch_size']}) beside 2 / lambda_max")
+
+
+def to_record(doc: dict[str, Any]) -> RunRecord:
+    metrics = {k: doc[k] for k in ("problem", "data", "batch_size", "stop_lr", "blowup_lr", "bound",
+                                   "suggestion", "blowup_over_bound", "stop_over_bound", "settings")}
+    return RunRecord(
+        id=doc["run_id"], command="lr-find", status=doc["status"], config=doc["config"], metrics=metrics,
+        figures=doc["figures"], curves={"lr": doc["lrs"], "loss": doc["losses"], "smoothed": doc["smoothed"]},
+        key_metric_name="suggested_lr", key_metric=doc["suggestion"]["lr"],
+    )
