@@ -73,9 +73,15 @@ MLP = ["--batch-size", "50", "--seeds", "2", "--limit-train", "600", "--epochs",
 @pytest.mark.parametrize("optimizers", [
     ["--optimizer", "sgd", "--lr", "0.02,0.2,1e4"],
     ["--optimizer", "adam", "--lr", "0.001,0.003"],
+    # the curvature studies' options: tanh, the squared loss, standardised pixels, a step cap
+    ["--optimizer", "sgd", "--lr", "0.05,0.2", "--activation", "tanh", "--loss", "mse",
+     "--normalize", "standardize", "--max-steps", "17"],
 ])
 def test_mlp_vectorized_equals_serial_in_float32(cli, optimizers):
     a, b = both(cli, "mnist", *MLP, *optimizers)
+    if "--max-steps" in optimizers:  # 2 epochs of 12 batches, cut at 17 updates mid-epoch
+        assert {r.metrics["steps"] for r in b.values()} == {17}
+        assert all(r.config["activation"] == "tanh" and r.config["loss"] == "mse" for r in b.values())
     for key in a:
         s, v = a[key], b[key]
         assert v.command == "mnist" and v.sweep_id is not None
@@ -115,6 +121,33 @@ def test_mlp_vectorized_groups_by_batch_size_and_writes_one_run_per_cell(cli):
         assert record.config["batch_size"] == cell["batch_size"] and record.config["lr"] == cell["lr"]
         assert len(record.curves["step_loss"]) == 400 // cell["batch_size"]
         assert 0 <= cell["accuracy"] <= 1 and cell["status"] == "completed"
+
+
+def test_mlp_full_batch_vectorized_equals_serial(cli):
+    """The batch covers the whole training set: the data in order, one update per epoch."""
+    a, b = both(cli, "mnist", "--batch-size", "300", "--limit-train", "300", "--epochs", "6", "--lr", "0.05,0.2",
+                "--activation", "tanh", "--loss", "mse", "--normalize", "standardize", "--no-plots")
+    for key in a:
+        assert len(b[key].curves["step_loss"]) == 6
+        for x, y in zip(a[key].curves["step_loss"], b[key].curves["step_loss"]):
+            assert close(float(x), float(y), 1e-5), (key, x, y)
+
+
+def test_mlp_cells_asking_for_the_sharpness_run_one_by_one_and_sweeps_never_pay_it(cli):
+    from sgdlab.mnist.sweep import ADAPTER
+
+    assert ADAPTER.config({"lr": 0.1}).bound is False  # a sweep cell skips the Lanczos ...
+    assert ADAPTER.config({"lr": 0.1, "bound": True}).bound is True  # ... unless asked
+    from sgdlab.sweep import SweepSpec, run_sweep
+
+    spec = SweepSpec("mnist", {"lr": [0.05, 0.1]}, base={"limit_train": 200, "sharpness_every": 1,
+                                                          "max_steps": 2, "hidden": [8]},
+                     executor="vectorized")
+    doc = run_sweep(spec, store=Store())
+    for cell in doc["cells"]:
+        record = Store().get(cell["run_id"])
+        assert record.curves["sharpness_step"] == [0.0, 1.0, 2.0]
+        assert record.metrics["lr_bound"] == pytest.approx(2 / record.curves["sharpness"][0])
 
 
 def test_mlp_torch_optimizers_have_no_batched_form_and_run_one_by_one(cli):

@@ -80,6 +80,8 @@ def sweep_section(store: Store, sweep_id: str, scratch: Path) -> str:
     saved = store.sweep(sweep_id)
     if saved is None:
         raise ConfigError(f"no sweep {sweep_id!r} in {store.path}")
+    if "axes" not in saved["spec"]:  # a study (batch sizes, edge of stability): its runs in turn
+        return study_section(store, sweep_id, saved, scratch)
     spec = SweepSpec.from_dict(saved["spec"])
     doc = summarize_sweep(store, sweep_id, spec, problems.get(spec.problem).sweep_adapter())
     rows = doc.pop("_rows")
@@ -102,6 +104,22 @@ def sweep_section(store: Store, sweep_id: str, scratch: Path) -> str:
     )
 
 
+def study_section(store: Store, study_id: str, saved: dict[str, Any], scratch: Path) -> str:
+    """A study's settings, a table of its runs (the key metric of each), then each run."""
+    records = store.list_runs(sweep_id=study_id)
+    rows = [{"run_id": r.id, "command": r.command, "status": r.status, "lr": r.config.get("lr"),
+             "batch_size": (r.metrics or {}).get("batch_size"), r.key_metric_name or "key metric": r.key_metric,
+             "verdict": (r.metrics or {}).get("verdict")} for r in records]
+    columns = ["run_id", "command", "status", "lr", "batch_size"]
+    columns += sorted({r.key_metric_name or "key metric" for r in records}) + ["verdict"]
+    return (
+        f"<h2>Study {e(study_id)} ({e(saved['spec'].get('study', saved['problem']))})</h2>"
+        f"<p>{len(records)} runs; created {e(saved['created'])}.</p>"
+        f"<h3>Settings</h3>{pre_json(saved['spec'])}<h3>Runs</h3>{table(rows, columns)}"
+        + "".join(run_section(store, r.id, scratch) for r in records)
+    )
+
+
 def run_section(store: Store, run_id: str, scratch: Path) -> str:
     from .core import plots
 
@@ -116,7 +134,10 @@ def run_section(store: Store, run_id: str, scratch: Path) -> str:
     parts.append(f"<h3>Config</h3>{pre_json(record.config)}")
     parts.append(f"<details><summary>Metrics</summary>{pre_json(record.metrics)}</details>")
     if record.curves:
-        series = {name: (list(range(len(v))), v) for name, v in record.curves.items() if v and len(v) < 1_000_000}
+        # a curve NAME_step holds the steps of the curve NAME (a sharpness measured every K steps)
+        series = {name: (record.curves.get(f"{name}_step") or list(range(len(v))), v)
+                  for name, v in record.curves.items()
+                  if v and len(v) < 1_000_000 and not name.endswith("_step")}
         path = plots.curves(series, scratch / f"{record.id}-curves.png", xlabel="step",
                             title=f"curves of run {record.id}")
         parts.append(image(path, "recorded curves"))

@@ -35,6 +35,10 @@ def sweep(
     data_dir: Optional[str] = typer.Option(None, "--data-dir", help="mnist: folder with the IDX files.", show_default=False),
     hidden: Optional[str] = typer.Option(None, "--hidden", help="mnist: hidden widths (default: 200).", show_default=False),
     limit_train: Optional[int] = typer.Option(None, "--limit-train", help="mnist: first N training images.", show_default=False),
+    activation: Optional[str] = typer.Option(None, "--activation", help="mnist: relu (default) or tanh.", show_default=False),
+    loss: Optional[str] = typer.Option(None, "--loss", help="mnist: cross-entropy (default) or mse.", show_default=False),
+    normalize: Optional[str] = typer.Option(None, "--normalize", help="mnist: tutorial (default) or standardize.", show_default=False),
+    max_steps: Optional[int] = typer.Option(None, "--max-steps", help="mnist: stop each run after N updates.", show_default=False),
     device: Optional[str] = typer.Option(None, "--device", help="mnist: auto, cpu or cuda.", show_default=False),
     surface: str = typer.Option("bowl", "--surface", help="surface: the built-in function."),
     f: Optional[str] = typer.Option(None, "--f", help="surface: your own f(x, y) instead.", show_default=False),
@@ -69,7 +73,8 @@ def sweep(
         from ..core.config import parse_int_list
 
         mnist = {"dataset": dataset, "data_dir": data_dir, "limit_train": limit_train, "device": device,
-                 "hidden": parse_int_list(hidden, "--hidden") if hidden else None}
+                 "hidden": parse_int_list(hidden, "--hidden") if hidden else None,
+                 "activation": activation, "loss": loss, "normalize": normalize, "max_steps": max_steps}
         base.update({k: v for k, v in mnist.items() if v is not None})
     if problem == "surface":
         from ..surface.config import parse_point

@@ -71,8 +71,7 @@ def analyse(lr: float, sharpness: list[dict[str, Any]], losses: list[float], sta
         verdict = (f"at the edge of stability: the sharpness {how} and then hovered around it "
                    f"(median sharpness * lr / 2 = {median:.3f}) while the loss went on falling, {falling}")
     elif hit is not None:
-        verdict = (f"above the edge: the sharpness reached 2/lr at step {hit} and stayed at "
-                   f"{median:.3f} x 2/lr (median)")
+        verdict = f"above the edge: the sharpness {how} and stayed at {median:.3f} x 2/lr (median)"
     elif first is not None and last > SHARPENING * first:
         verdict = (f"progressive sharpening: the sharpness rose from {first:.4g} to {last:.4g}, still "
                    f"below 2/lr = {bound:.4g} ({last * lr / 2:.2f} of it); more steps would reach it")
