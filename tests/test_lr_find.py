@@ -1,0 +1,89 @@
+"""`sgdlab lr-find`: fastai's range test (schedule, bias-corrected smoothing, stop rule, named
+suggestions) beside the bound 2/lambda_max at initialisation."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from sgdlab.core import lr_range
+from sgdlab.core.store import Store
+from sgdlab.linreg.data import tutorial_points
+from sgdlab.linreg.model import stable_lr_bound
+
+
+def test_schedule_is_fastais_exponential_range():
+    lrs = lr_range.schedule()
+    assert len(lrs) == 100 and lrs[0] == 1e-7 and lrs[-1] == pytest.approx(10.0, rel=1e-12)
+    ratios = {round(b / a, 12) for a, b in zip(lrs, lrs[1:])}
+    assert len(ratios) == 1 and ratios.pop() == pytest.approx(1e8 ** (1 / 99))
+
+
+def test_smoothing_is_bias_corrected_and_the_test_stops_at_four_times_the_best():
+    losses = iter([5.0, 4.0, 3.0, 2.0, 50.0, 500.0, 5000.0, 1e5])
+    result = lr_range.range_test(lambda lr: next(losses), lr_range.schedule(1e-3, 1, 8))
+    average = 0.0
+    for i, (loss, smoothed) in enumerate(zip(result["losses"], result["smoothed"])):
+        average = 0.98 * average + 0.02 * loss
+        assert smoothed == pytest.approx(average / (1 - 0.98 ** (i + 1)), rel=1e-12)
+    assert result["smoothed"][0] == 5.0  # no pull towards zero at the start
+    best = min(result["smoothed"][:-1])
+    assert result["smoothed"][-1] > 4 * best and all(v <= 4 * best for v in result["smoothed"][:-1])
+    assert result["stop_lr"] == result["lrs"][-1] and len(result["lrs"]) < 8
+    assert result["blowup_lr"] == result["lrs"][4]  # 50 > 5: back above the first loss
+    nan = iter([1.0, float("nan")])
+    assert lr_range.range_test(lambda lr: next(nan), [0.1, 0.2, 0.3])["stop_lr"] == 0.2
+
+
+def test_named_suggestions():
+    lrs = lr_range.schedule(1e-4, 1, 5)  # 1e-4, 1e-3, 1e-2, 1e-1, 1
+    smoothed = [3.0, 2.9, 1.0, 0.5, 9.0]
+    rules = lr_range.suggestions(lrs, smoothed)
+    assert rules["minimum/10"] == pytest.approx(1e-1 / 10)  # the minimum is at lr 0.1
+    assert rules["steep"] == pytest.approx(1e-3)  # 2.9 -> 1.0 is the steepest fall per decade
+    assert lr_range.suggestions(lrs[:2], smoothed[:2]) == {"minimum/10": None, "steep": None}
+
+
+def test_linreg_range_test_beside_the_closed_form_bound(cli, tmp_path):
+    doc = cli.json("lr-find", "linreg", "--out", "lf")
+    assert set(doc) >= {"lrs", "losses", "smoothed", "stop_lr", "bound", "suggestion", "figures"}
+    assert doc["bound"] == pytest.approx(stable_lr_bound(tutorial_points().x), rel=1e-12)  # 0.0231
+    assert doc["losses"][0] == pytest.approx(10.2335, abs=1e-4)  # the tutorial's initial loss
+    assert doc["lrs"] == lr_range.schedule()[: len(doc["lrs"])]
+    # full-batch gradient descent blows up only above its bound, never below it
+    assert doc["blowup_lr"] > doc["bound"] and doc["stop_lr"] > doc["bound"]
+    assert doc["blowup_over_bound"] == pytest.approx(doc["blowup_lr"] / doc["bound"])
+    assert doc["suggestion"]["rule"] == "minimum/10"
+    assert doc["suggestion"]["lr"] == doc["suggestion"]["rules"]["minimum/10"]
+    assert (tmp_path / "lf" / "lr_find.png").stat().st_size > 1000
+    record = Store().get(doc["run_id"])
+    assert record.command == "lr-find" and record.curves["smoothed"] == doc["smoothed"]
+    text = cli("lr-find", "linreg", "--no-plots").stdout
+    assert "largest stable learning rate at initialisation (full batch, 2 / lambda_max): 0.02315" in text
+    assert "rule minimum/10: " in text and "(the suggestion)" in text
+
+
+def test_mnist_range_test_bound_is_the_runs_bound(cli):
+    args = ["--limit-train", "200", "--hidden", "16", "--sharpness-subset", "100"]
+    doc = cli.json("lr-find", "mnist", *args, "--num", "40", "--no-plots")
+    run = cli.json("mnist", *args, "--limit-test", "20", "--no-plots")
+    assert doc["bound"] == pytest.approx(run["lr_bound"], rel=1e-9)
+    assert len(doc["lrs"]) <= 40 and doc["batch_size"] == 100
+    assert math.isclose(doc["losses"][0], run["step_losses"][0], rel_tol=1e-6)  # same weights, same first batch
+
+
+def test_bad_input_and_problems_without_a_hook(cli):
+    result = cli("lr-find", "linreg", "--start", "1", "--end", "0.1", "--num", "1", "--beta", "1")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.splitlines() == ["error: --start and --end must satisfy 0 < start < end, got 1, 0.1",
+                                          "error: --num must be >= 2, got 1", "error: --beta must be in [0, 1), got 1"]
+    result = cli("lr-find", "mnist", "--batch-size", "10,20")
+    assert result.exit_code == 2 and "--batch-size takes one size here" in result.stderr
+    from sgdlab import ConfigError, SurfaceConfig
+    from sgdlab.lrfind import run
+
+    with pytest.raises(ConfigError, match="lr-find does not know the problem 'surface'; it knows: linreg, mnist"):
+        run(SurfaceConfig(), record=False)
+    assert not Path("sgdlab-runs").exists()
