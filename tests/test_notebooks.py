@@ -14,7 +14,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
-CHAPTERS = ["01_tensors", "02_gradient_descent", "03_linear_regression", "04_mnist_sgd"]
+CHAPTERS = ["01_tensors", "02_gradient_descent", "03_linear_regression", "04_mnist_sgd",
+            "05_why_that_lr_and_batch"]
 
 
 def _build_module():
@@ -52,7 +53,7 @@ def test_stored_without_outputs(chapter):
 
 
 def test_headings_are_chinese_and_english_and_follow_the_tutorial():
-    for chapter, number in zip(CHAPTERS, "1234"):
+    for chapter, number in zip(CHAPTERS, "12345"):
         title = _cells(chapter)[0]["source"].splitlines()[0]
         assert title.startswith(f"# {number} ") and "·" in title
         assert any("\u4e00" <= ch <= "\u9fff" for ch in title), title
@@ -63,7 +64,8 @@ def test_headings_are_chinese_and_english_and_follow_the_tutorial():
                 "03_linear_regression": ["3.1", "3.1.1", "3.1.2", "3.1.3", "3.2", "3.2.1", "3.2.2",
                                          "3.2.3", "3.2.4", "3.2.4.1", "3.2.4.2", "3.2.4.3", "3.2.4.4"],
                 "04_mnist_sgd": ["4.1", "4.1.1", "4.1.2", "4.2", "4.2.1", "4.2.2", "4.2.3", "4.3",
-                                 "4.3.1", "4.3.2", "4.3.3"]}
+                                 "4.3.1", "4.3.2", "4.3.3"],
+                "05_why_that_lr_and_batch": ["5.1", "5.2", "5.3", "5.4", "5.5", "5.6"]}
     for chapter, numbers in sections.items():
         headings = [line for c in _cells(chapter) if c["cell_type"] == "markdown"
                     for line in c["source"].splitlines() if line.startswith("#")]
@@ -112,3 +114,6 @@ def test_notebook_executes(chapter, tmp_path):
         assert (tmp_path / "store" / "runs.db").exists()  # sgdlab recorded the run there
     if chapter == "04_mnist_sgd":
         assert "batch 1000, 1 epoch(s), 4 updates" in text
+    if chapter == "05_why_that_lr_and_batch":
+        assert "at the edge of stability: the sharpness reached 2/lr = 6.667" in text
+        assert "largest stable learning rate 2/lambda_max = 0.023149" in text
