@@ -67,6 +67,24 @@ def test_lanczos_equals_eigvalsh_of_the_full_hessian(activation, loss, chunk):
     torch.testing.assert_close(curvature.hvp(objective, v), lanczos.values[0] * v, rtol=1e-5, atol=1e-7)
 
 
+def test_lanczos_without_scipy_equals_eigvalsh(monkeypatch):
+    """A bare checkout without SciPy (a benchmark machine) falls back to plain Lanczos."""
+    import builtins
+
+    net, x, y, criterion = tiny_mlp("tanh", "mse")
+    exact = torch.linalg.eigvalsh(full_hessian(net, x, y, criterion)).flip(0)[:2].tolist()
+    real_import = builtins.__import__
+
+    def no_scipy(name, *args, **kwargs):
+        if name.startswith("scipy"):
+            raise ImportError("no scipy here")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_scipy)
+    eigen = curvature.top_eigenvalues(mlp_objective(net, x, y, criterion, 40), 2, tol=1e-10, dense_max=0)
+    assert eigen.method == "lanczos (no scipy)" and eigen.values == pytest.approx(exact, rel=1e-6)
+
+
 def test_gradient_and_hvp_equal_autograd_chunked():
     net, x, y, criterion = tiny_mlp("relu", "cross-entropy", n=33)
     objective = mlp_objective(net, x, y, criterion, 10)  # chunks of 10, 10, 10, 3: weighted

@@ -126,8 +126,6 @@ def top_eigenvalues(objective: Objective, k: int = 1, *, v0: np.ndarray | None =
                     tol: float = LANCZOS_TOL, ncv: int | None = None,
                     dense_max: int = DENSE_MAX) -> Eigen:
     """The ``k`` largest (algebraic) eigenvalues of the loss Hessian, from HVPs only."""
-    from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
-
     dim = objective.dim
     if k < 1 or k > dim:
         raise ValueError(f"k must be in 1..{dim}, got {k}")
@@ -147,6 +145,11 @@ def top_eigenvalues(objective: Objective, k: int = 1, *, v0: np.ndarray | None =
         return Eigen(values[::-1][:k].tolist(), vectors[:, ::-1][:, :k].copy(), count[0], "dense")
     start = _start_vector(dim) if v0 is None or v0.shape != (dim,) or not np.any(v0) else v0
     ncv = min(dim, max(ncv or LANCZOS_NCV, 2 * k + 1))
+    try:
+        from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
+    except ImportError:  # only a bare PYTHONPATH checkout lacks SciPy (a dependency of sgdlab)
+        values, vectors = _lanczos_without_scipy(matvec, dim, k, start, tol)
+        return Eigen(values, vectors, count[0], "lanczos (no scipy)")
     operator = LinearOperator((dim, dim), matvec=matvec, dtype=np.float64)
     try:
         values, vectors = eigsh(operator, k=k, which="LA", v0=start, tol=tol, ncv=ncv,
@@ -158,6 +161,35 @@ def top_eigenvalues(objective: Objective, k: int = 1, *, v0: np.ndarray | None =
         values[k - got:], vectors[:, k - got:] = exc.eigenvalues, exc.eigenvectors
     order = np.argsort(values)[::-1]
     return Eigen(values[order].tolist(), vectors[:, order].copy(), count[0], "lanczos")
+
+
+def _lanczos_without_scipy(matvec, dim: int, k: int, start: np.ndarray, tol: float,
+                           max_steps: int = 300) -> tuple[list[float], np.ndarray]:
+    """Plain Lanczos with full reorthogonalisation, for machines without SciPy (benchmarks run
+    from a bare checkout): grows the Krylov basis until the top k Ritz pairs' residuals are
+    below tol * |lambda|. Tested against eigvalsh; eigsh remains the implementation sgdlab uses."""
+    basis = [start / np.linalg.norm(start)]
+    alphas: list[float] = []
+    betas: list[float] = []
+    for step in range(min(max_steps, dim)):
+        w = matvec(basis[-1])
+        alphas.append(float(w @ basis[-1]))
+        for q in basis:  # full reorthogonalisation (twice is enough)
+            w = w - (w @ q) * q
+        for q in basis:
+            w = w - (w @ q) * q
+        beta = float(np.linalg.norm(w))
+        tridiagonal = np.diag(alphas) + np.diag(betas, 1) + np.diag(betas, -1)
+        ritz, vectors = np.linalg.eigh(tridiagonal)
+        top = slice(len(ritz) - min(k, len(ritz)), len(ritz))
+        residuals = beta * np.abs(vectors[-1, top])
+        if len(ritz) >= k and (np.all(residuals <= tol * np.abs(ritz[top])) or beta < 1e-12):
+            break
+        betas.append(beta)
+        basis.append(w / beta)
+    q = np.stack(basis[: len(alphas)], axis=1)
+    order = np.argsort(ritz)[::-1][:k]
+    return ritz[order].tolist(), q @ vectors[:, order]
 
 
 def _start_vector(dim: int) -> np.ndarray:
