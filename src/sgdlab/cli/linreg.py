@@ -13,16 +13,16 @@ from . import options
 @app.command()
 @handle_errors
 def linreg(
-    csv: Optional[str] = typer.Option(None, "--csv", help="CSV file with a header row (default: the tutorial's 15 points)", show_default=False),
-    x: Optional[str] = typer.Option(None, "--x", help="Feature column(s), comma separated (default: all but --y)", show_default=False),
-    y: Optional[str] = typer.Option(None, "--y", help="Target column (default: the last column)", show_default=False),
-    standardize: bool = typer.Option(False, "--standardize", help="Rescale each feature to mean 0, std 1."),
+    csv: Optional[str] = options.CSV,
+    x: Optional[str] = options.X_COLUMNS,
+    y: Optional[str] = options.Y_COLUMN,
+    standardize: bool = options.STANDARDIZE,
     lr: float = typer.Option(1e-2, "--lr", help="Learning rate (step size)."),
     steps: int = typer.Option(32, "--steps", help="Number of updates (the tutorial: 1 + 31)."),
     epochs: Optional[int] = typer.Option(None, "--epochs", help="Passes over the data; overrides --steps.", show_default=False),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Rows per update (default: all rows, i.e. gradient descent)", show_default=False),
-    seed: int = typer.Option(2019, "--seed", help="Seed for the initial w and the shuffling."),
-    dtype: str = typer.Option("float32", "--dtype", help="float32 (the tutorial's) or float64."),
+    seed: int = options.LINREG_SEED,
+    dtype: str = options.DTYPE,
     out: Optional[str] = typer.Option(None, "--out", help="Folder for the figures (default: <store folder>/<run id>)", show_default=False),
     no_plots: bool = typer.Option(False, "--no-plots", help="Do not draw figures."),
     optimizer: str = options.OPTIMIZER,

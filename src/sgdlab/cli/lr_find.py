@@ -28,13 +28,13 @@ NO_PLOTS = typer.Option(False, "--no-plots", help="Do not draw the figure.")
 @lr_find_app.command("linreg")
 @handle_errors
 def lr_find_linreg(
-    csv: Optional[str] = typer.Option(None, "--csv", help="CSV file with a header row (default: the tutorial's 15 points)", show_default=False),
-    x: Optional[str] = typer.Option(None, "--x", help="Feature column(s), comma separated (default: all but --y)", show_default=False),
-    y: Optional[str] = typer.Option(None, "--y", help="Target column (default: the last column)", show_default=False),
-    standardize: bool = typer.Option(False, "--standardize", help="Rescale each feature to mean 0, std 1."),
+    csv: Optional[str] = options.CSV,
+    x: Optional[str] = options.X_COLUMNS,
+    y: Optional[str] = options.Y_COLUMN,
+    standardize: bool = options.STANDARDIZE,
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Rows per step (default: all rows)", show_default=False),
-    seed: int = typer.Option(2019, "--seed", help="Seed for the initial w and the shuffling."),
-    dtype: str = typer.Option("float32", "--dtype", help="float32 (the tutorial's) or float64."),
+    seed: int = options.LINREG_SEED,
+    dtype: str = options.DTYPE,
     start: float = START, end: float = END, num: int = NUM, beta: float = BETA, stop_factor: float = STOP,
     out: Optional[str] = OUT, no_plots: bool = NO_PLOTS,
     store: Optional[str] = StoreOption,

@@ -93,3 +93,12 @@ def parse_subset(text: str, flag: str = "--sharpness-subset") -> int | None:
         return int(text)
     except ValueError:
         raise ConfigError(f"{flag} must be a number of images or all, got {text!r}") from None
+
+
+# -- linear regression's data options, shared by `linreg` and `lr-find linreg` -------------------
+CSV = typer.Option(None, "--csv", help="CSV file with a header row (default: the tutorial's 15 points)", show_default=False)
+X_COLUMNS = typer.Option(None, "--x", help="Feature column(s), comma separated (default: all but --y)", show_default=False)
+Y_COLUMN = typer.Option(None, "--y", help="Target column (default: the last column)", show_default=False)
+STANDARDIZE = typer.Option(False, "--standardize", help="Rescale each feature to mean 0, std 1.")
+LINREG_SEED = typer.Option(2019, "--seed", help="Seed for the initial w and the shuffling.")
+DTYPE = typer.Option("float32", "--dtype", help="float32 (the tutorial's) or float64.")
