@@ -73,7 +73,12 @@ def estimate_cost(name: str, settings: dict, images: int | None, data, device, r
         return net, step, objective(net, x, y, config.loss)
 
     net, step, goal = fresh()
-    gradient_s = best_of(max(repeats, 3), lambda: step(None), device)
+    probe = torch.randn(goal.dim, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    gradient, product = [], []
+    for _ in range(max(repeats, 3) * 3):  # interleaved, so that load spikes hit both alike
+        gradient.append(best_of(1, lambda: step(None), device))
+        product.append(best_of(1, lambda: curvature.hvp(goal, probe), device))
+    gradient_s, hvp_s = min(gradient), min(product)
     cold, warm, products, sharpness = [], [], {}, float("nan")
     for _ in range(repeats):
         net, step, goal = fresh()
@@ -94,8 +99,12 @@ def estimate_cost(name: str, settings: dict, images: int | None, data, device, r
         products = {"cold": first.matvecs, "warm": second.matvecs}
         sharpness = first.values[0]
     return {"name": name, "images": int(x.shape[0]), "parameters": goal.dim, "gradient_s": gradient_s,
+            "hvp_s": hvp_s, "hvp_in_gradients": hvp_s / gradient_s,
             "cold_s": min(cold), "warm_s": min(warm), "products": products,
             "cold_in_gradients": min(cold) / gradient_s, "warm_in_gradients": min(warm) / gradient_s,
+            # the same from the counts, robust to load spikes that lengthen the long timings
+            "cold_in_gradients_by_products": products["cold"] * hvp_s / gradient_s,
+            "warm_in_gradients_by_products": products["warm"] * hvp_s / gradient_s,
             "sharpness": sharpness}
 
 
@@ -202,10 +211,13 @@ def report(doc: dict) -> None:
     print(f"device {doc['device']} {doc['device_name'] or ''}, torch {doc['torch']}, {doc['threads']} threads; "
           f"1-minute load average {doc['load_average'][0]:.1f} before, {doc['load_average'][1]:.1f} after")
     for c in doc.get("sharpness_cost", []):
-        print(f"sharpness, {c['name']} ({c['parameters']:,} parameters): lambda_max {c['sharpness']:.4g}; "
-              f"one full-batch gradient {1000 * c['gradient_s']:.1f} ms; one estimate cold "
-              f"{c['cold_s']:.2f} s = {c['cold_in_gradients']:.0f} gradients ({c['products']['cold']} HVPs), "
-              f"warm {c['warm_s']:.2f} s = {c['warm_in_gradients']:.0f} gradients ({c['products']['warm']} HVPs)")
+        print(f"sharpness, {c['name']} ({c['parameters']:,} parameters): lambda_max {c['sharpness']:.4g}\n"
+              f"  one full-batch gradient {1000 * c['gradient_s']:.1f} ms, one HVP {1000 * c['hvp_s']:.1f} ms "
+              f"= {c['hvp_in_gradients']:.2f} gradients\n"
+              f"  one estimate, cold: {c['products']['cold']} HVPs = {c['cold_in_gradients_by_products']:.0f} "
+              f"gradients (timed {c['cold_s']:.2f} s = {c['cold_in_gradients']:.0f}); warm-started: "
+              f"{c['products']['warm']} HVPs = {c['warm_in_gradients_by_products']:.0f} gradients "
+              f"(timed {c['warm_s']:.2f} s = {c['warm_in_gradients']:.0f})")
     if "noise_scale_cost" in doc:
         n = doc["noise_scale_cost"]
         errors = ", ".join(f"{100 * e:+.1f}%" for e in n["two_batch_relative_errors"])

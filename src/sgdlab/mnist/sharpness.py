@@ -19,6 +19,7 @@ import statistics
 from dataclasses import replace
 from typing import Any, Callable
 
+from ..core.config import is_finite
 from ..core.errors import ConfigError, Problems
 from ..core.store import RunRecord, Store, new_run_id, run_folder
 from .config import MnistConfig
@@ -38,7 +39,7 @@ def check(lrs: list[float], steps: int, every: int) -> None:
     problems = Problems()
     problems.check(len(lrs) > 0, "--lr: give at least one learning rate")
     for lr in lrs:
-        problems.check(lr > 0 and lr == lr and lr != float("inf"), f"--lr must be > 0, got {lr}")
+        problems.check(is_finite(lr) and lr > 0, f"--lr must be > 0, got {lr}")
     problems.check(steps >= 1, f"--steps must be >= 1, got {steps}")
     problems.check(every >= 1, f"--every must be >= 1, got {every}")
     problems.raise_if_any(ConfigError)
@@ -128,7 +129,7 @@ def run_study(config: MnistConfig, lrs: list[float], *, steps: int = DEFAULT_STE
         store.save_many(records)
     statuses = {r["status"] for r in runs}
     return {"status": "diverged" if "diverged" in statuses else "completed", "study_id": study_id,
-            "steps": steps, "every": every, "data": runs and records[0].metrics["data"],
+            "steps": steps, "every": every, "data": records[0].metrics["data"],
             "config": base.to_dict(), "runs": runs, "figures": figures_out}
 
 
