@@ -32,7 +32,8 @@ StoreOption = typer.Option(
 
 
 def handle_errors(func: Callable) -> Callable:
-    """Turn user errors into `error: ...` lines on stderr and exit code 2, never a traceback."""
+    """Turn user errors into `error: ...` lines on stderr and their exit code (2 for bad input),
+    never a traceback."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -41,7 +42,7 @@ def handle_errors(func: Callable) -> Callable:
         except SgdlabError as exc:
             for problem in exc.problems:
                 print(f"error: {problem}", file=sys.stderr)
-            raise typer.Exit(EXIT_BAD_INPUT) from None
+            raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
             raise typer.Exit(130) from None

@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from .app import JsonOption, StoreOption, app, emit, handle_errors
+from .progress import CellProgress
 
 
 @app.command()
@@ -40,8 +41,9 @@ def sweep(
     f: Optional[str] = typer.Option(None, "--f", help="surface: your own f(x, y) instead.", show_default=False),
     start: Optional[str] = typer.Option(None, "--start", help="surface: starting point X,Y.", show_default=False),
     noise: Optional[float] = typer.Option(None, "--noise", help="surface: gradient noise sigma.", show_default=False),
-    executor: str = typer.Option("auto", "--executor", help="serial, process, vectorized or auto."),
-    workers: Optional[int] = typer.Option(None, "--workers", help="Worker processes (process executor; default: CPU count).", show_default=False),
+    executor: Optional[str] = typer.Option(None, "--executor", help="serial, process, vectorized, ray or auto (default: auto; on --resume: the sweep's own).", show_default=False),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Worker processes (process executor; default: CPU count), or CPUs of a local Ray.", show_default=False),
+    address: Optional[str] = typer.Option(None, "--address", help="ray: the cluster to join: auto, HOST:PORT or ray://HOST:10001 (default: $RAY_ADDRESS, else a local Ray).", show_default=False),
     target: Optional[float] = typer.Option(None, "--target", help="Loss to reach: report steps to reach it.", show_default=False),
     yes: bool = typer.Option(False, "--yes", help="Run grids of more than 10,000 cells."),
     resume: Optional[str] = typer.Option(None, "--resume", help="Finish sweep SWEEP_ID without redoing its finished cells.", show_default=False),
@@ -52,7 +54,7 @@ def sweep(
 ) -> None:
     """Run every combination of the given values; each cell is an ordinary, recorded run."""
     from ..linreg.data import split_columns
-    from ..core.errors import ConfigError
+    from ..core.errors import ClusterError, ConfigError
     from ..core.store import Store, run_folder
     from ..sweep import SweepSpec, run_sweep
     from ..sweep.figures import draw_sweep
@@ -84,12 +86,15 @@ def sweep(
     if resume is None:
         if problem is None:
             raise ConfigError("give the problem to sweep (linreg, mnist or surface) or --resume SWEEP_ID")
-        spec = SweepSpec(problem=problem, axes=axes, base=base, executor=executor,
-                         workers=workers, target=target)
-    elif problem is not None or any(t is not None for t in lists.values()):
-        spec = SweepSpec(problem=problem or "linreg", axes={}, executor=executor, workers=workers)
+        spec = SweepSpec(problem=problem, axes=axes, base=base, executor=executor or "auto",
+                         workers=workers, address=address, target=target)
+    elif executor is not None or workers is not None or address is not None:
+        # a resumed sweep keeps its grid and, unless told otherwise here, its executor
+        spec = SweepSpec(problem=problem or "linreg", axes={}, executor=executor or "auto",
+                         workers=workers, address=address)
 
-    document = run_sweep(spec, store=db, resume=resume, yes=yes, progress=_progress())
+    with CellProgress(enabled=not as_json and sys.stderr.isatty()) as progress:
+        document = run_sweep(spec, store=db, resume=resume, yes=yes, progress=progress)
     rows = document.pop("_rows")
     document["figures"] = [] if no_plots else draw_sweep(rows, run_folder(db, document["sweep_id"], out))
     emit(document, as_json, _print)
@@ -97,6 +102,9 @@ def sweep(
         print(f"interrupted: {document['cells_finished']} of {document['cells_total']} cells kept; "
               f"resume with: {document['resume']}", file=sys.stderr)
         raise typer.Exit(130)
+    if document["status"] == "cluster_lost":
+        print(f"error: {document['error']}", file=sys.stderr)
+        raise typer.Exit(ClusterError.exit_code)
 
 
 def _default_seed(problem: str | None) -> int:
@@ -109,16 +117,6 @@ def _default_seed(problem: str | None) -> int:
         return 0  # an unknown problem is reported by the sweep's validation
     fields = {f.name: f for f in dataclasses.fields(problems.get(problem).config_class())}
     return int(fields["seed"].default)
-
-
-def _progress():
-    if not sys.stderr.isatty():
-        return None
-
-    def show(done: int, total: int) -> None:
-        print(f"\rcells: {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
-
-    return show
 
 
 def _fmt(value, spec: str = ".4g") -> str:

@@ -28,11 +28,12 @@ def load_table(config: LinRegConfig) -> data_mod.Table:
 class Prepared:
     """Everything about the data a run needs, computed once (a sweep shares it between cells)."""
 
-    def __init__(self, config: LinRegConfig):
+    def __init__(self, config: LinRegConfig, table: data_mod.Table | None = None):
+        """``table``: the data, already loaded (a sweep loads it once, on its driver)."""
         import torch
 
         config.validate()
-        self.table = table = load_table(config)
+        self.table = table = table if table is not None else load_table(config)
         if config.batch_size is not None and config.batch_size > table.n:
             raise ConfigError(
                 f"--batch-size {config.batch_size} is larger than the data set ({table.n} rows)"
@@ -73,10 +74,12 @@ def run(
     sweep_id: str | None = None,
     sweep_cell: dict[str, Any] | None = None,
     on_progress: Callable[[int, int], None] | None = None,
+    table: data_mod.Table | None = None,
 ) -> dict[str, Any]:
     """Train, draw, record; return the result document (see the module docstring).
 
-    ``sweep_id``/``sweep_cell`` file the run under a sweep (``sgdlab sweep``).
+    ``sweep_id``/``sweep_cell`` file the run under a sweep (``sgdlab sweep``); ``table``: the
+    data, already loaded, instead of reading ``config.csv``.
     """
     import torch
 
@@ -84,7 +87,7 @@ def run(
     from ..core import loop as training_loop
 
     config = config or LinRegConfig()
-    prep = Prepared(config)
+    prep = Prepared(config, table)
     store = store or Store()
     if record:
         store.check_writable()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..core.store import RunRecord, Store
+from ..core.store import RunRecord
 from ..sweep.protocol import check_optimizer, config_from, summary
 from .config import LinRegConfig
 
@@ -23,11 +23,17 @@ class LinRegAdapter:
         config.validate()
         check_optimizer(config.optimizer, config.lr)
 
-    def run_cell(self, options, store: Store, sweep_id: str, cell: dict[str, Any]) -> str:
-        from .run import run
+    @staticmethod
+    def load_data(config):
+        from .run import load_table
 
-        result = run(self.config(options), store=store, sweep_id=sweep_id, sweep_cell=cell)
-        return result["run_id"]
+        return load_table(config)
+
+    @staticmethod
+    def compute_cell(config, cell: dict[str, Any], sweep_id: str, data=None) -> RunRecord:
+        from .run import run, to_record
+
+        return to_record(run(config, record=False, table=data), sweep_id, cell)
 
     @staticmethod
     def group_key(config) -> tuple:
@@ -36,10 +42,10 @@ class LinRegAdapter:
         return group_key(config)
 
     @staticmethod
-    def run_group(configs, cells, store: Store, sweep_id: str) -> list[str]:
-        from .vectorized import run_linreg_group
+    def compute_group(configs, cells, sweep_id: str, data=None) -> list[RunRecord]:
+        from .vectorized import compute_linreg_group
 
-        return run_linreg_group(configs, cells, store, sweep_id)
+        return compute_linreg_group(configs, cells, sweep_id, data)
 
     @staticmethod
     def summarize(record: RunRecord) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..core.store import RunRecord, Store
+from ..core.store import RunRecord
 from ..sweep.protocol import check_optimizer, config_from, summary
 from .config import MnistConfig
 
@@ -25,10 +25,17 @@ class MnistAdapter:
         config.validate()
         check_optimizer(config.optimizer, config.lr)
 
-    def run_cell(self, options, store: Store, sweep_id: str, cell: dict[str, Any]) -> str:
-        from .run import run
+    @staticmethod
+    def load_data(config):
+        from . import datasets
 
-        return run(self.config(options), store=store, sweep_id=sweep_id, sweep_cell=cell)["run_id"]
+        return datasets.load(config.dataset, config.data_dir)
+
+    @staticmethod
+    def compute_cell(config, cell: dict[str, Any], sweep_id: str, data=None) -> RunRecord:
+        from .run import run, to_record
+
+        return to_record(run(config, record=False, data=data), sweep_id, cell)
 
     @staticmethod
     def group_key(config) -> tuple:
@@ -37,10 +44,10 @@ class MnistAdapter:
         return group_key(config)
 
     @staticmethod
-    def run_group(configs, cells, store: Store, sweep_id: str) -> list[str]:
-        from .vectorized import run_mlp_group
+    def compute_group(configs, cells, sweep_id: str, data=None) -> list[RunRecord]:
+        from .vectorized import compute_mlp_group
 
-        return run_mlp_group(configs, cells, store, sweep_id)
+        return compute_mlp_group(configs, cells, sweep_id, data)
 
     @staticmethod
     def summarize(record: RunRecord) -> dict[str, Any]:

@@ -223,17 +223,23 @@ def run(config: SurfaceConfig | None = None, *, store: Store | None = None,
         folder = run_folder(store, run_id, config.out)
         result["figures"] = figures.draw(folder, surface, result)
     if record:
-        finals = [r["final"]["f"] for r in runs if math.isfinite(r["final"]["f"])]
-        curves = {}
-        for i, r in enumerate(runs):
-            curves[f"f[{i}] lr={r['lr']:g}"] = r["f"]
-        store.save(RunRecord(
-            id=run_id, command="surface", status=status, config=config.to_dict(), sweep_id=sweep_id,
-            metrics={k: result[k] for k in ("surface", "start", "hessian_start", "lr_bound",
-                                            "lr_bound_kind", "critical_point", "noise_check")}
-            | {"runs": [{k: v for k, v in r.items() if k not in ("path", "f")} for r in runs]}
-            | ({"sweep_cell": sweep_cell} if sweep_cell is not None else {}),
-            figures=result["figures"], curves=curves,
-            key_metric_name="best_final_f", key_metric=min(finals) if finals else None,
-        ))
+        store.save(to_record(result, sweep_id, sweep_cell))
     return result
+
+
+def to_record(result: dict[str, Any], sweep_id: str | None = None,
+              sweep_cell: dict[str, Any] | None = None) -> RunRecord:
+    """The run record of one ``run`` result: each trajectory's f-values as a curve."""
+    runs = result["runs"]
+    finals = [r["final"]["f"] for r in runs if math.isfinite(r["final"]["f"])]
+    curves = {f"f[{i}] lr={r['lr']:g}": r["f"] for i, r in enumerate(runs)}
+    return RunRecord(
+        id=result["run_id"], command="surface", status=result["status"], config=result["config"],
+        sweep_id=sweep_id,
+        metrics={k: result[k] for k in ("surface", "start", "hessian_start", "lr_bound",
+                                        "lr_bound_kind", "critical_point", "noise_check")}
+        | {"runs": [{k: v for k, v in r.items() if k not in ("path", "f")} for r in runs]}
+        | ({"sweep_cell": sweep_cell} if sweep_cell is not None else {}),
+        figures=result["figures"], curves=curves,
+        key_metric_name="best_final_f", key_metric=min(finals) if finals else None,
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..core.store import RunRecord, Store
+from ..core.store import RunRecord
 from ..sweep.protocol import check_optimizer, optimizer_spec, summary
 from .config import SurfaceConfig
 
@@ -33,11 +33,15 @@ class SurfaceAdapter:
         config.validate()
         check_optimizer(config.optimizer, (config.lrs or [1e-2])[0])
 
-    def run_cell(self, options, store: Store, sweep_id: str, cell: dict[str, Any]) -> str:
-        from .run import run
+    @staticmethod
+    def load_data(config) -> None:
+        return None  # the function is in the config: no data to ship
 
-        config = self.config(options)
-        return run(config, store=store, sweep_id=sweep_id, sweep_cell=cell)["run_id"]
+    @staticmethod
+    def compute_cell(config, cell: dict[str, Any], sweep_id: str, data=None) -> RunRecord:
+        from .run import run, to_record
+
+        return to_record(run(config, record=False), sweep_id, cell)
 
     @staticmethod
     def summarize(record: RunRecord) -> dict[str, Any]:

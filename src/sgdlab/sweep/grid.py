@@ -10,7 +10,7 @@ from typing import Any
 from ..core.errors import ConfigError, Problems
 
 MAX_CELLS_WITHOUT_YES = 10_000
-EXECUTORS = ("auto", "serial", "process", "vectorized")
+EXECUTORS = ("auto", "serial", "process", "vectorized", "ray")
 
 # Axis name -> kind of value. The order is the order of the grid (the last varies fastest).
 AXES: dict[str, str] = {
@@ -38,6 +38,7 @@ class SweepSpec:
     base: dict[str, Any] = field(default_factory=dict)  # the problem's fixed options
     executor: str = "auto"
     workers: int | None = None  # processes for the process executor (default: CPU count)
+    address: str | None = None  # ray: the cluster to join (None: $RAY_ADDRESS, else a local Ray)
     target: float | None = None  # a loss to reach: "steps to target" in the summary
 
     def validate(self, yes: bool = False) -> None:
@@ -50,6 +51,8 @@ class SweepSpec:
                        f"unknown executor {self.executor!r}; choose one of: {', '.join(EXECUTORS)}")
         if self.workers is not None:
             problems.check(self.workers >= 1, f"--workers must be >= 1, got {self.workers}")
+        problems.check(self.address is None or self.executor == "ray",
+                       f"--address {self.address} joins a Ray cluster: add --executor ray")
         for name, values in self.axes.items():
             problems.check(name in AXES, f"unknown sweep axis {name!r}")
             problems.check(len(values) > 0, f"--{name.replace('_', '-')}: no values")
