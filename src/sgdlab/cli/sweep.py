@@ -90,8 +90,8 @@ def sweep(
                          workers=workers, address=address, target=target)
     elif executor is not None or workers is not None or address is not None:
         # a resumed sweep keeps its grid and, unless told otherwise here, its executor
-        spec = SweepSpec(problem=problem or "linreg", axes={}, executor=executor or "auto",
-                         workers=workers, address=address)
+        spec = SweepSpec(problem=problem or "linreg", axes={}, workers=workers, address=address,
+                         executor=executor or ("ray" if address is not None else "auto"))
 
     with CellProgress(enabled=not as_json and sys.stderr.isatty()) as progress:
         document = run_sweep(spec, store=db, resume=resume, yes=yes, progress=progress)

@@ -24,9 +24,11 @@ Faults:
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import socket
+import sys
 import time
 from typing import Any
 from urllib.parse import urlparse
@@ -143,6 +145,13 @@ def run(plan: Plan) -> Records:
     """Submit every unit, then yield each unit's records as it finishes."""
     if not plan.cells:
         return
+    # Ray prints its cluster's messages (a worker died, ...) on stdout, where --json promises one
+    # document and nothing else: while Ray is connected they go to stderr, with other messages
+    with contextlib.redirect_stdout(sys.stderr):
+        yield from _run(plan)
+
+
+def _run(plan: Plan) -> Records:
     ray, watched, owned = connect(plan.address, plan.workers)
     pending: dict[Any, list[int]] = {}
     lost = False

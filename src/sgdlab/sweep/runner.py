@@ -117,6 +117,6 @@ def run_sweep(
         document["resume"] = f"sgdlab sweep {spec.problem} --resume {sweep_id}"
     if error is not None:
         document["error"] = (f"{error}; {finished} of {len(cells)} cells finished and kept in "
-                             f"{store.path}; resume with: {document['resume']} (on this cluster "
-                             f"again, another one, or with --executor serial)")
+                             f"{store.path}; resume with: {document['resume']} (add --address "
+                             f"HOST:PORT for another cluster, or --executor serial to finish here)")
     return document
