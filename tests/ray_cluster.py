@@ -39,6 +39,8 @@ class LoopbackCluster:
         self.ips, self.cpus = ips, cpus
         self.port = free_port(ips[0])
         self.address = f"{ips[0]}:{self.port}"
+        self.client_port = free_port(ips[0])
+        self.client_address = f"ray://{ips[0]}:{self.client_port}"  # Ray Client's server
         # short: Ray's socket paths under it must fit in 107 bytes
         self.temp = tempfile.mkdtemp(prefix="sgdray-", dir="/tmp")
         self.sessions: list[int] = []
@@ -46,7 +48,9 @@ class LoopbackCluster:
     def start(self) -> "LoopbackCluster":
         head = ["--head", f"--port={self.port}", "--include-dashboard=false",
                 "--dashboard-host=127.0.0.1", f"--dashboard-port={free_port('127.0.0.1')}",
-                f"--ray-client-server-port={free_port(self.ips[0])}"]
+                f"--ray-client-server-port={self.client_port}",
+                # a fixed port: left to Ray, Ray Client's server is told port 0 for this agent
+                f"--runtime-env-agent-port={free_port(self.ips[0])}"]
         try:
             for i, ip in enumerate(self.ips):
                 where = head if i == 0 else [f"--address={self.address}"]

@@ -41,6 +41,7 @@ MAX_RETRIES = 3  # runs of a task after its worker process or node died (Ray's o
 WAIT_S = 0.5  # how long one ray.wait blocks before the driver checks the cluster is still there
 LOST_AFTER_S = 3.0  # the cluster's address silent this long: the cluster is gone
 RAY_GIVE_UP_S = 20  # Ray's reconnect limit for the driver (its default: 60 s)
+CELLS_PER_TASK: int | None = None  # None: the rule in ``units``; benchmarks/sweep.py sets others
 
 
 def require_ray() -> None:
@@ -65,16 +66,20 @@ def compute_unit(problem: str, configs: list, cells: list[dict], sweep_id: str, 
     return records
 
 
-def units(plan: Plan, cpus: int) -> list[tuple[list[int], bool]]:
-    """(cell indices, stacked?) per task: vectorized groups cut into slices of at most
-    ceil(cells / CPUs) cells, so a grid of one group still keeps every CPU busy while each task
-    stays as large (as vectorized) as that allows; one cell per task where there is no stacked form."""
+def units(plan: Plan, slots: int, most: int | None = None) -> list[tuple[list[int], bool]]:
+    """(cell indices, stacked?) per task.
+
+    Where the problem has a stacked form: its vectorized groups, cut into near-equal slices of
+    at most ``most`` cells, by default ceil(cells / slots), ``slots`` being the tasks the cluster
+    runs at once (its CPUs, or its GPUs for GPU cells). Each task then stays as large (as
+    vectorized) as possible while a grid of one group still keeps every slot busy
+    (benchmarks/sweep.py --cells-per-task measures the alternatives). Else one cell per task."""
     if not plan.adapter.vectorizable:
         return [([i], False) for i in range(len(plan.cells))]
-    most = max(1, math.ceil(len(plan.cells) / max(1, cpus)))
+    most = most or max(1, math.ceil(len(plan.cells) / max(1, slots)))
     out = []
     for members in plan.groups():
-        size = math.ceil(len(members) / math.ceil(len(members) / most))  # near-equal slices
+        size = math.ceil(len(members) / math.ceil(len(members) / most))
         out += [(members[k:k + size], True) for k in range(0, len(members), size)]
     return out
 
@@ -157,12 +162,14 @@ def _run(plan: Plan) -> Records:
     lost = False
     try:
         resources = ray.cluster_resources()
+        gpus = _gpus(plan, resources)
         task = ray.remote(compute_unit).options(
-            num_cpus=1, num_gpus=_gpus(plan, resources), max_retries=MAX_RETRIES,
+            num_cpus=1, num_gpus=gpus, max_retries=MAX_RETRIES,
             retry_exceptions=False,  # an exception is a result (or a bug), not a lost worker
         )
         data = ray.put(plan.data)  # once: every task gets a reference, each node one copy
-        for members, stacked in units(plan, int(resources.get("CPU", 1))):
+        slots = int(resources.get("GPU" if gpus else "CPU", 1))
+        for members, stacked in units(plan, slots, CELLS_PER_TASK):
             ref = task.remote(plan.problem, [plan.configs[i] for i in members],
                               [plan.cells[i] for i in members], plan.sweep_id, data, stacked)
             pending[ref] = members
