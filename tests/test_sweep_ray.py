@@ -66,6 +66,22 @@ def sweep_env(store_path) -> dict:
 SURFACE = ["surface", "--surface", "bowl", "--no-plots"]
 
 
+def start_sweep(store: Store, address: str, *args: str) -> subprocess.Popen:
+    """``sgdlab sweep ARGS --json --executor ray --address ADDRESS`` in a process of its own."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "sgdlab", "sweep", *args, "--json", "--executor", "ray", "--address", address],
+        env=sweep_env(store.path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_a_cell(proc: subprocess.Popen, store: Store, timeout: float = 120) -> None:
+    """Until the sweep has stored its first cell (or ended)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+        if store.path.exists() and store.list_runs():
+            return
+
+
 def test_without_ray_the_executor_is_a_one_line_error(cli, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now raises ImportError
     result = cli("sweep", "linreg", "--lr", "0.01", "--executor", "ray")
@@ -141,10 +157,8 @@ def test_through_ray_client(cli, cluster, tmp_path):
 
 def test_a_worker_killed_mid_task_is_retried_and_each_cell_recorded_once(cluster, tmp_path):
     lrs = "0.001,0.002,0.003,0.004,0.005"
-    args = [*SURFACE, "--lr", lrs, "--steps", "2000", "--json"]  # about 0.7 s per cell here
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sgdlab", "sweep", *args, "--executor", "ray", "--address", cluster.address],
-        env=sweep_env(tmp_path / "runs.db"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    store = Store(tmp_path / "runs.db")
+    proc = start_sweep(store, cluster.address, *SURFACE, "--lr", lrs, "--steps", "2000")  # ~0.7 s a cell
     killed, deadline = None, time.monotonic() + 120
     while killed is None and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -155,7 +169,6 @@ def test_a_worker_killed_mid_task_is_retried_and_each_cell_recorded_once(cluster
     assert proc.returncode == 0, err
     doc = json.loads(out)
     assert doc["status"] == "completed" and doc["cells_finished"] == 5
-    store = Store(tmp_path / "runs.db")
     stored = store.list_runs(sweep_id=doc["sweep_id"])
     assert sorted(Counter(cell_key(r.metrics["sweep_cell"]) for r in stored).values()) == [1] * 5
     serial = run_sweep(SweepSpec("surface", {"lr": [float(v) for v in lrs.split(",")], "seed": [0]},
@@ -166,15 +179,9 @@ def test_a_worker_killed_mid_task_is_retried_and_each_cell_recorded_once(cluster
 
 def test_ctrl_c_cancels_the_tasks_and_keeps_finished_cells(cluster, tmp_path):
     store = Store(tmp_path / "runs.db")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sgdlab", "sweep", *SURFACE, "--lr", ",".join(f"0.00{i}" for i in range(1, 9)),
-         "--steps", "2500", "--json", "--executor", "ray", "--address", cluster.address],
-        env=sweep_env(store.path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.2)
-        if store.path.exists() and store.list_runs():
-            break
+    proc = start_sweep(store, cluster.address, *SURFACE, "--lr", ",".join(f"0.00{i}" for i in range(1, 9)),
+                       "--steps", "2500")
+    wait_for_a_cell(proc, store)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
@@ -192,15 +199,9 @@ def test_a_cluster_that_goes_away_ends_the_sweep_with_exit_1_and_resume(cli, tmp
     lone = LoopbackCluster(["127.0.0.4"]).start()  # its own: the session's cluster stays up
     store = Store(tmp_path / "runs.db")
     try:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "sgdlab", "sweep", *SURFACE, "--lr", "0.001,0.002,0.003,0.004,0.005",
-             "--steps", "2000", "--json", "--executor", "ray", "--address", lone.address],
-            env=sweep_env(store.path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.2)
-            if store.path.exists() and store.list_runs():
-                break
+        proc = start_sweep(store, lone.address, *SURFACE, "--lr", "0.001,0.002,0.003,0.004,0.005",
+                           "--steps", "2000")
+        wait_for_a_cell(proc, store)
     finally:
         lone.kill()
     gone = time.monotonic()
