@@ -125,8 +125,11 @@ def crossover(workers: int | None, repeats: int) -> list[dict]:
     rows = []
     for steps in CROSSOVER_STEPS:
         base = {"surface": "bowl", "steps": steps}
-        serial = min(sweep_seconds("surface", axes, base, "serial", workers) for _ in range(repeats))
-        on_ray = min(sweep_seconds("surface", axes, base, "ray", workers) for _ in range(repeats))
+        times = {"serial": [], "ray": []}
+        for _ in range(repeats):  # taking turns, so that a change of load hits both
+            for executor in times:
+                times[executor].append(sweep_seconds("surface", axes, base, executor, workers))
+        serial, on_ray = min(times["serial"]), min(times["ray"])
         rows.append({"steps": steps, "cell_s": serial / 8, "serial_s": serial, "ray_s": on_ray,
                      "speedup": serial / on_ray})
         print(f"crossover: {steps} steps, cell {serial / 8:.3f} s: serial {serial:.2f} s, "
