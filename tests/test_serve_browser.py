@@ -202,9 +202,14 @@ def test_play_animates_the_trajectory(page, lab):
     wait(driver, lambda d: verdict(d) == "escaped saddle", "saddle escapes")
     driver.find_element(By.ID, "play").click()
     seen = set()
-    wait(driver, lambda d: seen.add(int(d.find_element(By.ID, "step").get_attribute("value"))) or
-         (len(seen) > 3 and d.find_element(By.ID, "play").text.endswith("Play")), "the animation runs to the end")
-    assert max(seen) == 60 and min(seen) < 60
+
+    def ended(d) -> bool:
+        at, playing = js(d, "return [step === null ? -1 : step, playing]")
+        seen.add(int(at))
+        return len(seen) > 3 and not playing
+
+    wait(driver, ended, "the animation runs to the end")
+    assert max(seen) == 60 and 0 <= min(seen) < 60, seen
 
 
 # -- the run store ---------------------------------------------------------------------------------

@@ -9,28 +9,21 @@ from __future__ import annotations
 
 import os
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from .. import __version__
 from ..core.store import resolve_store_path
-from . import playground, responses, runs, train
+from . import pages, playground, responses, runs, train
 from .jobs import JobManager
 from .middleware import BodyLimit, SecurityHeaders
 from .store import ReadOnlyStore
 
-STATIC = Path(__file__).parent / "static"
+STATIC = pages.STATIC
 SWAGGER = "/static/vendor/swagger-ui-bundle-5.35.0.js", "/static/vendor/swagger-ui-5.35.0.css"
-
-# route -> page file (each page's script reads its own query string: ?id=..., state of the view)
-PAGES = {
-    "/": "playground.html", "/runs": "runs.html", "/run": "run.html", "/sweep": "sweep.html",
-    "/overlay": "overlay.html", "/train": "train.html",
-}
 
 DESCRIPTION = """The JSON API behind `sgdlab serve`'s pages, usable from scripts.
 
@@ -61,8 +54,8 @@ def create_app(store: str | os.PathLike | None = None) -> FastAPI:
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
-    for route, name in PAGES.items():
-        app.add_api_route(route, _page(name), methods=["GET"], include_in_schema=False)
+    for route in pages.PAGES:
+        app.add_api_route(route, _page(route), methods=["GET"], include_in_schema=False)
 
     @app.get("/docs", include_in_schema=False)
     def docs():
@@ -80,11 +73,8 @@ def create_app(store: str | os.PathLike | None = None) -> FastAPI:
     return app
 
 
-def _page(name: str):
-    path = STATIC / name
-
-    def page() -> FileResponse:
-        return FileResponse(path, media_type="text/html; charset=utf-8",
-                            headers={"Cache-Control": "no-cache"})
+def _page(route: str):
+    def page() -> HTMLResponse:
+        return HTMLResponse(pages.render(route), headers={"Cache-Control": "no-cache"})
 
     return page

@@ -43,6 +43,7 @@ class Job:
 
     def public(self, since: int = 0, queue_position: int | None = None) -> dict[str, Any]:
         """What the API shows; ``points`` from index ``since`` on (``points_total`` counts all)."""
+        since = min(max(0, since), len(self.points))
         points = self.points[since:]
         return {"id": self.id, "problem": self.problem, "options": self.options,
                 "status": self.status, "queue_position": queue_position,

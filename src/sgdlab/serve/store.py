@@ -37,8 +37,7 @@ class ReadOnlyStore(Store):
             raise StoreError(f"no run store at {self.path}; nothing has been recorded there yet")
         uri = self.path.resolve().as_uri() + "?mode=ro"
         try:
-            conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None,
-                                   check_same_thread=False)
+            conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None)
             conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
             return conn

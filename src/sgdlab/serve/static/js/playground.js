@@ -234,10 +234,12 @@ function play() {
   if (step === null || step >= last) step = 0;
   playing = true;
   $("play").textContent = "❚❚ Pause";
-  const per = Math.max(1, Math.round(last / 240));  // about 4 s for the whole descent
+  // by the clock, not by frames: the whole descent takes about 4 s however slow a redraw is
+  const began = performance.now() - (4000 * step) / Math.max(1, last);
   const frame = () => {
     if (!playing) return;
-    step = Math.min(last, step + per);
+    const elapsed = performance.now() - began;  // (a frame's own timestamp may use another clock)
+    step = Math.min(last, Math.max(step, Math.round((last * elapsed) / 4000)));
     draw();
     if (step >= last) { playing = false; $("play").textContent = "▶ Play"; return; }
     requestAnimationFrame(frame);
