@@ -299,6 +299,8 @@ def test_train_live_queue_stop_and_land_in_the_store(page, lab):
     shot(driver, "train-queue")
     driver.find_element(By.CSS_SELECTOR, f"tr[data-job='{long_id}'] button").click()  # stop the long one
     wait(driver, lambda d: live(d) == [100, "completed"], "the second run streams all 100 steps and completes")
+    wait(driver, lambda d: js(d, "const g = document.getElementById('live'); return g.data[0].y.length === 100 "
+                                 "&& g.layout.xaxis.range[1] >= 99"), "the live plot shows every point")
     shot(driver, "train")
     store = Store(lab["store"])
     by_command = [r for r in store.list_runs() if r.command == "mnist"]

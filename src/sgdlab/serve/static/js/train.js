@@ -94,7 +94,8 @@ function drawLive() {
   sg.plot("live", [{ type: "scatter", mode: "lines", x: f.steps, y: f.losses, name: "loss",
     line: { color: sg.COLORS[0], width: 1.5 } }], { xaxis: { title: { text: "step" } },
     yaxis: { title: { text: job && job.problem === "mnist" ? "batch loss (cross-entropy)" : "loss (all rows)" },
-      type: $("logy").checked ? "log" : "linear" }, showlegend: false });
+      type: $("logy").checked ? "log" : "linear" }, showlegend: false,
+    datarevision: f.losses.length });  // the arrays grow in place: tell Plotly they changed
 }
 
 async function refreshJobs() {
