@@ -263,9 +263,10 @@ async function init() {
     if ($(id).value !== "" && isFinite(v)) { state[key] = v; (after || descent)(); }
   });
   select.addEventListener("change", () => {
-    state.s = select.value; state.x = state.lr = state.steps = null;
+    state.s = select.value;  // start, lr and steps become the new surface's own once it loads
     syncControls();
-    if (state.s !== CUSTOM || state.f) loadSurface(false);
+    if (state.s !== CUSTOM) loadSurface(false);
+    else if (state.f) loadSurface(true);
   });
   let typing = null;
   $("f").addEventListener("input", () => {
