@@ -61,3 +61,11 @@ def run_module(*args: str, env: dict | None = None, timeout: int = 300) -> subpr
         [sys.executable, "-m", "sgdlab", *map(str, args)],
         capture_output=True, text=True, env=full_env, timeout=timeout,
     )
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Say it loudly when the browser tests could not run (no chromium on this machine)."""
+    skipped = terminalreporter.stats.get("skipped", [])
+    if any("BROWSER TESTS SKIPPED" in str(getattr(r, "longrepr", "")) for r in skipped):
+        terminalreporter.write_sep("!", "BROWSER TESTS SKIPPED: `sgdlab serve` was not tested in a browser", red=True)
+        terminalreporter.write_line("install them: apt-get install -y chromium chromium-driver (.ci/run does)", red=True)

@@ -74,12 +74,16 @@ def run(
     sweep_id: str | None = None,
     sweep_cell: dict[str, Any] | None = None,
     on_progress: Callable[[int, int], None] | None = None,
+    on_loss: Callable[[int, float], None] | None = None,
     table: data_mod.Table | None = None,
 ) -> dict[str, Any]:
     """Train, draw, record; return the result document (see the module docstring).
 
-    ``sweep_id``/``sweep_cell`` file the run under a sweep (``sgdlab sweep``); ``table``: the
-    data, already loaded, instead of reading ``config.csv``.
+    ``sweep_id``/``sweep_cell`` file the run under a sweep (``sgdlab sweep``).
+    ``on_progress(step, steps)`` and ``on_loss(step, full-data loss before that update)`` are
+    called before each update; either may raise ``core.loop.StopTraining`` to end the run early
+    (status ``stopped``, recorded with what it did). ``table``: the data, already loaded,
+    instead of reading ``config.csv``.
     """
     import torch
 
@@ -124,6 +128,8 @@ def run(
             snapshots["step1"] = problem.predict().detach().clone()
         if on_progress is not None:
             on_progress(step, steps)
+        if on_loss is not None:
+            on_loss(step, full_losses[-1])
 
     loop = training_loop.run(
         problem, optimizer, batch_size=batch_size, steps=steps, generator=generator,

@@ -40,9 +40,13 @@ def run(
     sweep_cell: dict[str, Any] | None = None,
     data=None,
     on_progress: Callable[[int, int], None] | None = None,
+    on_loss: Callable[[int, float], None] | None = None,
 ) -> dict[str, Any]:
     """Train one MLP; return (and record) its result document. ``data``: an ``ImageSet`` to use
-    instead of loading ``config.dataset``. Figures: ``figures.draw_runs``; several batch sizes: ``study.run_study``."""
+    instead of loading ``config.dataset``. Figures: ``figures.draw_runs``; several batch sizes: ``study.run_study``.
+    ``on_progress(step, steps)`` and ``on_loss(step, batch loss)`` (step counted from 1) run
+    before each update; either may raise ``core.loop.StopTraining`` to end the run early
+    (status ``stopped``, recorded with what it did)."""
     import torch
 
     from .. import optim
@@ -80,6 +84,8 @@ def run(
         batch_losses.append(float(loss.detach()))
         if on_progress is not None:
             on_progress(step + 1, steps)
+        if on_loss is not None:
+            on_loss(step + 1, batch_losses[-1])
 
     def after_epoch(epoch: int, seconds: float) -> None:
         began = time.perf_counter()
