@@ -178,7 +178,7 @@ def main() -> None:
         if cluster is not None:
             cluster.stop()
     document.update({"repeats": args.repeats, "threads": torch.get_num_threads(), "cpus": os.cpu_count(),
-                     "torch": torch.__version__, "device": args.device, "ray_cluster": args.address or args.cluster})
+                     "torch": torch.__version__, "device": args.device, "ray_cluster": None if ray_start is None else args.address or args.cluster})
     if args.json:
         print(json.dumps(document, indent=2))
     else:
