@@ -20,8 +20,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-EXIT_BAD_INPUT = 2
-EXIT_DIVERGED = 3
+EXIT_DIVERGED = 3  # bad input exits 2, a lost cluster 1: each error's own ``exit_code``
 
 # Options shared by every command that runs something.
 JsonOption = typer.Option(False, "--json", help="Print one JSON document on stdout and nothing else there.")

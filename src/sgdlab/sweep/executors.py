@@ -104,9 +104,8 @@ def process(plan: Plan) -> Records:
                 yield future.result()  # re-raises a worker's error here
     except KeyboardInterrupt:
         print("interrupted: finishing the cells already running...", file=sys.stderr)
-        pool.shutdown(wait=True, cancel_futures=True)
         raise
-    finally:
+    finally:  # Ctrl-C, an error, or done: cells not started are dropped, running ones finish
         pool.shutdown(wait=True, cancel_futures=True)
 
 

@@ -158,7 +158,7 @@ def run(plan: Plan) -> Records:
 
 def _run(plan: Plan) -> Records:
     ray, watched, owned = connect(plan.address, plan.workers)
-    pending: dict[Any, list[int]] = {}
+    pending: set = set()  # the references of the tasks not yet finished
     lost = False
     try:
         resources = ray.cluster_resources()
@@ -170,14 +170,13 @@ def _run(plan: Plan) -> Records:
         data = ray.put(plan.data)  # once: every task gets a reference, each node one copy
         slots = int(resources.get("GPU" if gpus else "CPU", 1))
         for members, stacked in units(plan, slots, CELLS_PER_TASK):
-            ref = task.remote(plan.problem, [plan.configs[i] for i in members],
-                              [plan.cells[i] for i in members], plan.sweep_id, data, stacked)
-            pending[ref] = members
+            pending.add(task.remote(plan.problem, [plan.configs[i] for i in members],
+                                    [plan.cells[i] for i in members], plan.sweep_id, data, stacked))
         watchdog = Watchdog(watched)
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1, timeout=WAIT_S)
             for ref in done:
-                del pending[ref]
+                pending.discard(ref)
                 yield _records(ray, ref)
             if not done:
                 watchdog.check()
