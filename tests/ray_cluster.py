@@ -22,6 +22,10 @@ from pathlib import Path
 
 RAY = str(Path(sys.executable).with_name("ray"))
 ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
+# Ray Client's server forks a process per client while its gRPC threads run; gRPC's fork
+# handlers then break that child now and then ("epoll_wait error: Bad file descriptor", the
+# client gets "Initialization failure from server"). The child only execs: no handlers needed.
+NODE_ENV = ENV | {"GRPC_ENABLE_FORK_SUPPORT": "0"}
 NODE_MEMORY = str(1 << 30)  # each node otherwise claims most of the machine's memory
 OBJECT_STORE = str(100 << 20)
 
@@ -66,7 +70,7 @@ class LoopbackCluster:
             [RAY, "start", *args, f"--num-cpus={self.cpus}", f"--memory={NODE_MEMORY}",
              f"--object-store-memory={OBJECT_STORE}", "--disable-usage-stats",
              f"--temp-dir={self.temp}"],
-            env=dict(os.environ, **ENV), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            env=dict(os.environ, **NODE_ENV), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             text=True, start_new_session=True,  # its own session: what stop() ends
         )
         self.sessions.append(proc.pid)
