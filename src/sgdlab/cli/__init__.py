@@ -14,5 +14,6 @@ from . import report as _report  # noqa: F401  (registers `sgdlab report`)
 from . import surface as _surface  # noqa: F401  (registers `sgdlab surface`)
 from . import optimizers as _optimizers  # noqa: F401  (registers `sgdlab optimizers`)
 from . import mnist as _mnist  # noqa: F401  (registers `sgdlab mnist`)
+from . import resume as _resume  # noqa: F401  (registers `sgdlab resume`)
 
 __all__ = ["app", "main"]

@@ -8,7 +8,8 @@ from typing import Optional
 
 import typer
 
-from .app import EXIT_DIVERGED, JsonOption, StoreOption, app, emit, handle_errors, note
+from .app import (EXIT_DIVERGED, JsonOption, StoreOption, app, emit, handle_errors, not_applicable,
+                  note)
 from . import options
 
 
@@ -34,6 +35,8 @@ def mnist(
     betas: Optional[str] = options.BETAS,
     eps: Optional[float] = options.EPS,
     weight_decay: Optional[float] = options.WEIGHT_DECAY,
+    checkpoint_every: Optional[int] = options.CHECKPOINT_EVERY,
+    keep_checkpoint: bool = options.KEEP_CHECKPOINT,
     store: Optional[str] = StoreOption,
     as_json: bool = JsonOption,
 ) -> None:
@@ -42,16 +45,25 @@ def mnist(
     from ..mnist.config import MnistConfig
     from ..mnist.run import run
     from ..mnist.study import run_study
+    from ..core.errors import ConfigError
     from ..core.store import Store
 
     sizes = parse_int_list(batch_size, "--batch-size")
-    if dry_run:
-        limit_train = min(limit_train or 2 * max(sizes), 2 * max(sizes))
-        limit_test, epochs = min(limit_test or 100, 100), 1
+    refused = not_applicable(options.output_rules() + [
+        ("epochs", not dry_run, "does not apply to --dry-run (one epoch of 2 batches)"),
+    ])
+    if refused:
+        raise ConfigError(*refused)
+    if dry_run:  # a bad value given with --dry-run stays bad, for validation to name it
+        cap = 2 * max(sizes)
+        limit_train = cap if limit_train is None else min(limit_train, cap)
+        limit_test = 100 if limit_test is None else min(limit_test, 100)
+        epochs = 1
     config = MnistConfig(
         dataset=dataset, data_dir=data_dir, hidden=parse_int_list(hidden, "--hidden"), lr=lr,
         batch_size=sizes[0], epochs=epochs, seed=seed, device=device, limit_train=limit_train,
-        limit_test=limit_test, out=out, plots=not no_plots,
+        limit_test=limit_test, out=out, plots=not no_plots, checkpoint_every=checkpoint_every,
+        keep_checkpoint=keep_checkpoint,
         optimizer=options.optimizer_spec(optimizer, momentum, nesterov, betas, eps, weight_decay),
     )
     bar = Progress()

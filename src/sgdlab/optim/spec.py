@@ -151,6 +151,14 @@ class OptimizerSpec:
     eps: float | None = None  # added to denominators for numerical safety, > 0
     weight_decay: float | None = None  # L2 penalty coefficient (decoupled for AdamW), >= 0
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "OptimizerSpec":
+        """The inverse of ``dataclasses.asdict`` (a stored run's config), betas as a tuple."""
+        data = dict(data)
+        if data.get("betas") is not None:
+            data["betas"] = tuple(data["betas"])
+        return cls(**data)
+
     def hyperparameters(self) -> dict[str, Any]:
         """Only what the user set, so each rule keeps its own defaults."""
         hp: dict[str, Any] = {
