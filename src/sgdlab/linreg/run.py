@@ -26,6 +26,21 @@ def load_table(config: LinRegConfig) -> data_mod.Table:
     return data_mod.read_csv(config.csv, config.x, config.y)
 
 
+def check_representable(table: data_mod.Table, dtype: str) -> None:
+    """Values beyond float32's range would become inf in the tensors: refuse them by cell."""
+    from ..core.limits import FLOAT_MAX
+
+    limit = FLOAT_MAX.get(dtype, math.inf)
+    values = np.column_stack([table.x, table.y]).astype(np.float64)
+    rows, cols = np.nonzero(np.abs(values) > limit)
+    if rows.size:
+        names = table.x_names + [table.y_name]
+        raise ConfigError(
+            f"{table.source}: data row {rows[0] + 1}, column {names[cols[0]]!r}: {values[rows[0], cols[0]]:g} "
+            f"does not fit in {dtype} (largest {limit:.4g}; {rows.size} such value(s)); use "
+            "--dtype float64 or rescale the column")
+
+
 class Prepared:
     """Everything about the data a run needs, computed once (a sweep shares it between cells)."""
 
@@ -39,6 +54,7 @@ class Prepared:
                 f"--batch-size {config.batch_size} is larger than the data set ({table.n} rows)"
             )
         x_np, y_np = table.x, table.y
+        check_representable(table, config.dtype)
         self.feature_scale = None
         if config.standardize:
             mean, std = x_np.mean(axis=0), x_np.std(axis=0)
