@@ -44,7 +44,8 @@ class Tracking:
             except SgdlabError as exc:  # collect its lines with the others
                 problems.items.extend(exc.problems)
         out = getattr(self.config, "out", None)
-        if getattr(self.config, "plots", False):
+        # the default figures folder sits next to the store: one line for one cause
+        if getattr(self.config, "plots", False) and (out or not problems.items):
             check_folder(problems, run_folder(self.store, self.run_id, out),
                          "--out" if out else "the figures folder (next to the run store)")
         problems.raise_if_any(ConfigError)
