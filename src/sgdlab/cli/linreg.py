@@ -9,6 +9,7 @@ import typer
 from .app import (EXIT_DIVERGED, JsonOption, StoreOption, app, emit, handle_errors, not_applicable,
                   note)
 from . import options
+from .progress import Progress
 
 
 @app.command()
@@ -58,7 +59,11 @@ def linreg(
         plots=not no_plots, checkpoint_every=checkpoint_every, keep_checkpoint=keep_checkpoint,
         optimizer=options.optimizer_spec(optimizer, momentum, nesterov, betas, eps, weight_decay),
     )
-    result = run(config, store=Store(store))
+    bar = Progress()
+    try:
+        result = run(config, store=Store(store), on_progress=lambda s, t: bar("linreg", s + 1, t))
+    finally:
+        bar.close()
     emit(result, as_json, print_linreg)
     if result["status"] == "diverged":
         note("error: " + result["divergence"]["message"])

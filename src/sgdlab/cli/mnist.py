@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-import time
 from typing import Optional
 
 import typer
@@ -11,6 +9,7 @@ import typer
 from .app import (EXIT_DIVERGED, JsonOption, StoreOption, app, emit, handle_errors, not_applicable,
                   note)
 from . import options
+from .progress import Progress
 
 
 @app.command()
@@ -67,11 +66,15 @@ def mnist(
         optimizer=options.optimizer_spec(optimizer, momentum, nesterov, betas, eps, weight_decay),
     )
     bar = Progress()
-    if len(sizes) == 1:
-        document = run(config, store=Store(store), on_progress=lambda s, t: bar(sizes[0], s, t))
-    else:
-        document = run_study(config, sizes, store=Store(store), on_progress=bar)
-    bar.close()
+    try:
+        if len(sizes) == 1:
+            document = run(config, store=Store(store),
+                           on_progress=lambda s, t: bar(f"batch size {sizes[0]}", s, t))
+        else:
+            document = run_study(config, sizes, store=Store(store),
+                                 on_progress=lambda b, s, t: bar(f"batch size {b}", s, t))
+    finally:
+        bar.close()
     emit(document, as_json, print_mnist)
     for r in document.get("runs", [document]):
         if r["status"] == "diverged":
@@ -80,29 +83,6 @@ def mnist(
         raise typer.Exit(EXIT_DIVERGED)
     if document["status"] == "interrupted":
         raise typer.Exit(130)
-
-
-class Progress:
-    """A one-line progress bar on stderr, only when stderr is a terminal (redrawn 10x a second)."""
-
-    def __init__(self) -> None:
-        self.enabled = sys.stderr.isatty()
-        self.last = 0.0
-        self.shown = False
-
-    def __call__(self, batch_size: int, step: int, steps: int) -> None:
-        now = time.monotonic()
-        if not self.enabled or (now - self.last < 0.1 and step != steps):
-            return
-        self.last, self.shown = now, True
-        done = int(30 * step / steps)
-        sys.stderr.write(f"\rbatch size {batch_size}: [{'#' * done}{'.' * (30 - done)}] {step}/{steps} steps")
-        sys.stderr.flush()
-
-    def close(self) -> None:
-        if self.shown:
-            sys.stderr.write("\r" + " " * 79 + "\r")
-            sys.stderr.flush()
 
 
 def print_run(r: dict) -> None:

@@ -39,10 +39,13 @@ CREATE TABLE IF NOT EXISTS runs (
     metrics TEXT NOT NULL,
     figures TEXT NOT NULL,
     sgdlab_version TEXT NOT NULL,
-    torch_version TEXT NOT NULL
+    torch_version TEXT NOT NULL,
+    pid INTEGER,
+    host TEXT,
+    pid_start INTEGER,
+    updated TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_sweep ON runs(sweep_id);
--- the columns below came later; MIGRATIONS adds them to stores written before them
 CREATE TABLE IF NOT EXISTS curves (
     run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
     name TEXT NOT NULL,
@@ -58,8 +61,9 @@ CREATE TABLE IF NOT EXISTS sweeps (
 """
 
 
-# Columns added after the first version: (name, SQL type). Older stores get them on open (one
-# ALTER TABLE each, NULL in old rows), so every store ever written stays readable and writable.
+# Columns added after the first version: (name, SQL type). New stores have them from SCHEMA;
+# older ones get them on open (ALTER TABLE, NULL in old rows), so every store ever written stays
+# readable and writable.
 MIGRATIONS = [
     ("pid", "INTEGER"),  # the process that runs (or ran) it: a dead one means interrupted
     ("host", "TEXT"),  # where that process runs: on another host, its state is unknown
@@ -147,10 +151,7 @@ class Store:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA foreign_keys = ON")
             conn.executescript(SCHEMA)
-            have = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
-            for name, kind in MIGRATIONS:
-                if name not in have:
-                    conn.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
+            _migrate(conn)
             conn.row_factory = sqlite3.Row
             return conn
         except (OSError, sqlite3.Error) as exc:
@@ -328,6 +329,22 @@ class Store:
         if row is None:
             return None
         return {"id": row[0], "created": row[1], "problem": row[2], "spec": json.loads(row[3])}
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Add the columns an older store lacks, once, even with several processes opening it."""
+    if {m[0] for m in MIGRATIONS} <= {row[1] for row in conn.execute("PRAGMA table_info(runs)")}:
+        return
+    conn.execute("BEGIN IMMEDIATE")  # one process at a time; look again inside the lock
+    try:
+        have = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
+        for name, kind in MIGRATIONS:
+            if name not in have:
+                conn.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 def _now() -> str:

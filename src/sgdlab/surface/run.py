@@ -166,12 +166,22 @@ def run(config: SurfaceConfig | None = None, *, store: Store | None = None,
 
     ``sweep_id``/``sweep_cell`` file the run under a sweep (``sgdlab sweep surface``).
     """
+    from ..core.tracking import Tracking
+
     config = config or SurfaceConfig(name="bowl")
     config.validate()
     surface = build_surface(config)
     store = store or Store()
-    if record:
-        store.check_writable()
+    run_id = new_run_id()
+    track = Tracking(store, run_id, "surface", config, record=record, sweep_id=sweep_id,
+                     standalone=sweep_cell is None)
+    track.check_outputs()
+    track.begin()
+    with track.interruptible():
+        return _descend_all(config, surface, store, run_id, record, sweep_id, sweep_cell)
+
+
+def _descend_all(config, surface, store, run_id, record, sweep_id, sweep_cell) -> dict[str, Any]:
     start = tuple(float(v) for v in (config.start or surface.start))
     lrs = [float(v) for v in (config.lrs or [surface.lr])]
     steps = config.steps or surface.steps
@@ -206,7 +216,6 @@ def run(config: SurfaceConfig | None = None, *, store: Store | None = None,
         })
 
     status = "diverged" if any(r["verdict"] == "diverged" for r in runs) else "completed"
-    run_id = new_run_id()
     result: dict[str, Any] = {
         "status": status, "run_id": run_id, "surface": surface.describe(), "start": list(start),
         "steps": steps, "noise": sigma, "seed": config.seed, "escape_radius": config.escape_radius,

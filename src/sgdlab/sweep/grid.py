@@ -10,6 +10,7 @@ from typing import Any
 from ..core.errors import ConfigError, Problems
 
 MAX_CELLS_WITHOUT_YES = 10_000
+MAX_CELLS = 1_000_000  # even with --yes: every cell is a recorded run
 EXECUTORS = ("auto", "serial", "process", "vectorized")
 
 # Axis name -> kind of value. The order is the order of the grid (the last varies fastest).
@@ -61,6 +62,8 @@ class SweepSpec:
             yes or n <= MAX_CELLS_WITHOUT_YES,
             f"the grid has {n:,} cells (more than {MAX_CELLS_WITHOUT_YES:,}); pass --yes to run it anyway",
         )
+        problems.check(n <= MAX_CELLS, f"the grid has {n:,} cells, more than the limit "
+                                       f"{MAX_CELLS:,} (every cell is a recorded run)")
         problems.raise_if_any(ConfigError)
 
     def size(self) -> int:
