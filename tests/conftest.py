@@ -61,3 +61,14 @@ def run_module(*args: str, env: dict | None = None, timeout: int = 300) -> subpr
         [sys.executable, "-m", "sgdlab", *map(str, args)],
         capture_output=True, text=True, env=full_env, timeout=timeout,
     )
+
+
+# Hypothesis profiles: "fast" for `make test` (a few dozen examples per property, no example
+# database written into the tests' folders); "nightly" (HYPOTHESIS_PROFILE=nightly) runs 50x more.
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+settings.register_profile("fast", max_examples=40, deadline=None, database=None,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+settings.register_profile("nightly", max_examples=2000, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fast"))

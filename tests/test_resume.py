@@ -21,7 +21,7 @@ import pytest
 import torch
 
 from conftest import ROOT
-from sgdlab import LinRegConfig, MnistConfig, train
+from sgdlab import LinRegConfig, train
 from sgdlab.api import resume
 from sgdlab.core import checkpoint as ckpt
 from sgdlab.core.errors import ConfigError, DataError

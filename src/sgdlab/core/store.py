@@ -14,13 +14,13 @@ import os
 import secrets
 import sqlite3
 import time
-from array import array
 from contextlib import closing
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from .errors import StoreError
+from .records import (COLUMNS, FINISHED, MIGRATIONS, RunRecord, decode_curve, encode_curve,  # noqa: F401
+                      finite_or_none, jsonable, row_to_record)
 
 DEFAULT_STORE = Path("sgdlab-runs") / "runs.db"
 STORE_ENV = "SGDLAB_STORE"
@@ -61,20 +61,6 @@ CREATE TABLE IF NOT EXISTS sweeps (
 """
 
 
-# Columns added after the first version: (name, SQL type). New stores have them from SCHEMA;
-# older ones get them on open (ALTER TABLE, NULL in old rows), so every store ever written stays
-# readable and writable.
-MIGRATIONS = [
-    ("pid", "INTEGER"),  # the process that runs (or ran) it: a dead one means interrupted
-    ("host", "TEXT"),  # where that process runs: on another host, its state is unknown
-    ("pid_start", "INTEGER"),  # the process's start time, so a reused pid is not taken for it
-    ("updated", "TEXT"),  # when the row last changed (start, end, interruption)
-]
-COLUMNS = ["id", "created", "command", "status", "sweep_id", "key_metric_name", "key_metric",
-           "config", "metrics", "figures", "sgdlab_version", "torch_version"] + [m[0] for m in MIGRATIONS]
-FINISHED = ("completed", "diverged")  # statuses of runs that ended by themselves
-
-
 def new_run_id() -> str:
     """Sortable, readable and unique enough across processes: time plus 6 random hex digits."""
     return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
@@ -86,46 +72,6 @@ def resolve_store_path(path: str | os.PathLike | None = None) -> Path:
         return Path(path)
     env = os.environ.get(STORE_ENV)
     return Path(env) if env else DEFAULT_STORE
-
-
-def encode_curve(values: Iterable[float]) -> bytes:
-    return array("d", (float(v) for v in values)).tobytes()
-
-
-def decode_curve(blob: bytes) -> list[float]:
-    values = array("d")
-    values.frombytes(blob)
-    return values.tolist()
-
-
-@dataclass
-class RunRecord:
-    """What one finished (or diverged, or interrupted) run leaves in the store."""
-
-    id: str
-    command: str
-    status: str
-    config: dict[str, Any]
-    metrics: dict[str, Any]
-    figures: list[str] = field(default_factory=list)
-    curves: dict[str, list[float]] = field(default_factory=dict)
-    key_metric_name: str | None = None
-    key_metric: float | None = None
-    sweep_id: str | None = None
-    created: str = ""
-    sgdlab_version: str = ""
-    torch_version: str = ""
-    pid: int | None = None  # the process that ran it last
-    host: str | None = None
-    pid_start: int | None = None
-    updated: str | None = None
-
-    @property
-    def state(self) -> str:
-        """The status as it is now: a ``running`` row whose process died is ``interrupted``."""
-        from .liveness import effective_status
-
-        return effective_status(self.status, self.pid, self.host, self.pid_start)
 
 
 class Store:
@@ -236,7 +182,7 @@ class Store:
             record.created = row[0]
         values = (
             record.id, record.created, record.command, record.status, record.sweep_id,
-            record.key_metric_name, _finite_or_none(record.key_metric),
+            record.key_metric_name, finite_or_none(record.key_metric),
             json.dumps(jsonable(record.config)), json.dumps(jsonable(record.metrics)),
             json.dumps(record.figures), record.sgdlab_version, record.torch_version,
             record.pid, record.host, record.pid_start, record.updated,
@@ -284,7 +230,7 @@ class Store:
             args.append(int(limit))
         with closing(self._connect(create=False)) as conn:
             rows = conn.execute(query, args).fetchall()
-        return [_row_to_record(r) for r in reversed(rows)]
+        return [row_to_record(r) for r in reversed(rows)]
 
     def get(self, run_id: str, curves: bool = True) -> RunRecord:
         """Fetch a run by id or unique id prefix."""
@@ -313,7 +259,7 @@ class Store:
         if len(rows) > 1:
             ids = ", ".join(r[0] for r in rows[:5])
             raise StoreError(f"run id prefix {run_id!r} is ambiguous ({ids}...); give more of it")
-        record = _row_to_record(rows[0])
+        record = row_to_record(rows[0])
         if curves:
             for name, blob in conn.execute(
                 "SELECT name, data FROM curves WHERE run_id = ? ORDER BY name", (record.id,)
@@ -354,44 +300,10 @@ def _now() -> str:
     return datetime.now().isoformat(timespec="milliseconds")
 
 
-def _row_to_record(row: sqlite3.Row) -> RunRecord:
-    data = {name: row[name] for name in COLUMNS}
-    for name in ("config", "metrics", "figures"):
-        data[name] = json.loads(data[name])
-    return RunRecord(**data)
-
-
-def _finite_or_none(value: float | None) -> float | None:
-    if value is None:
-        return None
-    value = float(value)
-    return value if value == value and abs(value) != float("inf") else None
-
-
 def _torch_version() -> str:
     import torch
 
     return torch.__version__
-
-
-def jsonable(obj: Any) -> Any:
-    """Make ``obj`` strict JSON: NaN and infinities become the strings "NaN", "Infinity",
-    "-Infinity" (shown, never hidden, and still valid JSON); tuples become lists."""
-    if isinstance(obj, float):
-        if obj != obj:
-            return "NaN"
-        if obj in (float("inf"), float("-inf")):
-            return "Infinity" if obj > 0 else "-Infinity"
-        return obj
-    if isinstance(obj, dict):
-        return {str(k): jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [jsonable(v) for v in obj]
-    if isinstance(obj, Path):
-        return str(obj)
-    if hasattr(obj, "item") and callable(obj.item):  # numpy / torch scalars
-        return jsonable(obj.item())
-    return obj
 
 
 def run_folder(store: Store, run_id: str, out: str | os.PathLike | None = None) -> Path:

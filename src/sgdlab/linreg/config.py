@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
-from ..core.config import is_finite
+from ..core.config import is_finite, type_problems
 from ..core.errors import ConfigError, Problems
 from ..core.limits import FLOAT_MAX, MAX_STEPS, check_count, check_fits, check_seed
 from ..optim.spec import OptimizerSpec
@@ -40,6 +40,9 @@ class LinRegConfig:
     keep_checkpoint: bool = False  # keep the checkpoints after the run completes
 
     def validate(self) -> None:
+        wrong_kinds = type_problems(self)  # first: the checks below need numbers to be numbers
+        if wrong_kinds:
+            raise ConfigError(*wrong_kinds)
         problems = Problems()
         problems.check(is_finite(self.lr) and self.lr > 0, f"--lr must be > 0, got {self.lr}")
         if is_finite(self.lr):

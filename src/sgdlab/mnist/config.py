@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
-from ..core.config import is_finite
+from ..core.config import is_finite, type_problems
 from ..core.errors import ConfigError, Problems
 from ..core.limits import MAX_STEPS, check_count, check_fits, check_memory, check_seed
 from ..optim.spec import OptimizerSpec
@@ -42,6 +42,9 @@ class MnistConfig:
     def validate(self) -> None:
         from .datasets import DATASETS
 
+        wrong_kinds = type_problems(self)  # first: the checks below need numbers to be numbers
+        if wrong_kinds:
+            raise ConfigError(*wrong_kinds)
         problems = Problems()
         problems.check(
             self.dataset in DATASETS,

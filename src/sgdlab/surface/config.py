@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
-from ..core.config import is_finite, parse_float_list
+from ..core.config import is_finite, type_problems, parse_float_list
 from ..core.errors import ConfigError, Problems
 from ..core.limits import check_count, check_seed
 from ..optim.spec import OptimizerSpec
@@ -39,6 +39,9 @@ class SurfaceConfig:
     plots: bool = True  # draw the figures
 
     def validate(self) -> None:
+        wrong_kinds = type_problems(self)  # first: the checks below need numbers to be numbers
+        if wrong_kinds:
+            raise ConfigError(*wrong_kinds)
         problems = Problems()
         if (self.name is None) == (self.expr is None):
             problems.add("give a built-in surface name (e.g. `sgdlab surface bowl`) or --f EXPR, "

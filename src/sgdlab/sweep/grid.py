@@ -42,6 +42,11 @@ class SweepSpec:
     target: float | None = None  # a loss to reach: "steps to target" in the summary
 
     def validate(self, yes: bool = False) -> None:
+        from ..core.config import type_problems
+
+        wrong_kinds = type_problems(self)
+        if wrong_kinds:
+            raise ConfigError(*wrong_kinds)
         problems = Problems()
         from .. import problems as registry
 
