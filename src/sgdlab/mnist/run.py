@@ -26,8 +26,8 @@ def tensors(config: MnistConfig, data, device):
     n = int(x_train.shape[0])
     if config.batch_size > n:
         raise ConfigError(
-            f"--batch-size {config.batch_size} is larger than the training set ({n} images); "
-            f"use a batch size of at most {n}"
+            f"batch size {config.batch_size} is larger than the training set ({n} images); "
+            f"give --batch-size of at most {n}"
         )
     return prepare(x_train, device), y_train.to(device), prepare(x_test, device), y_test.to(device)
 
