@@ -129,6 +129,8 @@ def run_section(store: Store, run_id: str, scratch: Path) -> str:
 def build_report(store: Store, *, sweep_id: str | None = None, run_ids: list[str] | None = None,
                  out: str | Path = "report.html") -> Path:
     run_ids = run_ids or []
+    if sweep_id is not None and not sweep_id.strip():
+        raise ConfigError("--sweep: the sweep id is empty; `sgdlab runs` lists the sweeps' runs")
     if not sweep_id and not run_ids:
         raise ConfigError("nothing to report: give --sweep ID or one or more run ids")
     require_file(out, "report --out")

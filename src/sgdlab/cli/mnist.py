@@ -48,6 +48,10 @@ def mnist(
     from ..core.store import Store
 
     sizes = parse_int_list(batch_size, "--batch-size")
+    twice = sorted({b for b in sizes if sizes.count(b) > 1})
+    if twice:
+        raise ConfigError(f"--batch-size gives {', '.join(map(str, twice))} twice: the runs would "
+                          "be identical")
     refused = not_applicable(options.output_rules() + [
         ("epochs", not dry_run, "does not apply to --dry-run (one epoch of 2 batches)"),
     ])

@@ -46,6 +46,13 @@ def check_file(problems: Problems, path: str | os.PathLike, what: str) -> None:
     _check_creatable(problems, target.parent, what, shown=target)
 
 
+def check_not_empty(problems: Problems, paths: dict[str, object]) -> None:
+    """Paths that were given (not None) but are empty: ``--out ""`` would otherwise mean "here"."""
+    for flag, value in paths.items():
+        if isinstance(value, str) and not value.strip():
+            problems.add(f"{flag}: the path is empty")
+
+
 def require_folder(path: str | os.PathLike, what: str) -> None:
     problems = Problems()
     check_folder(problems, path, what)

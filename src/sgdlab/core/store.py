@@ -68,6 +68,8 @@ def new_run_id() -> str:
 
 def resolve_store_path(path: str | os.PathLike | None = None) -> Path:
     """``--store`` wins, then ``$SGDLAB_STORE``, then ``./sgdlab-runs/runs.db``."""
+    if path is not None and not str(path).strip():
+        raise StoreError("--store: the path is empty; give the run store's file, e.g. runs.db")
     if path:
         return Path(path)
     env = os.environ.get(STORE_ENV)

@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 from ..core.config import is_finite, type_problems
 from ..core.errors import ConfigError, Problems
+from ..core.paths import check_not_empty
 from ..core.limits import FLOAT_MAX, MAX_STEPS, check_count, check_fits, check_seed
 from ..optim.spec import OptimizerSpec
 
@@ -44,6 +45,7 @@ class LinRegConfig:
         if wrong_kinds:
             raise ConfigError(*wrong_kinds)
         problems = Problems()
+        check_not_empty(problems, {"--csv": self.csv, "--out": self.out})
         problems.check(is_finite(self.lr) and self.lr > 0, f"--lr must be > 0, got {self.lr}")
         if is_finite(self.lr):
             check_fits(problems, "--lr", self.lr, self.dtype, DTYPE_HINT.get(self.dtype, ""))

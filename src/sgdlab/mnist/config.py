@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 from ..core.config import is_finite, type_problems
 from ..core.errors import ConfigError, Problems
+from ..core.paths import check_not_empty
 from ..core.limits import MAX_STEPS, check_count, check_fits, check_memory, check_seed
 from ..optim.spec import OptimizerSpec
 
@@ -46,6 +47,7 @@ class MnistConfig:
         if wrong_kinds:
             raise ConfigError(*wrong_kinds)
         problems = Problems()
+        check_not_empty(problems, {"--data-dir": self.data_dir, "--out": self.out})
         problems.check(
             self.dataset in DATASETS,
             f"unknown data set {self.dataset!r}; the known ones are: {', '.join(DATASETS)}",

@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 from ..core.config import is_finite, type_problems, parse_float_list
 from ..core.errors import ConfigError, Problems
+from ..core.paths import check_not_empty
 from ..core.limits import check_count, check_seed
 from ..optim.spec import OptimizerSpec
 
@@ -43,6 +44,7 @@ class SurfaceConfig:
         if wrong_kinds:
             raise ConfigError(*wrong_kinds)
         problems = Problems()
+        check_not_empty(problems, {"--out": self.out})
         if (self.name is None) == (self.expr is None):
             problems.add("give a built-in surface name (e.g. `sgdlab surface bowl`) or --f EXPR, "
                          "exactly one of them")
@@ -55,6 +57,9 @@ class SurfaceConfig:
             problems.check(len(self.lrs) >= 1, "--lr needs at least one learning rate")
             for lr in self.lrs:
                 problems.check(is_finite(lr) and lr > 0, f"--lr must be > 0, got {lr}")
+            twice = sorted({lr for lr in self.lrs if self.lrs.count(lr) > 1})
+            problems.check(not twice, f"--lr gives {', '.join(map(str, twice))} twice: the "
+                                      "trajectories would be identical")
         if self.steps is not None:
             check_count(problems, self.steps, "--steps", high=MAX_SURFACE_STEPS,
                         why="every point of the path is kept in memory, drawn and stored")

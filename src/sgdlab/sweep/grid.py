@@ -11,6 +11,7 @@ from ..core.errors import ConfigError, Problems
 
 MAX_CELLS_WITHOUT_YES = 10_000
 MAX_CELLS = 1_000_000  # even with --yes: every cell is a recorded run
+MAX_WORKERS = 256
 EXECUTORS = ("auto", "serial", "process", "vectorized")
 
 # Axis name -> kind of value. The order is the order of the grid (the last varies fastest).
@@ -55,7 +56,8 @@ class SweepSpec:
         problems.check(self.executor in EXECUTORS,
                        f"unknown executor {self.executor!r}; choose one of: {', '.join(EXECUTORS)}")
         if self.workers is not None:
-            problems.check(self.workers >= 1, f"--workers must be >= 1, got {self.workers}")
+            problems.check(1 <= self.workers <= MAX_WORKERS, f"--workers must be 1 .. {MAX_WORKERS} "
+                           f"(each is a process with its own copy of torch), got {self.workers}")
         for name, values in self.axes.items():
             problems.check(name in AXES, f"unknown sweep axis {name!r}")
             problems.check(len(values) > 0, f"--{name.replace('_', '-')}: no values")
