@@ -27,6 +27,7 @@ def _isolated_store(tmp_path, monkeypatch, _session_data_cache):
     monkeypatch.setenv("SGDLAB_STORE", str(tmp_path / "store" / "runs.db"))
     monkeypatch.setenv("SGDLAB_DATA", str(_session_data_cache))
     monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.setenv("SGDLAB_DEBUG", "1")  # a bug in a test shows its traceback, not one line
     monkeypatch.chdir(tmp_path)
 
 

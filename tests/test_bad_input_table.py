@@ -175,3 +175,22 @@ def test_errors_name_only_the_flags_that_were_given(cli):
     assert result.stderr.strip().splitlines() == [
         "error: batch size 100 is larger than the training set (50 images); "
         "give --batch-size of at most 50"]
+
+
+def test_a_bug_is_one_line_exit_1_and_its_traceback_only_on_request(cli, monkeypatch):
+    import sgdlab.linreg.run as linreg_run
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("something sgdlab did not expect")
+
+    monkeypatch.setattr(linreg_run, "run", broken)
+    monkeypatch.delenv("SGDLAB_DEBUG")
+    result = cli("linreg", "--json")
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == [
+        "error: internal error (RuntimeError: something sgdlab did not expect); this is a bug in "
+        "sgdlab: please report the command; SGDLAB_DEBUG=1 shows the traceback"]
+    assert json.loads(result.stdout)["status"] == "error"
+    monkeypatch.setenv("SGDLAB_DEBUG", "1")
+    with pytest.raises(RuntimeError):
+        cli("linreg")

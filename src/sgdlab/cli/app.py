@@ -48,7 +48,7 @@ class SgdlabGroup(TyperGroup):
             code = EXIT_BAD_INPUT
         except click.exceptions.ClickException as exc:
             code = fail([usage_message(exc, argv)], "--json" in argv)
-        except (click.exceptions.Abort, KeyboardInterrupt):
+        except (typer.Abort, KeyboardInterrupt):
             print("interrupted", file=sys.stderr)
             code = EXIT_INTERRUPTED
         if standalone_mode:

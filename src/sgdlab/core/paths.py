@@ -18,11 +18,9 @@ from .errors import ConfigError, Problems
 
 def check_folder(problems: Problems, path: str | os.PathLike, what: str) -> None:
     """``path`` must be a folder we can create (or already have) and write into."""
-    text = str(path)
-    if not text.strip():
-        problems.add(f"{what}: the path is empty")
+    target = _target(problems, path, what)
+    if target is None:
         return
-    target = Path(text).expanduser()
     if target.exists() and not target.is_dir():
         problems.add(f"{what}: {target} is a file, not a folder; give a folder")
         return
@@ -31,14 +29,11 @@ def check_folder(problems: Problems, path: str | os.PathLike, what: str) -> None
 
 def check_file(problems: Problems, path: str | os.PathLike, what: str) -> None:
     """``path`` must be a file we can create or replace (its folder may not exist yet)."""
-    text = str(path)
-    if not text.strip():
-        problems.add(f"{what}: the path is empty")
+    target = _target(problems, path, what)
+    if target is None:
         return
-    target = Path(text).expanduser()
     if target.is_dir():
-        problems.add(f"{what}: {target} is a folder; give a file name (e.g. {target / 'x'})".replace(
-            "'x'", _example(what)))
+        problems.add(f"{what}: {target} is a folder; give a file name (e.g. {target / _example(what)})")
         return
     if target.exists() and not os.access(target, os.W_OK):
         problems.add(f"{what}: {target} exists and is not writable")
@@ -63,6 +58,13 @@ def require_file(path: str | os.PathLike, what: str) -> None:
     problems = Problems()
     check_file(problems, path, what)
     problems.raise_if_any(ConfigError)
+
+
+def _target(problems: Problems, path: str | os.PathLike, what: str) -> Path | None:
+    if not str(path).strip():
+        problems.add(f"{what}: the path is empty")
+        return None
+    return Path(str(path)).expanduser()
 
 
 def _example(what: str) -> str:
