@@ -42,7 +42,7 @@ class Progress:
             if left is not None and left > LONG_RUN_S and label not in self.estimated:
                 self.estimated.add(label)
                 sys.stderr.write(f"{label}: step {step:,} of {steps:,}; about {duration(left)} left "
-                                 "(Ctrl-C stops; `sgdlab resume` continues a checkpointed run)\n")
+                                 "(Ctrl-C stops it)\n")
             return
         if now - self.last < 0.1 and step != steps:
             return

@@ -9,6 +9,7 @@ import typer
 from .app import (EXIT_DIVERGED, JsonOption, StoreOption, app, emit, handle_errors, not_applicable,
                   note)
 from . import options
+from .progress import Progress
 
 SURFACE_HELP = """Gradient descent on a 2-D function f(x, y) (tutorial section 2).
 
@@ -71,7 +72,11 @@ def surface(
         noise=noise, noise_samples=noise_samples, seed=seed, escape_radius=escape_radius,
         saddle=parse_point(saddle, "--saddle"), out=out, plots=not no_plots,
     )
-    result = run(config, store=Store(store))
+    bar = Progress()
+    try:
+        result = run(config, store=Store(store), on_progress=bar)
+    finally:
+        bar.close()
     emit(result, as_json, print_surface)
     if result["status"] == "diverged":
         for r in result["runs"]:

@@ -113,7 +113,7 @@ def sweep(
         raise typer.Exit(130)
 
 
-# The options only some problems take: the problem each belongs to (None: every problem).
+# The options only some problems take, and the problems that take each.
 PROBLEM_OPTIONS = {
     "steps": ("linreg", "surface"), "epochs": ("linreg", "mnist"), "batch_size": ("linreg", "mnist"),
     "csv": ("linreg",), "x": ("linreg",), "y": ("linreg",), "standardize": ("linreg",),
