@@ -73,3 +73,11 @@ settings.register_profile("fast", max_examples=40, deadline=None, database=None,
 settings.register_profile("nightly", max_examples=2000, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fast"))
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Say it loudly when the browser tests could not run (no chromium on this machine)."""
+    skipped = terminalreporter.stats.get("skipped", [])
+    if any("BROWSER TESTS SKIPPED" in str(getattr(r, "longrepr", "")) for r in skipped):
+        terminalreporter.write_sep("!", "BROWSER TESTS SKIPPED: `sgdlab serve` was not tested in a browser", red=True)
+        terminalreporter.write_line("install them: apt-get install -y chromium chromium-driver (.ci/run does)", red=True)

@@ -21,6 +21,14 @@ import torch
 BLOWUP_FACTOR = 1e10
 
 
+class StopTraining(Exception):
+    """Raised by a ``before_update`` callback (a run's progress hook) to end the run early.
+
+    The loop ends cleanly with status ``stopped``: the run keeps what it did so far and is
+    recorded like any other (``sgdlab serve``'s stop button). Ctrl-C, by contrast, records nothing.
+    """
+
+
 class Problem(Protocol):
     n_train: int
 
@@ -36,7 +44,7 @@ class Problem(Protocol):
 
 @dataclass
 class LoopResult:
-    status: str = "completed"  # completed | diverged
+    status: str = "completed"  # completed | diverged | stopped (a callback raised StopTraining)
     step_losses: list[float] = field(default_factory=list)  # the batch loss before each update
     steps_done: int = 0
     diverged_step: int | None = None  # 1-based update number whose loss was not finite
@@ -68,7 +76,9 @@ def run(
     Full batch (``batch_size >= n_train``) keeps the data in order, as the tutorial does;
     smaller batches take a fresh ``randperm`` from ``generator`` every epoch (the last batch of an
     epoch may be smaller). ``before_update(step, loss)`` sees each batch loss; ``after_epoch``
-    runs after each pass over the data with the epoch number and its seconds.
+    runs after each pass over the data with the epoch number and its seconds. A
+    ``before_update`` that raises ``StopTraining`` ends the run before that update (status
+    ``stopped``; its loss is kept in ``step_losses``, as a diverged step's is).
 
     ``checkpoint`` (a ``core.checkpoint.Checkpointer``) is asked after every update and at the
     end of every epoch whether one is due, and handed the loop's state (``state`` below);
@@ -125,7 +135,11 @@ def run(
             value = float(loss.detach())
             result.step_losses.append(value)
             if before_update is not None:
-                before_update(step, loss)
+                try:
+                    before_update(step, loss)
+                except StopTraining:
+                    result.status = "stopped"
+                    break
             if first_loss is None:
                 first_loss = value
             reason = divergence_reason(value, first_loss)
@@ -148,7 +162,7 @@ def run(
         result.steps_done = step
         seconds = time.perf_counter() - epoch_start
         result.epoch_seconds.append(seconds)
-        if result.status == "diverged":
+        if result.status in ("diverged", "stopped"):
             break
         if after_epoch is not None:
             after_epoch(epoch, seconds)

@@ -67,8 +67,11 @@ class RunRecord:
         return effective_status(self.status, self.pid, self.host, self.pid_start)
 
 
-def row_to_record(row: sqlite3.Row) -> RunRecord:
-    data = {name: row[name] for name in COLUMNS}
+def row_to_record(row) -> RunRecord:
+    """A ``runs`` row (an ``sqlite3.Row``, or a plain tuple in column order) as a RunRecord;
+    columns a store written before them lacks read as None."""
+    keys = row.keys() if isinstance(row, sqlite3.Row) else COLUMNS[: len(row)]
+    data = {name: None for name in COLUMNS} | {k: v for k, v in zip(keys, row) if k in COLUMNS}
     for name in ("config", "metrics", "figures"):
         data[name] = json.loads(data[name])
     return RunRecord(**data)

@@ -95,6 +95,7 @@ def run(
     sweep_id: str | None = None,
     sweep_cell: dict[str, Any] | None = None,
     on_progress: Callable[[int, int], None] | None = None,
+    on_loss: Callable[[int, float], None] | None = None,
     run_id: str | None = None,
     resume: bool = False,
 ) -> dict[str, Any]:
@@ -103,6 +104,9 @@ def run(
     ``sweep_id``/``sweep_cell`` file the run under a sweep (``sgdlab sweep``). A recorded run
     outside a sweep is recorded when it starts and, with ``epochs`` or ``checkpoint_every``,
     checkpointed; ``resume=True`` continues run ``run_id`` from its last checkpoint.
+    ``on_progress(step, steps)`` and ``on_loss(step, full-data loss before that update)`` are
+    called before each update; either may raise ``core.loop.StopTraining`` to end the run early
+    (status ``stopped``, recorded with what it did).
     """
     import torch
 
@@ -151,6 +155,8 @@ def run(
             snapshots["step1"] = problem.predict().detach().clone()
         if on_progress is not None:
             on_progress(step, steps)
+        if on_loss is not None:
+            on_loss(step, full_losses[-1])
 
     def extra() -> dict[str, Any]:  # what a checkpoint keeps besides the loop's own state
         return {"full_losses": torch.tensor(full_losses, dtype=torch.float64),

@@ -41,6 +41,7 @@ def run(
     sweep_cell: dict[str, Any] | None = None,
     data=None,
     on_progress: Callable[[int, int], None] | None = None,
+    on_loss: Callable[[int, float], None] | None = None,
     run_id: str | None = None,
     resume: bool = False,
 ) -> dict[str, Any]:
@@ -48,7 +49,10 @@ def run(
     instead of loading ``config.dataset``. Figures: ``figures.draw_runs``; several batch sizes:
     ``study.run_study``. A recorded run outside a sweep is recorded when it starts and
     checkpointed at the end of every epoch (and every ``checkpoint_every`` updates);
-    ``resume=True`` continues run ``run_id`` from its last checkpoint, bit for bit on the CPU."""
+    ``resume=True`` continues run ``run_id`` from its last checkpoint, bit for bit on the CPU.
+    ``on_progress(step, steps)`` and ``on_loss(step, batch loss)`` (step counted from 1) run
+    before each update; either may raise ``core.loop.StopTraining`` to end the run early
+    (status ``stopped``, recorded with what it did)."""
     import torch
 
     from .. import optim
@@ -93,6 +97,8 @@ def run(
         batch_losses.append(float(loss.detach()))
         if on_progress is not None:
             on_progress(step + 1, steps)
+        if on_loss is not None:
+            on_loss(step + 1, batch_losses[-1])
 
     def after_epoch(epoch: int, seconds: float) -> None:
         began = time.perf_counter()
