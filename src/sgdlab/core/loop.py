@@ -25,7 +25,8 @@ class StopTraining(Exception):
     """Raised by a ``before_update`` callback (a run's progress hook) to end the run early.
 
     The loop ends cleanly with status ``stopped``: the run keeps what it did so far and is
-    recorded like any other (``sgdlab serve``'s stop button). Ctrl-C, by contrast, records nothing.
+    recorded like any other (``sgdlab serve``'s stop button). Ctrl-C, by contrast, leaves the run
+    ``interrupted``, to be continued with ``sgdlab resume``.
     """
 
 
