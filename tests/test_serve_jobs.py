@@ -135,7 +135,7 @@ def test_bad_mnist_options_are_refused_before_queueing(client):
     cases = {
         (("hidden", "a"),): "--hidden: 'a' is not a whole number",
         (("dataset", "mnist"),): "the server trains on mnist-5k only",
-        (("batch_size", 5000),): "--batch-size 5000 is larger than the training set (4000 images)",
+        (("batch_size", 5000),): "batch size 5000 is larger than the training set (4000 images)",
         (("epochs", 1000),): "--epochs must be <= 100 here",
         (("data_dir", "/etc"),): "data_dir: Extra inputs are not permitted",
     }

@@ -14,6 +14,7 @@ from . import report as _report  # noqa: F401  (registers `sgdlab report`)
 from . import surface as _surface  # noqa: F401  (registers `sgdlab surface`)
 from . import optimizers as _optimizers  # noqa: F401  (registers `sgdlab optimizers`)
 from . import mnist as _mnist  # noqa: F401  (registers `sgdlab mnist`)
+from . import resume as _resume  # noqa: F401  (registers `sgdlab resume`)
 from . import serve as _serve  # noqa: F401  (registers `sgdlab serve`)
 
 __all__ = ["app", "main"]

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import sys
-import time
 from typing import Optional
 
 import typer
 
-from .app import EXIT_DIVERGED, JsonOption, StoreOption, app, emit, handle_errors, note
+from .app import (EXIT_DIVERGED, JsonOption, StoreOption, app, emit, handle_errors, not_applicable,
+                  note)
 from . import options
+from .progress import Progress
 
 
 @app.command()
@@ -34,6 +34,8 @@ def mnist(
     betas: Optional[str] = options.BETAS,
     eps: Optional[float] = options.EPS,
     weight_decay: Optional[float] = options.WEIGHT_DECAY,
+    checkpoint_every: Optional[int] = options.CHECKPOINT_EVERY,
+    keep_checkpoint: bool = options.KEEP_CHECKPOINT,
     store: Optional[str] = StoreOption,
     as_json: bool = JsonOption,
 ) -> None:
@@ -42,24 +44,41 @@ def mnist(
     from ..mnist.config import MnistConfig
     from ..mnist.run import run
     from ..mnist.study import run_study
+    from ..core.errors import ConfigError
     from ..core.store import Store
 
     sizes = parse_int_list(batch_size, "--batch-size")
-    if dry_run:
-        limit_train = min(limit_train or 2 * max(sizes), 2 * max(sizes))
-        limit_test, epochs = min(limit_test or 100, 100), 1
+    twice = sorted({b for b in sizes if sizes.count(b) > 1})
+    if twice:
+        raise ConfigError(f"--batch-size gives {', '.join(map(str, twice))} twice: the runs would "
+                          "be identical")
+    refused = not_applicable(options.output_rules() + [
+        ("epochs", not dry_run, "does not apply to --dry-run (one epoch of 2 batches)"),
+    ])
+    if refused:
+        raise ConfigError(*refused)
+    if dry_run:  # a bad value given with --dry-run stays bad, for validation to name it
+        cap = 2 * max(sizes)
+        limit_train = cap if limit_train is None else min(limit_train, cap)
+        limit_test = 100 if limit_test is None else min(limit_test, 100)
+        epochs = 1
     config = MnistConfig(
         dataset=dataset, data_dir=data_dir, hidden=parse_int_list(hidden, "--hidden"), lr=lr,
         batch_size=sizes[0], epochs=epochs, seed=seed, device=device, limit_train=limit_train,
-        limit_test=limit_test, out=out, plots=not no_plots,
+        limit_test=limit_test, out=out, plots=not no_plots, checkpoint_every=checkpoint_every,
+        keep_checkpoint=keep_checkpoint,
         optimizer=options.optimizer_spec(optimizer, momentum, nesterov, betas, eps, weight_decay),
     )
     bar = Progress()
-    if len(sizes) == 1:
-        document = run(config, store=Store(store), on_progress=lambda s, t: bar(sizes[0], s, t))
-    else:
-        document = run_study(config, sizes, store=Store(store), on_progress=bar)
-    bar.close()
+    try:
+        if len(sizes) == 1:
+            document = run(config, store=Store(store),
+                           on_progress=lambda s, t: bar(f"batch size {sizes[0]}", s, t))
+        else:
+            document = run_study(config, sizes, store=Store(store),
+                                 on_progress=lambda b, s, t: bar(f"batch size {b}", s, t))
+    finally:
+        bar.close()
     emit(document, as_json, print_mnist)
     for r in document.get("runs", [document]):
         if r["status"] == "diverged":
@@ -68,29 +87,6 @@ def mnist(
         raise typer.Exit(EXIT_DIVERGED)
     if document["status"] == "interrupted":
         raise typer.Exit(130)
-
-
-class Progress:
-    """A one-line progress bar on stderr, only when stderr is a terminal (redrawn 10x a second)."""
-
-    def __init__(self) -> None:
-        self.enabled = sys.stderr.isatty()
-        self.last = 0.0
-        self.shown = False
-
-    def __call__(self, batch_size: int, step: int, steps: int) -> None:
-        now = time.monotonic()
-        if not self.enabled or (now - self.last < 0.1 and step != steps):
-            return
-        self.last, self.shown = now, True
-        done = int(30 * step / steps)
-        sys.stderr.write(f"\rbatch size {batch_size}: [{'#' * done}{'.' * (30 - done)}] {step}/{steps} steps")
-        sys.stderr.flush()
-
-    def close(self) -> None:
-        if self.shown:
-            sys.stderr.write("\r" + " " * 79 + "\r")
-            sys.stderr.flush()
 
 
 def print_run(r: dict) -> None:

@@ -12,7 +12,8 @@ from __future__ import annotations
 import time
 from typing import Any, Callable
 
-from ..core.errors import ConfigError
+from ..core.errors import ConfigError, Problems
+from ..core.limits import check_steps
 from ..core.store import RunRecord, Store, new_run_id, run_folder
 from .config import MnistConfig, resolve_device
 from .model import Classifier, build_model, evaluate, prepare
@@ -25,8 +26,8 @@ def tensors(config: MnistConfig, data, device):
     n = int(x_train.shape[0])
     if config.batch_size > n:
         raise ConfigError(
-            f"--batch-size {config.batch_size} is larger than the training set ({n} images); "
-            f"use a batch size of at most {n}"
+            f"batch size {config.batch_size} is larger than the training set ({n} images); "
+            f"give --batch-size of at most {n}"
         )
     return prepare(x_train, device), y_train.to(device), prepare(x_test, device), y_test.to(device)
 
@@ -41,27 +42,41 @@ def run(
     data=None,
     on_progress: Callable[[int, int], None] | None = None,
     on_loss: Callable[[int, float], None] | None = None,
+    run_id: str | None = None,
+    resume: bool = False,
 ) -> dict[str, Any]:
     """Train one MLP; return (and record) its result document. ``data``: an ``ImageSet`` to use
-    instead of loading ``config.dataset``. Figures: ``figures.draw_runs``; several batch sizes: ``study.run_study``.
+    instead of loading ``config.dataset``. Figures: ``figures.draw_runs``; several batch sizes:
+    ``study.run_study``. A recorded run outside a sweep is recorded when it starts and
+    checkpointed at the end of every epoch (and every ``checkpoint_every`` updates);
+    ``resume=True`` continues run ``run_id`` from its last checkpoint, bit for bit on the CPU.
     ``on_progress(step, steps)`` and ``on_loss(step, batch loss)`` (step counted from 1) run
     before each update; either may raise ``core.loop.StopTraining`` to end the run early
     (status ``stopped``, recorded with what it did)."""
     import torch
 
     from .. import optim
-    from ..core import loop as training_loop
+    from ..core import checkpoint as ckpt, loop as training_loop
+    from ..core.tracking import Tracking
     from . import datasets
 
     config = config or MnistConfig()
     config.validate()
     device = resolve_device(config.device)
     store = store or Store()
-    if record:
-        store.check_writable()
+    run_id = run_id or new_run_id()
+    track = Tracking(store, run_id, "mnist", config, record=record, sweep_id=sweep_id,
+                     standalone=sweep_cell is None)
+    track.check_outputs()
     data = data if data is not None else datasets.load(config.dataset, config.data_dir)
     x, y, xt, yt = tensors(config, data, device)
     n = int(x.shape[0])
+    per_epoch = training_loop.batches_per_epoch(n, config.batch_size)
+    steps = config.epochs * per_epoch
+    problems = Problems()
+    check_steps(problems, steps, f"--epochs {config.epochs} at batch size {config.batch_size}")
+    problems.raise_if_any(ConfigError)
+    payload = track.resume_payload() if resume else None
 
     # model and optimizer: initial weights from the run's seed, then the same generator shuffles
     generator = torch.Generator().manual_seed(config.seed)
@@ -71,8 +86,6 @@ def run(
         config.optimizer.name, problem.parameters(), lr=config.lr,
         **config.optimizer.hyperparameters(),
     )
-    per_epoch = training_loop.batches_per_epoch(n, config.batch_size)
-    steps = config.epochs * per_epoch
 
     step_times: list[float] = []  # training seconds (evaluation excluded) at each step's loss
     clock = {"start": time.perf_counter(), "eval": 0.0}
@@ -98,20 +111,41 @@ def run(
         batch_losses.clear()
         clock["eval"] += time.perf_counter() - began
 
-    loop = training_loop.run(
-        problem, optimizer, batch_size=config.batch_size, steps=steps, generator=generator,
-        before_update=before_update, after_epoch=after_epoch,
-    )
-    return finish(config, data, loop, epochs, step_times, n, int(xt.shape[0]), device,
-                  store=store, record=record, sweep_id=sweep_id, sweep_cell=sweep_cell)
+    def extra() -> dict[str, Any]:  # what a checkpoint keeps besides the loop's own state
+        return {"epochs": [dict(e) for e in epochs], "batch_losses": list(batch_losses),
+                "step_times": torch.tensor(step_times, dtype=torch.float64),
+                "train_seconds": time.perf_counter() - clock["start"] - clock["eval"]}
+
+    checkpoints = track.checkpointer(params=problem.parameters(), optimizer=optimizer,
+                                     generator=generator, extra=extra,
+                                     every=config.checkpoint_every, per_epoch=True)
+    if payload is not None:
+        ckpt.restore(payload, problem.parameters(), optimizer, generator)
+        saved = payload["extra"]
+        epochs.extend(saved["epochs"])
+        batch_losses.extend(saved["batch_losses"])
+        step_times.extend(saved["step_times"].tolist())
+        clock["start"] = time.perf_counter() - saved["train_seconds"]
+    track.begin()
+    with track.interruptible():
+        loop = training_loop.run(
+            problem, optimizer, batch_size=config.batch_size, steps=steps, generator=generator,
+            before_update=before_update, after_epoch=after_epoch, checkpoint=checkpoints,
+            resume=payload["loop"] if payload is not None else None,
+        )
+    result = finish(config, data, loop, epochs, step_times, n, int(xt.shape[0]), device,
+                    store=store, record=record, sweep_id=sweep_id, sweep_cell=sweep_cell,
+                    run_id=run_id)
+    track.finish(result["status"], config.keep_checkpoint, loop.final_state)
+    return result
 
 
 def finish(config, data, loop, epochs, step_times, n, n_test, device, *, store, record, sweep_id,
-           sweep_cell=None):
+           sweep_cell=None, run_id=None):
     """Assemble the result document, draw the figures, record the run."""
     from . import figures
 
-    result = assemble(config, data, loop, epochs, step_times, n, n_test, device)
+    result = assemble(config, data, loop, epochs, step_times, n, n_test, device, run_id)
     if config.plots:
         folder = run_folder(store, result["run_id"], config.out)
         result["figures"] = figures.draw_runs([result], folder)
@@ -120,12 +154,12 @@ def finish(config, data, loop, epochs, step_times, n, n_test, device, *, store, 
     return result
 
 
-def assemble(config, data, loop, epochs, step_times, n, n_test, device) -> dict[str, Any]:
+def assemble(config, data, loop, epochs, step_times, n, n_test, device, run_id=None) -> dict[str, Any]:
     """One run's result document (shared by ``run`` and the vectorized sweep); no figures yet."""
     final = epochs[-1] if epochs else None
     result: dict[str, Any] = {
         "status": loop.status,
-        "run_id": new_run_id(),
+        "run_id": run_id or new_run_id(),
         "batch_size": config.batch_size,
         "data": data.describe() | {"train": n, "test": n_test},
         "device": str(device),

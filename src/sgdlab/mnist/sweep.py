@@ -3,6 +3,7 @@ cells that share data, schedule and update rule run as one stacked network (``ve
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from ..core.store import RunRecord
@@ -22,8 +23,22 @@ class MnistAdapter:
 
     @staticmethod
     def check(config) -> None:
+        """Everything a cell needs, data included (batch size against the training set, the
+        schedule's length), so that no cell is recorded before every cell is known good."""
+        from ..core.errors import ConfigError, Problems
+        from ..core.limits import check_steps
+        from ..core.loop import batches_per_epoch
+
         config.validate()
         check_optimizer(config.optimizer, config.lr)
+        n = _train_size(config.dataset, config.data_dir, config.limit_train)
+        if config.batch_size > n:
+            raise ConfigError(f"--batch-size {config.batch_size} is larger than the training set "
+                              f"({n} images); use batch sizes of at most {n}")
+        problems = Problems()
+        check_steps(problems, config.epochs * batches_per_epoch(n, config.batch_size),
+                    f"--epochs {config.epochs} at batch size {config.batch_size}")
+        problems.raise_if_any(ConfigError)
 
     @staticmethod
     def load_data(config):
@@ -60,6 +75,14 @@ class MnistAdapter:
         return summary(record, curve=list(record.curves.get("step_loss", [])), final_loss=final,
                        samples_per_step=m["batch_size"], seconds=m["seconds"],
                        accuracy=m.get("test_accuracy"))
+
+
+@functools.lru_cache(maxsize=8)
+def _train_size(dataset: str, data_dir: str | None, limit: int | None) -> int:
+    from . import datasets
+
+    data = datasets.load(dataset, data_dir)
+    return int(data.x_train[:limit].shape[0])
 
 
 ADAPTER = MnistAdapter()

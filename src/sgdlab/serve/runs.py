@@ -28,7 +28,7 @@ def _store(request: Request) -> ReadOnlyStore:
 
 
 def _row(r: RunRecord) -> dict[str, Any]:
-    return {"id": r.id, "created": r.created, "command": r.command, "status": r.status,
+    return {"id": r.id, "created": r.created, "command": r.command, "status": r.state,
             "sweep_id": r.sweep_id, "key_metric_name": r.key_metric_name, "key_metric": r.key_metric}
 
 
@@ -80,7 +80,7 @@ def show_run(request: Request, run_id: str) -> Any:
 def run_curves(request: Request, run_id: str, max_points: int = 4000) -> Any:
     _check_points(max_points)
     record = _get(_store(request), run_id)
-    return json_response({"id": record.id, "command": record.command, "status": record.status,
+    return json_response({"id": record.id, "command": record.command, "status": record.state,
                           "curves": _curves(record, max_points)})
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import ConfigError, StoreError
-from ..core.store import BUSY_TIMEOUT_S, RunRecord, Store, _row_to_record
+from ..core.store import BUSY_TIMEOUT_S, RunRecord, Store, row_to_record
 
 RUN_ID = re.compile(r"^[0-9A-Za-z-]{1,64}$")  # what run and sweep ids are made of (no LIKE wildcards)
 FIGURE_SUFFIXES = {".png", ".svg"}
@@ -32,7 +32,7 @@ def check_id(value: str, what: str = "run id") -> str:
 class ReadOnlyStore(Store):
     """``Store`` whose connections are read-only; a missing store reads as empty, never created."""
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self, create: bool = False) -> sqlite3.Connection:
         if not self.path.is_file():
             raise StoreError(f"no run store at {self.path}; nothing has been recorded there yet")
         uri = self.path.resolve().as_uri() + "?mode=ro"
@@ -40,6 +40,7 @@ class ReadOnlyStore(Store):
             conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None)
             conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            conn.row_factory = sqlite3.Row  # rows by column name (older stores lack some columns)
             return conn
         except sqlite3.Error as exc:
             raise StoreError(f"cannot read the run store {self.path}: {exc}") from None
@@ -64,7 +65,7 @@ class ReadOnlyStore(Store):
         query += " ORDER BY created DESC, rowid DESC LIMIT ?"
         with closing(self._connect()) as conn:
             rows = conn.execute(query, [*args, int(limit)]).fetchall()
-        return [_row_to_record(r) for r in rows]
+        return [row_to_record(r) for r in rows]
 
     def sweeps(self, limit: int = 200) -> list[dict[str, Any]]:
         """Recorded sweeps (and mnist batch-size studies), newest first, with their cell counts."""

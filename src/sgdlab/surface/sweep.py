@@ -30,8 +30,11 @@ class SurfaceAdapter:
 
     @staticmethod
     def check(config) -> None:
+        from .run import build_surface
+
         config.validate()
         check_optimizer(config.optimizer, (config.lrs or [1e-2])[0])
+        build_surface(config)  # an unknown name or a bad --f is refused before any cell runs
 
     @staticmethod
     def load_data(config) -> None:

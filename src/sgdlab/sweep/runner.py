@@ -7,7 +7,7 @@ from contextlib import closing
 from typing import Any, Callable
 
 from ..core.errors import ClusterError, ConfigError
-from ..core.store import Store, new_run_id
+from ..core.store import FINISHED, Store, new_run_id
 from .executors import EXECUTORS, Plan
 from .grid import SweepSpec, cell_key, expand
 
@@ -40,7 +40,7 @@ def run_sweep(
     """
     store = store or Store()
     if resume is not None:
-        saved = store.sweep(resume) if store.path.exists() else None
+        saved = store.sweep(resume)
         if saved is None:
             raise ConfigError(f"no sweep {resume!r} in {store.path}; `sgdlab runs` lists the sweeps' runs")
         stored_spec = SweepSpec.from_dict(saved["spec"])
@@ -74,7 +74,8 @@ def run_sweep(
         raise ConfigError(*problems)
     store.save_sweep(sweep_id, spec.problem, spec.to_dict())
 
-    done = {cell_key(r.metrics.get("sweep_cell", {})) for r in store.list_runs(sweep_id=sweep_id)}
+    done = {cell_key(r.metrics.get("sweep_cell", {})) for r in store.list_runs(sweep_id=sweep_id)
+            if r.status in FINISHED}
     todo = [i for i, c in enumerate(cells) if cell_key(c) not in done]
     executor = spec.executor
     if executor == "auto":
