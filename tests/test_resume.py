@@ -134,8 +134,18 @@ def _wait_for_running(store_path: Path, deadline: float) -> str | None:
     return None
 
 
-MNIST_ARGS = ["--epochs", "2", "--batch-size", "1", "--limit-train", "300", "--limit-test", "100",
+MNIST_ARGS = ["--epochs", "2", "--batch-size", "1", "--limit-train", "1000", "--limit-test", "100",
               "--checkpoint-every", "40", "--keep-checkpoint", "--no-plots", "--device", "cpu"]
+
+
+def _wait_for_checkpoint(folder: Path, step: int, process, deadline: float) -> bool:
+    """Poll until a checkpoint of ``step`` or later exists (False if the process ended first)."""
+    while time.monotonic() < deadline and process.poll() is None:
+        steps = [int(p.stem.split("-")[1]) for p in folder.glob("step-*.pt")] if folder.is_dir() else []
+        if steps and max(steps) >= step:
+            return True
+        time.sleep(0.002)
+    return False
 
 
 def _sgdlab(args, store_path):
@@ -146,23 +156,32 @@ def _sgdlab(args, store_path):
 
 def test_sigkill_at_random_moments_then_resume_gives_the_same_bits(tmp_path, cli):
     """A real `sgdlab mnist` process is SIGKILLed twice at a random moment of its training,
-    resumed each time, and ends bit-identical to the same run left alone."""
+    resumed each time, and ends bit-identical to the same run left alone.
+
+    The moment is a random training step (seen through the checkpoint files, one every 40 steps)
+    plus a random few milliseconds, and always at least 600 of the 2,000 steps before the end:
+    on a fast machine a random wall-clock delay alone can land after the run has finished."""
     rng = random.Random(int(os.environ.get("SGDLAB_KILL_SEED", time.time_ns())))
     reference = cli.json("mnist", *MNIST_ARGS, "--store", tmp_path / "ref.db")
     store_path = tmp_path / "killed.db"
     process = _sgdlab(["mnist", *MNIST_ARGS, "--json"], store_path)
     run_id = _wait_for_running(store_path, time.monotonic() + 120)
     assert run_id is not None, process.communicate(timeout=60)
-    for kill in range(2):
-        time.sleep(rng.uniform(0.0, 1.5))
+    folder = ckpt.folder_for(store_path, run_id)
+    first = rng.randrange(40, 800, 40)
+    for kill, target in enumerate((first, rng.randrange(first + 120, 1400, 40))):
+        if kill == 1:  # the resumed process: wait until it has recorded itself as running
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and Store(store_path).get(run_id).state != "running":
+                time.sleep(0.01)
+        reached = _wait_for_checkpoint(folder, target, process, time.monotonic() + 120)
+        assert reached, f"no checkpoint at step {target}: " + str(process.communicate(timeout=60))
+        time.sleep(rng.uniform(0.0, 0.005))
+        assert process.poll() is None, "the run finished before it could be killed"
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=60)
         assert Store(store_path).get(run_id).state == "interrupted"
         process = _sgdlab(["resume", run_id, "--json"], store_path)
-        if kill == 0:  # wait until the resumed process has recorded itself, then kill it again
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline and Store(store_path).get(run_id).state != "running":
-                time.sleep(0.05)
     out, err = process.communicate(timeout=300)
     assert process.returncode == 0, err
     resumed = json.loads(out)
