@@ -27,6 +27,7 @@ def _isolated_store(tmp_path, monkeypatch, _session_data_cache):
     monkeypatch.setenv("SGDLAB_STORE", str(tmp_path / "store" / "runs.db"))
     monkeypatch.setenv("SGDLAB_DATA", str(_session_data_cache))
     monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.setenv("SGDLAB_DEBUG", "1")  # a bug in a test shows its traceback, not one line
     monkeypatch.chdir(tmp_path)
 
 
@@ -61,3 +62,22 @@ def run_module(*args: str, env: dict | None = None, timeout: int = 300) -> subpr
         [sys.executable, "-m", "sgdlab", *map(str, args)],
         capture_output=True, text=True, env=full_env, timeout=timeout,
     )
+
+
+# Hypothesis profiles: "fast" for `make test` (a few dozen examples per property, no example
+# database written into the tests' folders); "nightly" (HYPOTHESIS_PROFILE=nightly) runs 50x more.
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+settings.register_profile("fast", max_examples=40, deadline=None, database=None,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+settings.register_profile("nightly", max_examples=2000, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fast"))
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Say it loudly when the browser tests could not run (no chromium on this machine)."""
+    skipped = terminalreporter.stats.get("skipped", [])
+    if any("BROWSER TESTS SKIPPED" in str(getattr(r, "longrepr", "")) for r in skipped):
+        terminalreporter.write_sep("!", "BROWSER TESTS SKIPPED: `sgdlab serve` was not tested in a browser", red=True)
+        terminalreporter.write_line("install them: apt-get install -y chromium chromium-driver (.ci/run does)", red=True)

@@ -43,7 +43,7 @@ GOOD = idx.encode(np.zeros((2, 28, 28), dtype=np.uint8))
     [
         (b"", idx.read_images, "is empty (0 bytes)"),
         (b"\x00\x00", idx.read_images, "too short"),
-        (b"\x01\x02\x08\x03" + GOOD[4:], idx.read_images, "bad magic number 0x01020803"),
+        (b"\x01\x02\x08\x03" + GOOD[4:], idx.read_images, "is not an IDX file (MNIST's format): it starts with the bytes 01 02 08 03"),
         (GOOD[:-1], idx.read_images, "is truncated: dimensions 2x28x28 need 1584 bytes, the file has 1583"),
         (GOOD + b"\x00", idx.read_images, "longer than its header says"),
         (GOOD[:10], idx.read_images, "cut short inside its header"),

@@ -117,7 +117,7 @@ def test_every_registered_problem_resolves():
         adapter = entry.sweep_adapter()
         assert adapter.name == name
         if adapter.vectorizable:
-            assert callable(adapter.group_key) and callable(adapter.run_group)
+            assert callable(adapter.group_key) and callable(adapter.compute_group) and callable(adapter.compute_cell)
 
 
 def test_train_refuses_a_foreign_config():

@@ -222,7 +222,7 @@ def test_divergence_is_a_result_exit_3(cli):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--batch-size", "5000"], "--batch-size 5000 is larger than the training set (4000 images)"),
+        (["--batch-size", "5000"], "batch size 5000 is larger than the training set (4000 images)"),
         (["--batch-size", "10,300", "--limit-train", "200"], "--batch-size 300 is larger than the training set (200 images)"),
         (["--dataset", "cifar"], "unknown data set 'cifar'; the known ones are: mnist-5k, mnist, fashion-mnist"),
         (["--dataset", "mnist", "--data-dir", "."], "--data-dir: no mnist IDX files"),

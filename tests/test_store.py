@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import sqlite3
+import subprocess
+import sys
 
 import pytest
 
@@ -94,3 +97,47 @@ def test_two_processes_writing_at_once_both_succeed(tmp_path):
     assert [p.exitcode for p in procs] == [0, 0]
     ids = {r.id for r in Store(path).list_runs()}
     assert ids == {f"{t}-{i}" for t in "ab" for i in range(40)}
+
+
+def test_a_store_written_before_run_tracking_is_migrated_and_keeps_its_runs(tmp_path, cli):
+    """An old store (no pid/host/updated columns) stays readable and writable."""
+    path = tmp_path / "old.db"
+    old_schema = store_mod.SCHEMA.replace(",\n    pid INTEGER,\n    host TEXT,\n    pid_start INTEGER,\n    updated TEXT", "")
+    assert "pid" not in old_schema
+    with sqlite3.connect(path) as conn:
+        conn.executescript(old_schema)
+        conn.execute("INSERT INTO runs VALUES ('old-1','2026-01-01T00:00:00.000','linreg','completed',"
+                     "NULL,'final_loss',0.5,'{}','{}','[]','0.1.0','2.13.0')")
+    assert [(r["id"], r["status"]) for r in cli.json("runs", "--store", path)["runs"]] == [("old-1", "completed")]
+    cli.json("linreg", "--no-plots", "--store", path)
+    with sqlite3.connect(path) as conn:
+        columns = [row[1] for row in conn.execute("PRAGMA table_info(runs)")]
+    assert columns[-4:] == ["pid", "host", "pid_start", "updated"]
+    assert len(Store(path).list_runs()) == 2
+
+
+def test_run_ids_are_literal_prefixes_not_patterns(tmp_path, cli):
+    db = Store(tmp_path / "s.db")
+    for run_id in ("2026a-1", "2026b-2"):
+        db.save(RunRecord(id=run_id, command="t", status="completed", config={}, metrics={}))
+    for pattern in ("2026_", "2026%", "%", "_"):
+        result = cli("runs", "show", pattern, "--store", db.path)
+        assert result.exit_code == 2 and result.stderr.startswith(f"error: no run {pattern!r}"), result.stderr
+    assert cli.json("runs", "show", "2026a", "--store", db.path)["id"] == "2026a-1"
+    result = cli("runs", "--sweep", "UNKNOWN", "--store", db.path)
+    assert result.exit_code == 2 and result.stderr.startswith("error: no sweep 'UNKNOWN'")
+
+
+def test_a_run_whose_process_died_shows_as_interrupted_and_another_hosts_as_unknown(tmp_path, cli):
+    from sgdlab.core import liveness
+
+    db = Store(tmp_path / "s.db")
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()
+    rows = [("mine", os.getpid(), liveness.host()), ("dead", int(dead), liveness.host()),
+            ("far", os.getpid(), "another-host.example")]
+    for run_id, pid, host in rows:
+        db.save(RunRecord(id=run_id, command="mnist", status="running", config={}, metrics={},
+                          pid=pid, host=host, pid_start=liveness.start_ticks(pid)))
+    shown = {r["id"]: r["status"] for r in cli.json("runs", "--store", db.path)["runs"]}
+    assert shown == {"mine": "running", "dead": "interrupted", "far": "unknown"}

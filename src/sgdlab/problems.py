@@ -22,7 +22,7 @@ class Entry:
     name: str
     config: str  # the config dataclass (fields documented, ``validate()``, ``problem`` = name)
     run: str  # run(config, *, store, record, sweep_id, sweep_cell, ...) -> result document
-    sweep: str  # the sweep adapter (``sgdlab.sweep.protocol``); its ``run_group`` is the
+    sweep: str  # the sweep adapter (``sgdlab.sweep.protocol``); its ``compute_group`` is the
     #             vectorized form where the problem has one
     lr_find: str | None = None  # setup(config) -> core.lr_range.Setup, for `sgdlab lr-find`
 

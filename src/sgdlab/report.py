@@ -19,6 +19,7 @@ from typing import Any
 from . import __version__
 from .core.errors import ConfigError
 from .core.files import write_text
+from .core.paths import require_file
 from .core.store import Store, jsonable
 
 STYLE = """
@@ -149,9 +150,12 @@ def run_section(store: Store, run_id: str, scratch: Path) -> str:
 def build_report(store: Store, *, sweep_id: str | None = None, run_ids: list[str] | None = None,
                  out: str | Path = "report.html") -> Path:
     run_ids = run_ids or []
+    if sweep_id is not None and not sweep_id.strip():
+        raise ConfigError("--sweep: the sweep id is empty; `sgdlab runs` lists the sweeps' runs")
     if not sweep_id and not run_ids:
         raise ConfigError("nothing to report: give --sweep ID or one or more run ids")
-    if not store.path.exists():
+    require_file(out, "report --out")
+    if not store.exists():
         raise ConfigError(f"no run store at {store.path}; nothing has been recorded there yet")
     with tempfile.TemporaryDirectory() as tmp:
         scratch = Path(tmp)

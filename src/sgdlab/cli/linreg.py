@@ -6,8 +6,10 @@ from typing import Optional
 
 import typer
 
-from .app import EXIT_DIVERGED, JsonOption, StoreOption, app, emit, handle_errors, note
+from .app import (EXIT_DIVERGED, JsonOption, StoreOption, app, emit, handle_errors, not_applicable,
+                  note)
 from . import options
+from .progress import Progress
 
 
 @app.command()
@@ -31,6 +33,8 @@ def linreg(
     betas: Optional[str] = options.BETAS,
     eps: Optional[float] = options.EPS,
     weight_decay: Optional[float] = options.WEIGHT_DECAY,
+    checkpoint_every: Optional[int] = options.CHECKPOINT_EVERY,
+    keep_checkpoint: bool = options.KEEP_CHECKPOINT,
     store: Optional[str] = StoreOption,
     as_json: bool = JsonOption,
 ) -> None:
@@ -38,15 +42,28 @@ def linreg(
     from ..linreg.config import LinRegConfig
     from ..linreg.data import split_columns
     from ..linreg.run import run
+    from ..core.errors import ConfigError
     from ..core.store import Store
 
+    checkpointed = epochs is not None or checkpoint_every is not None
+    refused = not_applicable(options.output_rules() + [
+        ("steps", epochs is None, "and --epochs both set the length of the run; give one of them"),
+        ("keep_checkpoint", checkpointed, "needs checkpoints: linreg writes them with --epochs or "
+                                          "--checkpoint-every"),
+    ])
+    if refused:
+        raise ConfigError(*refused)
     config = LinRegConfig(
         csv=csv, x=split_columns(x), y=y, standardize=standardize, lr=lr, steps=steps,
         epochs=epochs, batch_size=batch_size, seed=seed, dtype=dtype, out=out,
-        plots=not no_plots,
+        plots=not no_plots, checkpoint_every=checkpoint_every, keep_checkpoint=keep_checkpoint,
         optimizer=options.optimizer_spec(optimizer, momentum, nesterov, betas, eps, weight_decay),
     )
-    result = run(config, store=Store(store))
+    bar = Progress()
+    try:
+        result = run(config, store=Store(store), on_progress=lambda s, t: bar("linreg", s + 1, t))
+    finally:
+        bar.close()
     emit(result, as_json, print_linreg)
     if result["status"] == "diverged":
         note("error: " + result["divergence"]["message"])

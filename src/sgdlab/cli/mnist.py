@@ -6,8 +6,10 @@ from typing import Optional
 
 import typer
 
-from .app import EXIT_DIVERGED, JsonOption, Progress, StoreOption, app, emit, handle_errors, note
+from .app import (EXIT_DIVERGED, JsonOption, StoreOption, app, emit, handle_errors, not_applicable,
+                  note)
 from . import options
+from .progress import Progress
 
 
 @app.command()
@@ -30,7 +32,7 @@ def mnist(
     dry_run: bool = typer.Option(False, "--dry-run", help="Smoke test: 2 batches per batch size, 100 test images, 1 epoch."),
     out: Optional[str] = typer.Option(None, "--out", help="Folder for the figures (default: <store folder>/<run or study id>)", show_default=False),
     no_plots: bool = typer.Option(False, "--no-plots", help="Do not draw figures."),
-    no_bound: bool = typer.Option(False, "--no-bound", help="Skip the sharpness at initialisation (lambda_max by Lanczos, about 0.3 s) and its bound 2/lambda_max."),
+    no_bound: bool = typer.Option(False, "--no-bound", help="Skip the sharpness at initialisation (lambda_max by Lanczos, well under a second) and its bound 2/lambda_max."),
     sharpness_every: Optional[int] = typer.Option(None, "--sharpness-every", help="Also measure the sharpness every K updates; draws it against 2/lr.", show_default=False),
     sharpness_subset: str = typer.Option("1000", "--sharpness-subset", help="Measure the sharpness on the first N training images, or all."),
     optimizer: str = options.OPTIMIZER,
@@ -39,40 +41,56 @@ def mnist(
     betas: Optional[str] = options.BETAS,
     eps: Optional[float] = options.EPS,
     weight_decay: Optional[float] = options.WEIGHT_DECAY,
+    checkpoint_every: Optional[int] = options.CHECKPOINT_EVERY,
+    keep_checkpoint: bool = options.KEEP_CHECKPOINT,
     store: Optional[str] = StoreOption,
     as_json: bool = JsonOption,
 ) -> None:
     """The tutorial's MNIST MLP trained with hand-written SGD (section 4), fast; batch-size study.
-
     Beside it, the theory: the sharpness lambda_max of the training loss at initialisation and the
     largest stable full-batch learning rate 2/lambda_max."""
     from ..core.config import parse_int_list
     from ..mnist.config import MnistConfig
     from ..mnist.run import run
     from ..mnist.study import run_study
+    from ..core.errors import ConfigError
     from ..core.store import Store
 
     sizes = options.parse_batch_size(batch_size)
-    if dry_run:
-        biggest = max((s for s in sizes if s is not None), default=50)
-        limit_train = min(limit_train or 2 * biggest, 2 * biggest)
-        limit_test, epochs = min(limit_test or 100, 100), 1
+    twice = sorted({b for b in sizes if sizes.count(b) > 1})
+    if twice:
+        raise ConfigError(f"--batch-size gives {', '.join(str(b or 'full') for b in twice)} twice: the runs would "
+                          "be identical")
+    refused = not_applicable(options.output_rules() + [
+        ("epochs", not dry_run, "does not apply to --dry-run (one epoch of 2 batches)"),
+        ("sharpness_subset", not no_bound or bool(sharpness_every), "needs the sharpness; --no-bound skips it"),
+    ])
+    if refused:
+        raise ConfigError(*refused)
+    if dry_run:  # a bad value given with --dry-run stays bad, for validation to name it
+        cap = 2 * max((b for b in sizes if b is not None), default=50)
+        limit_train = cap if limit_train is None else min(limit_train, cap)
+        limit_test = 100 if limit_test is None else min(limit_test, 100)
+        epochs = 1
     config = MnistConfig(
         dataset=dataset, data_dir=data_dir, hidden=parse_int_list(hidden, "--hidden"),
         activation=activation, loss=loss, normalize=normalize, lr=lr, batch_size=sizes[0],
         epochs=epochs, max_steps=max_steps, seed=seed, device=device, limit_train=limit_train,
-        limit_test=limit_test, out=out, plots=not no_plots, bound=not no_bound,
-        sharpness_every=sharpness_every, sharpness_subset=options.parse_subset(sharpness_subset),
+        limit_test=limit_test, out=out, plots=not no_plots, checkpoint_every=checkpoint_every,
+        keep_checkpoint=keep_checkpoint, bound=not no_bound, sharpness_every=sharpness_every,
+        sharpness_subset=options.parse_subset(sharpness_subset),
         optimizer=options.optimizer_spec(optimizer, momentum, nesterov, betas, eps, weight_decay),
     )
     bar = Progress()
-    if len(sizes) == 1:
-        label = f"batch size {sizes[0] or 'full'}"
-        document = run(config, store=Store(store), on_progress=lambda s, t: bar(label, s, t))
-    else:
-        document = run_study(config, sizes, store=Store(store),
-                             on_progress=lambda b, s, t: bar(f"batch size {b or 'full'}", s, t))
-    bar.close()
+    try:
+        if len(sizes) == 1:
+            document = run(config, store=Store(store),
+                           on_progress=lambda s, t: bar(f"batch size {sizes[0] or 'full'}", s, t))
+        else:
+            document = run_study(config, sizes, store=Store(store),
+                                 on_progress=lambda b, s, t: bar(f"batch size {b or 'full'}", s, t))
+    finally:
+        bar.close()
     emit(document, as_json, print_mnist)
     for r in document.get("runs", [document]):
         if r["status"] == "diverged":

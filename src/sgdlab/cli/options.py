@@ -11,6 +11,8 @@ MOMENTUM = typer.Option(None, "--momentum", help="Momentum coefficient, >= 0 (de
 NESTEROV = typer.Option(False, "--nesterov", help="Nesterov momentum (needs --momentum > 0).")
 BETAS = typer.Option(None, "--betas", help="Adam/AdamW betas as B1,B2, each in [0, 1) (default: 0.9,0.999)", show_default=False)
 EPS = typer.Option(None, "--eps", help="Denominator epsilon, > 0 (default: the rule's)", show_default=False)
+CHECKPOINT_EVERY = typer.Option(None, "--checkpoint-every", help="Also write a checkpoint every N updates (`sgdlab resume RUN_ID` continues from the last one).", show_default=False)
+KEEP_CHECKPOINT = typer.Option(False, "--keep-checkpoint", help="Keep the checkpoints (and a final one) after the run completes.")
 WEIGHT_DECAY = typer.Option(None, "--weight-decay", help="Weight decay, >= 0 (default: 0)", show_default=False)
 
 
@@ -33,6 +35,11 @@ def optimizer_spec(
     )
 
 
+def output_rules() -> list[tuple[str, bool, str]]:
+    """``--out`` means nothing without figures (see ``app.not_applicable``)."""
+    from .app import given
+
+    return [("out", not given("no_plots"), "is the folder for figures; --no-plots draws none")]
 # -- the MLP's options, shared by `mnist`, `sharpness`, `noise-scale`, `lr-find mnist` ----------
 # Factories, because each command has its own defaults (the edge-of-stability study defaults to
 # Cohen et al.'s tanh MLP with the squared loss; `mnist` to the tutorial's).

@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-from .app import JsonOption, StoreOption, app, emit, handle_errors
+from .app import JsonOption, StoreOption, app, emit, handle_errors, not_applicable
 
 
 @app.command()
@@ -25,12 +25,14 @@ def runs(
 
     db = Store(store)
     if action is None:
-        if not db.path.exists():
-            records = []
-        else:
-            records = db.list_runs(sweep_id=sweep, limit=limit or None)
+        if limit < 0:
+            raise ConfigError(f"--limit must be >= 0 (0 shows every run), got {limit}")
+        if sweep is not None and not db.has_sweep(sweep):
+            raise ConfigError(f"no sweep {sweep!r} in {db.path}; `sgdlab runs` lists the runs "
+                              "and their sweep ids (`sgdlab runs --json`)")
+        records = db.list_runs(sweep_id=sweep, limit=limit or None)
         rows = [
-            {"id": r.id, "created": r.created, "command": r.command, "status": r.status,
+            {"id": r.id, "created": r.created, "command": r.command, "status": r.state,
              "sweep_id": r.sweep_id, "key_metric_name": r.key_metric_name, "key_metric": r.key_metric}
             for r in records
         ]
@@ -38,14 +40,19 @@ def runs(
         return
     if action != "show":
         raise ConfigError(f"unknown action {action!r}; use `sgdlab runs` or `sgdlab runs show ID`")
+    problems = not_applicable([("sweep", False, "lists a sweep's runs; `runs show ID` shows one run"),
+                               ("limit", False, "limits the list; `runs show ID` shows one run")])
+    if problems:
+        raise ConfigError(*problems)
     if run_id is None:
         raise ConfigError("`sgdlab runs show` needs a run id; `sgdlab runs` lists them")
-    if not db.path.exists():
+    if not db.exists():
         raise ConfigError(f"no run store at {db.path}; nothing has been recorded there yet")
     record = db.get(run_id)
     document = {
         "id": record.id, "created": record.created, "command": record.command,
-        "status": record.status, "sweep_id": record.sweep_id, "config": record.config,
+        "status": record.state, "recorded_status": record.status, "pid": record.pid,
+        "host": record.host, "sweep_id": record.sweep_id, "config": record.config,
         "metrics": record.metrics, "figures": record.figures,
         "key_metric_name": record.key_metric_name, "key_metric": record.key_metric,
         "sgdlab_version": record.sgdlab_version, "torch_version": record.torch_version,
@@ -69,6 +76,8 @@ def _print_table(doc: dict) -> None:
     console.print(table)
     if not doc["runs"]:
         print("no runs recorded yet")
+    if any(r["status"] == "interrupted" for r in doc["runs"]):
+        print("interrupted runs: `sgdlab resume RUN_ID` continues one from its last checkpoint")
 
 
 def _print_one(doc: dict) -> None:
@@ -77,6 +86,8 @@ def _print_one(doc: dict) -> None:
     from ..core.store import jsonable
 
     print(f"run {doc['id']}  ({doc['command']}, {doc['status']}, {doc['created']})")
+    if doc["status"] in ("running", "interrupted", "unknown"):
+        print(f"process: {doc['pid']} on {doc['host']}")
     if doc["sweep_id"]:
         print(f"sweep: {doc['sweep_id']}")
     print(f"versions: sgdlab {doc['sgdlab_version']}, torch {doc['torch_version']}")

@@ -6,7 +6,8 @@ from typing import Optional
 
 import typer
 
-from .app import EXIT_DIVERGED, JsonOption, Progress, StoreOption, app, emit, handle_errors, note
+from .app import EXIT_DIVERGED, JsonOption, StoreOption, app, emit, handle_errors, note
+from .progress import Progress
 from . import options
 
 

@@ -6,8 +6,10 @@ from typing import Optional
 
 import typer
 
-from .app import EXIT_DIVERGED, JsonOption, StoreOption, app, emit, handle_errors, note
+from .app import (EXIT_DIVERGED, JsonOption, StoreOption, app, emit, handle_errors, not_applicable,
+                  note)
 from . import options
+from .progress import Progress
 
 SURFACE_HELP = """Gradient descent on a 2-D function f(x, y) (tutorial section 2).
 
@@ -28,7 +30,7 @@ def surface(
     start: Optional[str] = typer.Option(None, "--start", help="Start point X,Y (default: the surface's own).", show_default=False),
     lr: Optional[str] = typer.Option(None, "--lr", help="Learning rate, or a comma list: one trajectory each (default: the surface's own).", show_default=False),
     steps: Optional[int] = typer.Option(None, "--steps", help="Updates per trajectory (default: the surface's own).", show_default=False),
-    curvature: str = typer.Option("1,10", "--curvature", help="bowl only: curvatures A,B along x and y."),
+    curvature: Optional[str] = typer.Option(None, "--curvature", help="bowl only: curvatures A,B along x and y (default: 1,10).", show_default=False),
     noise: float = typer.Option(0.0, "--noise", help="SIGMA: add sigma * N(0, I) to every gradient (SGD as noisy descent)."),
     noise_samples: int = typer.Option(1000, "--noise-samples", help="Noisy gradients drawn at the start to check E[J] = grad f."),
     seed: int = typer.Option(0, "--seed", help="Seed for the gradient noise."),
@@ -46,19 +48,35 @@ def surface(
     as_json: bool = JsonOption,
 ) -> None:
     from ..core.config import parse_float_list
+    from ..core.errors import ConfigError
     from ..core.store import Store
     from ..surface.config import SurfaceConfig, parse_point
+    from ..surface.functions import BUILTINS
     from ..surface.run import run
 
+    has_saddle = (name in BUILTINS and BUILTINS[name].get("saddle") is not None) or saddle is not None
+    refused = not_applicable(options.output_rules() + [
+        ("curvature", name == "bowl", "sets the curvatures of `bowl` only"),
+        ("noise_samples", noise > 0, "is the number of noisy gradients drawn with --noise SIGMA > 0"),
+        ("seed", noise > 0, "drives the gradient noise; without --noise SIGMA > 0 nothing is random"),
+        ("escape_radius", has_saddle, "measures the escape from a saddle; this surface has none "
+                                      "(built-ins saddle and x4-y3 have one, or --f with --saddle)"),
+    ])
+    if refused:
+        raise ConfigError(*refused)
     config = SurfaceConfig(
-        name=name, expr=f, curvature=parse_point(curvature, "--curvature"),
+        name=name, expr=f, curvature=parse_point(curvature or "1,10", "--curvature"),
         start=parse_point(start, "--start"),
         lrs=parse_float_list(lr, "--lr") if lr is not None else None, steps=steps,
         optimizer=options.optimizer_spec(optimizer, momentum, nesterov, betas, eps, weight_decay),
         noise=noise, noise_samples=noise_samples, seed=seed, escape_radius=escape_radius,
         saddle=parse_point(saddle, "--saddle"), out=out, plots=not no_plots,
     )
-    result = run(config, store=Store(store))
+    bar = Progress()
+    try:
+        result = run(config, store=Store(store), on_progress=bar)
+    finally:
+        bar.close()
     emit(result, as_json, print_surface)
     if result["status"] == "diverged":
         for r in result["runs"]:

@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from .app import JsonOption, StoreOption, app, emit, handle_errors
+from .progress import CellProgress
 
 
 @app.command()
@@ -40,12 +41,13 @@ def sweep(
     normalize: Optional[str] = typer.Option(None, "--normalize", help="mnist: tutorial (default) or standardize.", show_default=False),
     max_steps: Optional[int] = typer.Option(None, "--max-steps", help="mnist: stop each run after N updates.", show_default=False),
     device: Optional[str] = typer.Option(None, "--device", help="mnist: auto, cpu or cuda.", show_default=False),
-    surface: str = typer.Option("bowl", "--surface", help="surface: the built-in function."),
+    surface: Optional[str] = typer.Option(None, "--surface", help="surface: the built-in function (default: bowl).", show_default=False),
     f: Optional[str] = typer.Option(None, "--f", help="surface: your own f(x, y) instead.", show_default=False),
     start: Optional[str] = typer.Option(None, "--start", help="surface: starting point X,Y.", show_default=False),
     noise: Optional[float] = typer.Option(None, "--noise", help="surface: gradient noise sigma.", show_default=False),
-    executor: str = typer.Option("auto", "--executor", help="serial, process, vectorized or auto."),
-    workers: Optional[int] = typer.Option(None, "--workers", help="Worker processes (process executor; default: CPU count).", show_default=False),
+    executor: Optional[str] = typer.Option(None, "--executor", help="serial, process, vectorized, ray or auto (default: auto; on --resume: the sweep's own).", show_default=False),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Worker processes (process executor; default: CPU count), or CPUs of a local Ray.", show_default=False),
+    address: Optional[str] = typer.Option(None, "--address", help="ray: the cluster to join: auto, HOST:PORT or ray://HOST:10001 (default: $RAY_ADDRESS, else a local Ray).", show_default=False),
     target: Optional[float] = typer.Option(None, "--target", help="Loss to reach: report steps to reach it.", show_default=False),
     yes: bool = typer.Option(False, "--yes", help="Run grids of more than 10,000 cells."),
     resume: Optional[str] = typer.Option(None, "--resume", help="Finish sweep SWEEP_ID without redoing its finished cells.", show_default=False),
@@ -56,17 +58,30 @@ def sweep(
 ) -> None:
     """Run every combination of the given values; each cell is an ordinary, recorded run."""
     from ..linreg.data import split_columns
-    from ..core.errors import ConfigError
+    from ..core.config import is_finite
+    from ..core.errors import ClusterError, ConfigError, Problems
+    from ..core.limits import check_count, check_seed
+    from ..core.paths import check_folder
     from ..core.store import Store, run_folder
     from ..sweep import SweepSpec, run_sweep
     from ..sweep.figures import draw_sweep
-    from ..sweep.grid import parse_axis
+    from ..sweep.grid import MAX_CELLS, parse_axis
 
     lists = {"lr": lr, "batch_size": batch_size, "optimizer": optimizer, "momentum": momentum,
              "betas": betas, "eps": eps, "weight_decay": weight_decay}
+    refused = _not_applicable(problem, resume, executor, noise, seeds)
+    if refused:
+        raise ConfigError(*refused)
     axes = {k: v for k, v in ((k, parse_axis(k, t)) for k, t in lists.items()) if v is not None}
-    if seeds < 1:
-        raise ConfigError(f"--seeds must be >= 1, got {seeds}")
+    problems = Problems()
+    check_count(problems, seeds, "--seeds", high=MAX_CELLS, why="a sweep's cells are all recorded")
+    if seed is not None:
+        check_seed(problems, seed, count=seeds if isinstance(seeds, int) and seeds >= 1 else 1)
+    if target is not None:
+        problems.check(is_finite(target), f"--target must be a finite loss, got {target}")
+    if out is not None and not no_plots:
+        check_folder(problems, out, "--out")
+    problems.raise_if_any(ConfigError)
     base = {"steps": steps, "epochs": epochs, "csv": csv, "x": split_columns(x), "y": y,
             "dtype": dtype, "nesterov": nesterov or None, "standardize": standardize or None}
     if problem == "mnist":
@@ -79,7 +94,8 @@ def sweep(
     if problem == "surface":
         from ..surface.config import parse_point
 
-        base.update({"surface": surface, "f": f, "start": parse_point(start, "--start"), "noise": noise})
+        base.update({"surface": surface or "bowl", "f": f, "start": parse_point(start, "--start"),
+                     "noise": noise})
     base = {k: v for k, v in base.items() if v is not None}
     first_seed = seed if seed is not None else _default_seed(problem)
     axes["seed"] = [first_seed + i for i in range(seeds)]
@@ -89,12 +105,15 @@ def sweep(
     if resume is None:
         if problem is None:
             raise ConfigError("give the problem to sweep (linreg, mnist or surface) or --resume SWEEP_ID")
-        spec = SweepSpec(problem=problem, axes=axes, base=base, executor=executor,
-                         workers=workers, target=target)
-    elif problem is not None or any(t is not None for t in lists.values()):
-        spec = SweepSpec(problem=problem or "linreg", axes={}, executor=executor, workers=workers)
+        spec = SweepSpec(problem=problem, axes=axes, base=base, executor=executor or "auto",
+                         workers=workers, address=address, target=target)
+    elif executor is not None or workers is not None or address is not None:
+        # a resumed sweep keeps its grid and, unless told otherwise here, its executor
+        spec = SweepSpec(problem=problem or "linreg", axes={}, workers=workers, address=address,
+                         executor=executor or ("ray" if address is not None else "auto"))
 
-    document = run_sweep(spec, store=db, resume=resume, yes=yes, progress=_progress())
+    with CellProgress(enabled=not as_json and sys.stderr.isatty()) as progress:
+        document = run_sweep(spec, store=db, resume=resume, yes=yes, progress=progress)
     rows = document.pop("_rows")
     document["figures"] = [] if no_plots else draw_sweep(rows, run_folder(db, document["sweep_id"], out))
     emit(document, as_json, _print)
@@ -102,6 +121,43 @@ def sweep(
         print(f"interrupted: {document['cells_finished']} of {document['cells_total']} cells kept; "
               f"resume with: {document['resume']}", file=sys.stderr)
         raise typer.Exit(130)
+    if document["status"] == "cluster_lost":
+        print(f"error: {document['error']}", file=sys.stderr)
+        raise typer.Exit(ClusterError.exit_code)
+
+
+# The options only some problems take, and the problems that take each.
+PROBLEM_OPTIONS = {
+    "steps": ("linreg", "surface"), "epochs": ("linreg", "mnist"), "batch_size": ("linreg", "mnist"),
+    "csv": ("linreg",), "x": ("linreg",), "y": ("linreg",), "standardize": ("linreg",),
+    "dtype": ("linreg",), "dataset": ("mnist",), "data_dir": ("mnist",), "hidden": ("mnist",),
+    "limit_train": ("mnist",), "device": ("mnist",), "surface": ("surface",), "f": ("surface",),
+    "start": ("surface",), "noise": ("surface",),
+}
+GRID_OPTIONS = ("lr", "batch_size", "optimizer", "momentum", "betas", "eps", "weight_decay",
+                "nesterov", "seeds", "seed", "steps", "epochs", "csv", "x", "y", "standardize",
+                "dtype", "dataset", "data_dir", "hidden", "limit_train", "device", "surface", "f",
+                "start", "noise", "target")
+
+
+def _not_applicable(problem, resume, executor, noise, seeds) -> list[str]:
+    """Flags the user gave that this sweep would ignore: each is refused by name."""
+    from .app import not_applicable
+
+    if resume is not None:  # a resumed sweep keeps its grid: only how it runs may change
+        return not_applicable([(name, False, "cannot change a resumed sweep's grid; --resume "
+                                "keeps the grid it was started with") for name in GRID_OPTIONS])
+    from .. import problems as registry
+
+    if problem not in registry.names():
+        return []  # an unknown (or missing) problem is reported by the sweep's validation
+    rules = [(name, problem in owners,
+              f"applies to `sgdlab sweep {' / '.join(owners)}` only, not {problem}")
+             for name, owners in PROBLEM_OPTIONS.items()]
+    rules.append(("workers", executor in ("process", "ray"), "is for --executor process or ray"))
+    rules.append(("seeds", problem != "surface" or bool(noise) or seeds == 1,
+                  "would repeat identical surface runs: without --noise nothing is random"))
+    return not_applicable(rules)
 
 
 def _default_seed(problem: str | None) -> int:
@@ -114,16 +170,6 @@ def _default_seed(problem: str | None) -> int:
         return 0  # an unknown problem is reported by the sweep's validation
     fields = {f.name: f for f in dataclasses.fields(problems.get(problem).config_class())}
     return int(fields["seed"].default)
-
-
-def _progress():
-    if not sys.stderr.isatty():
-        return None
-
-    def show(done: int, total: int) -> None:
-        print(f"\rcells: {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
-
-    return show
 
 
 def _fmt(value, spec: str = ".4g") -> str:

@@ -43,3 +43,64 @@ def _parse_list(text: str, flag: str, convert, what: str) -> list:
             problems.add(f"{flag}: {item!r} is not {what}")
     problems.raise_if_any(ConfigError)
     return values
+
+
+def type_problems(config: Any, prefix: str = "") -> list[str]:
+    """Fields of a config dataclass whose value is not of the annotated kind (``lr = "abc"``).
+
+    The command line always passes the right kinds; the Python API and stored configs may not.
+    Checked first, so that the value checks after it never meet a string where a number goes.
+    """
+    import dataclasses
+
+    problems = []
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        annotation = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+        if not _matches(value, annotation):
+            problems.append(f"{prefix}{f.name} must be {annotation.replace(' | None', ' or None')}, "
+                            f"got {value!r:.60}")
+        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+            problems += type_problems(value, prefix=f"{prefix}{f.name}.")
+    return problems
+
+
+def _matches(value: Any, annotation: str) -> bool:
+    alternatives = [a.strip() for a in _split_top(annotation, "|")]
+    return any(_matches_one(value, a) for a in alternatives)
+
+
+def _matches_one(value: Any, kind: str) -> bool:
+    if kind == "None":
+        return value is None
+    if kind == "Any":
+        return True
+    if kind.startswith("dict["):
+        key, item = (t.strip() for t in _split_top(kind[5:-1], ","))
+        return isinstance(value, dict) and all(
+            _matches(k, key) and _matches(v, item) for k, v in value.items())
+    if kind == "bool":
+        return isinstance(value, bool)
+    if kind == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "float":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind == "str":
+        return isinstance(value, str)
+    if kind.startswith(("list[", "tuple[")):
+        inner = _split_top(kind[kind.index("[") + 1 : -1], ",")[0].strip()
+        return isinstance(value, (list, tuple)) and all(_matches(v, inner) for v in value)
+    return type(value).__name__ == kind  # a nested config class, e.g. OptimizerSpec
+
+
+def _split_top(text: str, separator: str) -> list[str]:
+    """Split on ``separator`` outside brackets: "list[int] | None" -> ["list[int] ", " None"]."""
+    parts, depth, current = [], 0, ""
+    for char in text:
+        depth += (char == "[") - (char == "]")
+        if char == separator and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += char
+    return parts + [current]

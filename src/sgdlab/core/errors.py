@@ -1,7 +1,8 @@
 """One exception family for everything a user can get wrong.
 
-The command line turns any ``SgdlabError`` into ``error: ...`` lines on stderr and exit code 2;
-nothing else in sgdlab prints errors or calls ``sys.exit``.
+The command line turns any ``SgdlabError`` into ``error: ...`` lines on stderr and its
+``exit_code`` (2: bad input; 1: a cluster that went away); nothing else in sgdlab prints errors
+or calls ``sys.exit``.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 class SgdlabError(Exception):
     """Base class: a problem the user can fix. ``problems`` holds one line per problem."""
+
+    exit_code = 2  # the command line's exit code for it
 
     def __init__(self, *problems: str):
         self.problems = [p for p in problems if p] or ["unknown error"]
@@ -25,6 +28,12 @@ class DataError(SgdlabError):
 
 class StoreError(SgdlabError):
     """The run store cannot be opened, written or queried."""
+
+
+class ClusterError(SgdlabError):
+    """The compute cluster (Ray) went away or could not run the work: not the input's fault."""
+
+    exit_code = 1
 
 
 class Problems:

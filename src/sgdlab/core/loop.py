@@ -21,6 +21,15 @@ import torch
 BLOWUP_FACTOR = 1e10
 
 
+class StopTraining(Exception):
+    """Raised by a ``before_update`` callback (a run's progress hook) to end the run early.
+
+    The loop ends cleanly with status ``stopped``: the run keeps what it did so far and is
+    recorded like any other (``sgdlab serve``'s stop button). Ctrl-C, by contrast, leaves the run
+    ``interrupted``, to be continued with ``sgdlab resume``.
+    """
+
+
 class Problem(Protocol):
     n_train: int
 
@@ -36,7 +45,7 @@ class Problem(Protocol):
 
 @dataclass
 class LoopResult:
-    status: str = "completed"  # completed | diverged
+    status: str = "completed"  # completed | diverged | stopped (a callback raised StopTraining)
     step_losses: list[float] = field(default_factory=list)  # the batch loss before each update
     steps_done: int = 0
     diverged_step: int | None = None  # 1-based update number whose loss was not finite
@@ -44,25 +53,22 @@ class LoopResult:
     divergence_reason: str | None = None  # "non-finite loss" or "loss grew past ..."
     seconds: float = 0.0
     epoch_seconds: list[float] = field(default_factory=list)
+    final_state: dict | None = None  # the loop's state at the end (for a final checkpoint)
 
 
 def batches_per_epoch(n: int, batch_size: int) -> int:
     return math.ceil(n / batch_size)
 
 
-def epoch_batches(n: int, batch_size: int, generator: torch.Generator, device) -> list:
-    """One epoch's batches: index slices of a seeded permutation (the last may be smaller); the
-    full batch is ``[None]``: all rows, in order, as the tutorial keeps them."""
-    if batch_size >= n:
-        return [None]
-    order = torch.randperm(n, generator=generator).to(device)
-    return list(order.split(batch_size))
-
-
 def batch_stream(n: int, batch_size: int, generator: torch.Generator, device):
-    """``epoch_batches`` one epoch after another, without end (for procedures counted in steps)."""
+    """Batches without end, as ``run`` draws them: each epoch a seeded permutation and index
+    slices of it (the full batch: ``None``, all rows in order). For procedures counted in steps
+    that stop on their own (the learning-rate range test)."""
     while True:
-        yield from epoch_batches(n, batch_size, generator, device)
+        if batch_size >= n:
+            yield None
+            continue
+        yield from torch.randperm(n, generator=generator).to(device).split(batch_size)
 
 
 def run(
@@ -74,39 +80,78 @@ def run(
     generator: torch.Generator,
     before_update: Callable[[int, torch.Tensor], None] | None = None,
     after_epoch: Callable[[int, float], None] | None = None,
+    checkpoint=None,
+    resume: dict | None = None,
 ) -> LoopResult:
     """Make ``steps`` updates of ``optimizer`` on ``problem``.
 
     Full batch (``batch_size >= n_train``) keeps the data in order, as the tutorial does;
     smaller batches take a fresh ``randperm`` from ``generator`` every epoch (the last batch of an
     epoch may be smaller). ``before_update(step, loss)`` sees each batch loss; ``after_epoch``
-    runs after each pass over the data with the epoch number and its seconds.
+    runs after each pass over the data with the epoch number and its seconds. A
+    ``before_update`` that raises ``StopTraining`` ends the run before that update (status
+    ``stopped``; its loss is kept in ``step_losses``, as a diverged step's is).
+
+    ``checkpoint`` (a ``core.checkpoint.Checkpointer``) is asked after every update and at the
+    end of every epoch whether one is due, and handed the loop's state (``state`` below);
+    ``resume`` is such a state: the loop continues from it, mid-epoch included, exactly.
     """
     result = LoopResult()
     n = problem.n_train
+    full_batch = batch_size >= n
     params = problem.parameters()
     device = params[0].device if params else torch.device("cpu")
-    start = time.perf_counter()
-    step = 0
-    epoch = 0
-    first_loss: float | None = None
+    resume = resume or {}
+    step, epoch = int(resume.get("step", 0)), int(resume.get("epoch", 0))
+    first_loss: float | None = resume.get("first_loss")
+    result.last_finite_loss = resume.get("last_finite_loss")
+    result.step_losses = [float(v) for v in resume.get("step_losses", [])]
+    result.epoch_seconds = [float(v) for v in resume.get("epoch_seconds", [])]
+    start = time.perf_counter() - float(resume.get("seconds", 0.0))
+    # mid-epoch resume: that epoch's permutation and the place in it
+    pending = (resume.get("order"), int(resume["position"]), float(resume.get("epoch_elapsed", 0.0))) \
+        if resume.get("position") else None
     loss_and_grad = getattr(problem, "loss_and_grad", None)
-    # Ctrl-C is not caught here: it propagates, and the run is not recorded (nothing half-way);
-    # a sweep keeps the cells finished before it.
+
+    def state(order, position: int, epoch_start: float) -> dict:
+        """What a checkpoint needs to continue from here (plain tensors, numbers and lists)."""
+        now = time.perf_counter()
+        return {
+            "step": step, "epoch": epoch, "position": position,
+            "order": None if order is None or position == 0 else order.to("cpu"),
+            "epoch_elapsed": now - epoch_start if position else 0.0,
+            "first_loss": first_loss, "last_finite_loss": result.last_finite_loss,
+            "step_losses": torch.tensor(result.step_losses, dtype=torch.float64),
+            "epoch_seconds": list(result.epoch_seconds), "seconds": now - start,
+        }
+
+    # Ctrl-C is not caught here: it propagates to the run, which records it as interrupted.
     while step < steps:
-        # one epoch: a seeded permutation, then index slices of it
-        epoch += 1
-        epoch_start = time.perf_counter()
-        for index in epoch_batches(n, batch_size, generator, device):
+        # one epoch: a seeded permutation (or the one a checkpoint saved), then index slices of it
+        if pending is not None:
+            order, first, elapsed = pending
+            order = None if order is None else order.to(device)
+            pending = None
+        else:
+            epoch += 1
+            order = None if full_batch else torch.randperm(n, generator=generator).to(device)
+            first, elapsed = 0, 0.0
+        epoch_start = time.perf_counter() - elapsed
+        for begin in range(first, n, batch_size):
             if step >= steps:
                 break
+            index = None if order is None else order[begin : begin + batch_size]
             # forward: the batch loss (and the gradients, for problems that write them by hand);
             # stop at the first loss that diverged
             loss = problem.loss(index) if loss_and_grad is None else loss_and_grad(index)
             value = float(loss.detach())
             result.step_losses.append(value)
             if before_update is not None:
-                before_update(step, loss)
+                try:
+                    before_update(step, loss)
+                except StopTraining:
+                    result.status = "stopped"
+                    break
             if first_loss is None:
                 first_loss = value
             reason = divergence_reason(value, first_loss)
@@ -122,15 +167,22 @@ def run(
                 loss.backward()
             optimizer.step()
             step += 1
+            # a checkpoint inside the epoch (--checkpoint-every); one at its end comes below
+            if (checkpoint is not None and begin + batch_size < n and step < steps
+                    and checkpoint.due(step, epoch_end=False)):
+                checkpoint.save(state(order, begin + batch_size, epoch_start))
         result.steps_done = step
         seconds = time.perf_counter() - epoch_start
         result.epoch_seconds.append(seconds)
-        if result.status == "diverged":
+        if result.status in ("diverged", "stopped"):
             break
         if after_epoch is not None:
             after_epoch(epoch, seconds)
+        if checkpoint is not None and step < steps and checkpoint.due(step, epoch_end=True):
+            checkpoint.save(state(None, 0, epoch_start))
     result.steps_done = step
     result.seconds = time.perf_counter() - start
+    result.final_state = state(None, 0, time.perf_counter())
     return result
 
 

@@ -103,7 +103,7 @@ def curves(
     ax.set_ylabel(ylabel + (" (log scale)" if log and positive else ""))
     if title:
         ax.set_title(title)
-    if series:
+    if ax.get_legend_handles_labels()[1]:  # no finite point at all: no legend, no warning
         ax.legend(loc="upper right", fontsize=8)
     ax.grid(True, which="both", alpha=0.3)
     return save(fig, path)

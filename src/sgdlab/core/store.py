@@ -14,13 +14,13 @@ import os
 import secrets
 import sqlite3
 import time
-from array import array
 from contextlib import closing
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from .errors import StoreError
+from .records import (COLUMNS, FINISHED, MIGRATIONS, RunRecord, decode_curve, encode_curve,  # noqa: F401
+                      finite_or_none, jsonable, row_to_record)
 
 DEFAULT_STORE = Path("sgdlab-runs") / "runs.db"
 STORE_ENV = "SGDLAB_STORE"
@@ -39,7 +39,11 @@ CREATE TABLE IF NOT EXISTS runs (
     metrics TEXT NOT NULL,
     figures TEXT NOT NULL,
     sgdlab_version TEXT NOT NULL,
-    torch_version TEXT NOT NULL
+    torch_version TEXT NOT NULL,
+    pid INTEGER,
+    host TEXT,
+    pid_start INTEGER,
+    updated TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_sweep ON runs(sweep_id);
 CREATE TABLE IF NOT EXISTS curves (
@@ -64,39 +68,12 @@ def new_run_id() -> str:
 
 def resolve_store_path(path: str | os.PathLike | None = None) -> Path:
     """``--store`` wins, then ``$SGDLAB_STORE``, then ``./sgdlab-runs/runs.db``."""
+    if path is not None and not str(path).strip():
+        raise StoreError("--store: the path is empty; give the run store's file, e.g. runs.db")
     if path:
         return Path(path)
     env = os.environ.get(STORE_ENV)
     return Path(env) if env else DEFAULT_STORE
-
-
-def encode_curve(values: Iterable[float]) -> bytes:
-    return array("d", (float(v) for v in values)).tobytes()
-
-
-def decode_curve(blob: bytes) -> list[float]:
-    values = array("d")
-    values.frombytes(blob)
-    return values.tolist()
-
-
-@dataclass
-class RunRecord:
-    """What one finished (or diverged, or interrupted) run leaves in the store."""
-
-    id: str
-    command: str
-    status: str
-    config: dict[str, Any]
-    metrics: dict[str, Any]
-    figures: list[str] = field(default_factory=list)
-    curves: dict[str, list[float]] = field(default_factory=dict)
-    key_metric_name: str | None = None
-    key_metric: float | None = None
-    sweep_id: str | None = None
-    created: str = ""
-    sgdlab_version: str = ""
-    torch_version: str = ""
 
 
 class Store:
@@ -106,14 +83,24 @@ class Store:
         self.path = resolve_store_path(path)
 
     # -- connection -------------------------------------------------------------------------
-    def _connect(self) -> sqlite3.Connection:
+    def exists(self) -> bool:
+        return self.path.is_file()
+
+    def _connect(self, create: bool = True) -> sqlite3.Connection:
+        """A connection; the file (and its folder) is created only by writers (``create``):
+        reading a store that does not exist yet leaves nothing behind."""
+        if not create and not self.exists():
+            raise StoreError(f"no run store at {self.path}; nothing has been recorded there yet")
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if create:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
             conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA foreign_keys = ON")
             conn.executescript(SCHEMA)
+            _migrate(conn)
+            conn.row_factory = sqlite3.Row
             return conn
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(
@@ -122,13 +109,37 @@ class Store:
             ) from None
 
     def check_writable(self) -> None:
-        """Fail early (before any training) when the store cannot be written."""
+        """Fail early (before any training) when the store cannot be written; create nothing."""
+        from .paths import check_file
+        from .errors import Problems
+
+        if not self.exists():
+            problems = Problems()
+            check_file(problems, self.path, f"the run store (--store or ${STORE_ENV})")
+            problems.raise_if_any(StoreError)
+            return
         with closing(self._connect()) as conn:
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 conn.execute("ROLLBACK")
             except sqlite3.Error as exc:
                 raise StoreError(f"the run store {self.path} is not writable: {exc}") from None
+
+    # -- a run's life: recorded when it starts, updated when it ends --------------------------
+    def start(self, record: RunRecord) -> None:
+        """Record ``record`` as ``running`` in this process (``sgdlab runs`` shows it at once;
+        if the process dies, it shows as ``interrupted``)."""
+        from .liveness import host, start_ticks
+
+        record.status = "running"
+        record.pid, record.host = os.getpid(), host()
+        record.pid_start = start_ticks(record.pid)
+        self.save(record)
+
+    def mark(self, run_id: str, status: str) -> None:
+        """Change the status of a recorded run (``interrupted`` after Ctrl-C)."""
+        with closing(self._connect()) as conn:
+            conn.execute("UPDATE runs SET status = ?, updated = ? WHERE id = ?", (status, _now(), run_id))
 
     # -- writing ----------------------------------------------------------------------------
     def save(self, record: RunRecord) -> str:
@@ -140,8 +151,14 @@ class Store:
         """Write several runs in one transaction (a vectorized sweep's cells): all or none."""
         from .. import __version__
 
+        from .liveness import host, start_ticks
+
         for record in records:
             record.created = record.created or _now()
+            record.updated = _now()
+            if record.pid is None:
+                record.pid, record.host = os.getpid(), host()
+                record.pid_start = start_ticks(record.pid)
             record.sgdlab_version = record.sgdlab_version or __version__
             record.torch_version = record.torch_version or _torch_version()
         with closing(self._connect()) as conn:
@@ -161,20 +178,36 @@ class Store:
 
     @staticmethod
     def _insert(conn: sqlite3.Connection, record: RunRecord) -> None:
+        # a run recorded when it started keeps its creation time when it ends
+        row = conn.execute("SELECT created FROM runs WHERE id = ?", (record.id,)).fetchone()
+        if row is not None:
+            record.created = row[0]
+        values = (
+            record.id, record.created, record.command, record.status, record.sweep_id,
+            record.key_metric_name, finite_or_none(record.key_metric),
+            json.dumps(jsonable(record.config)), json.dumps(jsonable(record.metrics)),
+            json.dumps(record.figures), record.sgdlab_version, record.torch_version,
+            record.pid, record.host, record.pid_start, record.updated,
+        )
         conn.execute(
-            "INSERT OR REPLACE INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                record.id, record.created, record.command, record.status, record.sweep_id,
-                record.key_metric_name, _finite_or_none(record.key_metric),
-                json.dumps(jsonable(record.config)), json.dumps(jsonable(record.metrics)),
-                json.dumps(record.figures), record.sgdlab_version, record.torch_version,
-            ),
+            f"INSERT OR REPLACE INTO runs ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
+            values,
         )
         conn.execute("DELETE FROM curves WHERE run_id = ?", (record.id,))
         conn.executemany(
             "INSERT INTO curves VALUES (?,?,?)",
             [(record.id, name, encode_curve(vals)) for name, vals in record.curves.items()],
         )
+
+    def has_sweep(self, sweep_id: str) -> bool:
+        """True when ``sweep_id`` names a sweep (or a batch-size study) of this store."""
+        if not self.exists():
+            return False
+        with closing(self._connect(create=False)) as conn:
+            return conn.execute(
+                "SELECT 1 FROM sweeps WHERE id = ? UNION SELECT 1 FROM runs WHERE sweep_id = ? LIMIT 1",
+                (sweep_id, sweep_id),
+            ).fetchone() is not None
 
     def save_sweep(self, sweep_id: str, problem: str, spec: dict[str, Any]) -> None:
         with closing(self._connect()) as conn:
@@ -185,6 +218,8 @@ class Store:
 
     # -- reading ----------------------------------------------------------------------------
     def list_runs(self, sweep_id: str | None = None, limit: int | None = None) -> list[RunRecord]:
+        if not self.exists():
+            return []
         query = "SELECT * FROM runs"
         args: list[Any] = []
         if sweep_id:
@@ -195,23 +230,29 @@ class Store:
         if limit:
             query += " LIMIT ?"
             args.append(int(limit))
-        with closing(self._connect()) as conn:
+        with closing(self._connect(create=False)) as conn:
             rows = conn.execute(query, args).fetchall()
-        return [_row_to_record(r) for r in reversed(rows)]
+        return [row_to_record(r) for r in reversed(rows)]
 
     def get(self, run_id: str, curves: bool = True) -> RunRecord:
         """Fetch a run by id or unique id prefix."""
-        with closing(self._connect()) as conn:
+        with closing(self._connect(create=False)) as conn:
             return self._get(conn, run_id, curves)
 
     def get_many(self, run_ids: list[str], curves: bool = True) -> list[RunRecord]:
         """Fetch several runs (ids or unique prefixes) through one connection (a sweep's cells)."""
-        with closing(self._connect()) as conn:
+        if not run_ids:
+            return []
+        with closing(self._connect(create=False)) as conn:
             return [self._get(conn, run_id, curves) for run_id in run_ids]
 
     def _get(self, conn: sqlite3.Connection, run_id: str, curves: bool) -> RunRecord:
+        if not str(run_id).strip():
+            raise StoreError("the run id is empty; `sgdlab runs` lists the runs")
+        # a literal prefix: substr, not LIKE, so '_' and '%' in an id are just characters
         rows = conn.execute(
-            "SELECT * FROM runs WHERE id = ? OR id LIKE ? ORDER BY id", (run_id, run_id + "%")
+            "SELECT * FROM runs WHERE substr(id, 1, length(?)) = ? ORDER BY id LIMIT 6",
+            (run_id, run_id),
         ).fetchall()
         exact = [r for r in rows if r[0] == run_id]
         rows = exact or rows
@@ -220,7 +261,7 @@ class Store:
         if len(rows) > 1:
             ids = ", ".join(r[0] for r in rows[:5])
             raise StoreError(f"run id prefix {run_id!r} is ambiguous ({ids}...); give more of it")
-        record = _row_to_record(rows[0])
+        record = row_to_record(rows[0])
         if curves:
             for name, blob in conn.execute(
                 "SELECT name, data FROM curves WHERE run_id = ? ORDER BY name", (record.id,)
@@ -229,11 +270,29 @@ class Store:
         return record
 
     def sweep(self, sweep_id: str) -> dict[str, Any] | None:
-        with closing(self._connect()) as conn:
+        if not self.exists():
+            return None
+        with closing(self._connect(create=False)) as conn:
             row = conn.execute("SELECT * FROM sweeps WHERE id = ?", (sweep_id,)).fetchone()
         if row is None:
             return None
         return {"id": row[0], "created": row[1], "problem": row[2], "spec": json.loads(row[3])}
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Add the columns an older store lacks, once, even with several processes opening it."""
+    if {m[0] for m in MIGRATIONS} <= {row[1] for row in conn.execute("PRAGMA table_info(runs)")}:
+        return
+    conn.execute("BEGIN IMMEDIATE")  # one process at a time; look again inside the lock
+    try:
+        have = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
+        for name, kind in MIGRATIONS:
+            if name not in have:
+                conn.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 def _now() -> str:
@@ -243,46 +302,10 @@ def _now() -> str:
     return datetime.now().isoformat(timespec="milliseconds")
 
 
-def _row_to_record(row: tuple) -> RunRecord:
-    return RunRecord(
-        id=row[0], created=row[1], command=row[2], status=row[3], sweep_id=row[4],
-        key_metric_name=row[5], key_metric=row[6], config=json.loads(row[7]),
-        metrics=json.loads(row[8]), figures=json.loads(row[9]),
-        sgdlab_version=row[10], torch_version=row[11],
-    )
-
-
-def _finite_or_none(value: float | None) -> float | None:
-    if value is None:
-        return None
-    value = float(value)
-    return value if value == value and abs(value) != float("inf") else None
-
-
 def _torch_version() -> str:
     import torch
 
     return torch.__version__
-
-
-def jsonable(obj: Any) -> Any:
-    """Make ``obj`` strict JSON: NaN and infinities become the strings "NaN", "Infinity",
-    "-Infinity" (shown, never hidden, and still valid JSON); tuples become lists."""
-    if isinstance(obj, float):
-        if obj != obj:
-            return "NaN"
-        if obj in (float("inf"), float("-inf")):
-            return "Infinity" if obj > 0 else "-Infinity"
-        return obj
-    if isinstance(obj, dict):
-        return {str(k): jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [jsonable(v) for v in obj]
-    if isinstance(obj, Path):
-        return str(obj)
-    if hasattr(obj, "item") and callable(obj.item):  # numpy / torch scalars
-        return jsonable(obj.item())
-    return obj
 
 
 def run_folder(store: Store, run_id: str, out: str | os.PathLike | None = None) -> Path:

@@ -27,6 +27,9 @@ LESSONS: list[tuple[str, Callable[[Path, Store, bool], dict[str, Any]]]] = [
 
 
 def run_demo(out: str | Path, *, store: Store | None = None, quick: bool = False) -> dict[str, Any]:
+    from ..core.paths import require_folder
+
+    require_folder(out, "--out")
     out = Path(out).resolve()
     store = store or Store()
     store.check_writable()

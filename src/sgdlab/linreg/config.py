@@ -5,9 +5,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
-from ..core.config import is_finite
+from ..core.config import is_finite, type_problems
 from ..core.errors import ConfigError, Problems
+from ..core.paths import check_not_empty
+from ..core.limits import FLOAT_MAX, MAX_STEPS, check_count, check_fits, check_seed
 from ..optim.spec import OptimizerSpec
+
+DTYPE_HINT = {"float32": " or --dtype float64"}
 
 
 @dataclass
@@ -33,15 +37,28 @@ class LinRegConfig:
     optimizer: OptimizerSpec = field(default_factory=OptimizerSpec)
     out: str | None = None  # folder for figures; None: <store folder>/<run id>
     plots: bool = True  # draw the figures
+    checkpoint_every: int | None = None  # also checkpoint every N updates (default: each epoch, with epochs)
+    keep_checkpoint: bool = False  # keep the checkpoints after the run completes
 
     def validate(self) -> None:
+        wrong_kinds = type_problems(self)  # first: the checks below need numbers to be numbers
+        if wrong_kinds:
+            raise ConfigError(*wrong_kinds)
         problems = Problems()
+        check_not_empty(problems, {"--csv": self.csv, "--out": self.out})
         problems.check(is_finite(self.lr) and self.lr > 0, f"--lr must be > 0, got {self.lr}")
-        problems.check(self.steps >= 1, f"--steps must be >= 1, got {self.steps}")
+        if is_finite(self.lr):
+            check_fits(problems, "--lr", self.lr, self.dtype, DTYPE_HINT.get(self.dtype, ""))
+        check_count(problems, self.steps, "--steps", high=MAX_STEPS,
+                    why="every step's loss is kept in memory and in the run store")
         if self.epochs is not None:
-            problems.check(self.epochs >= 1, f"--epochs must be >= 1, got {self.epochs}")
+            check_count(problems, self.epochs, "--epochs", high=MAX_STEPS,
+                        why="every step's loss is kept in memory and in the run store")
         if self.batch_size is not None:
-            problems.check(self.batch_size >= 1, f"--batch-size must be >= 1, got {self.batch_size}")
+            check_count(problems, self.batch_size, "--batch-size")
+        check_seed(problems, self.seed)
+        if self.checkpoint_every is not None:
+            check_count(problems, self.checkpoint_every, "--checkpoint-every")
         problems.check(
             self.dtype in ("float32", "float64"), f"--dtype must be float32 or float64, got {self.dtype!r}"
         )
@@ -49,7 +66,8 @@ class LinRegConfig:
             problems.check(
                 self.x is None and self.y is None, "--x and --y need --csv (the file to read them from)"
             )
-        self.optimizer.check(problems)
+        self.optimizer.check(problems, self.dtype if self.dtype in FLOAT_MAX else None,
+                             DTYPE_HINT.get(self.dtype, ""))
         problems.raise_if_any(ConfigError)
 
     def to_dict(self) -> dict[str, Any]:

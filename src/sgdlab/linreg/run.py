@@ -12,7 +12,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..core.errors import ConfigError
+from ..core.errors import ConfigError, Problems
+from ..core.limits import check_steps
 from ..core.store import RunRecord, Store, new_run_id, run_folder
 from . import data as data_mod, figures
 from .config import LinRegConfig
@@ -25,19 +26,36 @@ def load_table(config: LinRegConfig) -> data_mod.Table:
     return data_mod.read_csv(config.csv, config.x, config.y)
 
 
+def check_representable(table: data_mod.Table, dtype: str) -> None:
+    """Values beyond float32's range would become inf in the tensors: refuse them by cell."""
+    from ..core.limits import FLOAT_MAX
+
+    limit = FLOAT_MAX.get(dtype, math.inf)
+    values = np.column_stack([table.x, table.y]).astype(np.float64)
+    rows, cols = np.nonzero(np.abs(values) > limit)
+    if rows.size:
+        names = table.x_names + [table.y_name]
+        raise ConfigError(
+            f"{table.source}: data row {rows[0] + 1}, column {names[cols[0]]!r}: {values[rows[0], cols[0]]:g} "
+            f"does not fit in {dtype} (largest {limit:.4g}; {rows.size} such value(s)); use "
+            "--dtype float64 or rescale the column")
+
+
 class Prepared:
     """Everything about the data a run needs, computed once (a sweep shares it between cells)."""
 
-    def __init__(self, config: LinRegConfig):
+    def __init__(self, config: LinRegConfig, table: data_mod.Table | None = None):
+        """``table``: the data, already loaded (a sweep loads it once, on its driver)."""
         import torch
 
         config.validate()
-        self.table = table = load_table(config)
+        self.table = table = table if table is not None else load_table(config)
         if config.batch_size is not None and config.batch_size > table.n:
             raise ConfigError(
                 f"--batch-size {config.batch_size} is larger than the data set ({table.n} rows)"
             )
         x_np, y_np = table.x, table.y
+        check_representable(table, config.dtype)
         self.feature_scale = None
         if config.standardize:
             mean, std = x_np.mean(axis=0), x_np.std(axis=0)
@@ -51,6 +69,7 @@ class Prepared:
         self.n, self.d = (int(v) for v in self.x.shape)
         self.optimum = closed_form(x_np, y_np)
         self.lr_bound = stable_lr_bound(x_np)
+        self.schedule(config)  # a schedule past the limits is refused now, before any work
 
     def data_info(self, config: LinRegConfig) -> dict[str, Any]:
         t = self.table
@@ -61,7 +80,11 @@ class Prepared:
         """(batch size, number of updates) for ``config`` on this data."""
         batch_size = config.batch_size or self.n
         if config.epochs is not None:
-            return batch_size, config.epochs * math.ceil(self.n / batch_size)
+            steps = config.epochs * math.ceil(self.n / batch_size)
+            problems = Problems()
+            check_steps(problems, steps, f"--epochs {config.epochs} at batch size {batch_size}")
+            problems.raise_if_any(ConfigError)
+            return batch_size, steps
         return batch_size, config.steps
 
 
@@ -73,21 +96,35 @@ def run(
     sweep_id: str | None = None,
     sweep_cell: dict[str, Any] | None = None,
     on_progress: Callable[[int, int], None] | None = None,
+    on_loss: Callable[[int, float], None] | None = None,
+    run_id: str | None = None,
+    resume: bool = False,
+    table: data_mod.Table | None = None,
 ) -> dict[str, Any]:
     """Train, draw, record; return the result document (see the module docstring).
 
-    ``sweep_id``/``sweep_cell`` file the run under a sweep (``sgdlab sweep``).
+    ``sweep_id``/``sweep_cell`` file the run under a sweep (``sgdlab sweep``). A recorded run
+    outside a sweep is recorded when it starts and, with ``epochs`` or ``checkpoint_every``,
+    checkpointed; ``resume=True`` continues run ``run_id`` from its last checkpoint.
+    ``on_progress(step, steps)`` and ``on_loss(step, full-data loss before that update)`` are
+    called before each update; either may raise ``core.loop.StopTraining`` to end the run early
+    (status ``stopped``, recorded with what it did). ``table``: the data, already loaded,
+    instead of reading ``config.csv``.
     """
     import torch
 
     from .. import optim
-    from ..core import loop as training_loop
+    from ..core import checkpoint as ckpt, loop as training_loop
+    from ..core.tracking import Tracking
 
     config = config or LinRegConfig()
-    prep = Prepared(config)
+    prep = Prepared(config, table)
     store = store or Store()
-    if record:
-        store.check_writable()
+    run_id = run_id or new_run_id()
+    track = Tracking(store, run_id, "linreg", config, record=record, sweep_id=sweep_id,
+                     standalone=sweep_cell is None)
+    track.check_outputs()
+    payload = track.resume_payload() if resume else None
 
     w, b, generator = initial_parameters(config.seed, prep.d, prep.dtype)
     w.requires_grad_(True)
@@ -121,11 +158,28 @@ def run(
             snapshots["step1"] = problem.predict().detach().clone()
         if on_progress is not None:
             on_progress(step, steps)
+        if on_loss is not None:
+            on_loss(step, full_losses[-1])
 
-    loop = training_loop.run(
-        problem, optimizer, batch_size=batch_size, steps=steps, generator=generator,
-        before_update=before_update,
-    )
+    def extra() -> dict[str, Any]:  # what a checkpoint keeps besides the loop's own state
+        return {"full_losses": torch.tensor(full_losses, dtype=torch.float64),
+                "step1": snapshots.get("step1")}
+
+    checkpoints = track.checkpointer(params=problem.parameters(), optimizer=optimizer,
+                                     generator=generator, extra=extra,
+                                     every=config.checkpoint_every, per_epoch=config.epochs is not None)
+    if payload is not None:
+        ckpt.restore(payload, problem.parameters(), optimizer, generator)
+        full_losses.extend(payload["extra"]["full_losses"].tolist())
+        if payload["extra"]["step1"] is not None:
+            snapshots["step1"] = payload["extra"]["step1"]
+    track.begin()
+    with track.interruptible():
+        loop = training_loop.run(
+            problem, optimizer, batch_size=batch_size, steps=steps, generator=generator,
+            before_update=before_update, checkpoint=checkpoints,
+            resume=payload["loop"] if payload is not None else None,
+        )
     with torch.no_grad():
         final_loss = float(problem.loss())
         snapshots["final"] = problem.predict().detach().clone()
@@ -134,17 +188,19 @@ def run(
         config, prep, init=init, full_losses=full_losses,
         batch_losses=loop.step_losses if batch_size < prep.n else None,
         loop=loop, final_w=w.detach().tolist(), final_b=float(b.detach()), final_loss=final_loss,
+        run_id=run_id,
     )
     if config.plots:
         folder = run_folder(store, result["run_id"], config.out)
         result["figures"] = figures.draw(folder, prep.x_np, prep.y_np, snapshots, full_losses, prep.table)
     if record:
         store.save(to_record(result, sweep_id, sweep_cell))
+    track.finish(result["status"], config.keep_checkpoint, loop.final_state)
     return result
 
 
 def assemble(config, prep: Prepared, *, init, full_losses, batch_losses, loop, final_w, final_b,
-             final_loss) -> dict[str, Any]:
+             final_loss, run_id: str | None = None) -> dict[str, Any]:
     """The result document of one run (shared by ``run`` and the vectorized sweep)."""
     from ..core import loop as training_loop
 
@@ -156,7 +212,7 @@ def assemble(config, prep: Prepared, *, init, full_losses, batch_losses, loop, f
     opt_w, opt_b, opt_loss = prep.optimum
     result: dict[str, Any] = {
         "status": status,
-        "run_id": new_run_id(),
+        "run_id": run_id or new_run_id(),
         "data": prep.data_info(config),
         "init": init,
         "losses": full_losses,

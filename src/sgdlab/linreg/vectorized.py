@@ -19,7 +19,7 @@ import time
 from typing import Any
 
 from ..core.loop import LoopResult, divergence_reason
-from ..core.store import Store
+from ..core.store import RunRecord
 from ..sweep.protocol import stacked_hyperparameters
 
 
@@ -31,8 +31,10 @@ def group_key(config) -> tuple:
             tuple(sorted(spec.hyperparameters())))
 
 
-def run_linreg_group(configs: list, cells: list[dict[str, Any]], store: Store, sweep_id: str) -> list[str]:
-    """Train ``configs`` (equal ``group_key``) as one stacked model; record each as a run."""
+def compute_linreg_group(configs: list, cells: list[dict[str, Any]], sweep_id: str,
+                         table=None) -> list[RunRecord]:
+    """Train ``configs`` (equal ``group_key``) as one stacked model; one run record per cell
+    (the sweep's driver stores them). ``table``: the data, already loaded."""
     import torch
 
     from .. import optim
@@ -41,9 +43,9 @@ def run_linreg_group(configs: list, cells: list[dict[str, Any]], store: Store, s
 
     first = configs[0]
     if first.optimizer.name not in optim.batched.BATCHED:  # torch-* rules: one number per hyperparameter
-        return [linreg.run(c, store=store, sweep_id=sweep_id, sweep_cell=cell)["run_id"]
+        return [linreg.to_record(linreg.run(c, record=False, table=table), sweep_id, cell)
                 for c, cell in zip(configs, cells)]
-    prep = linreg.Prepared(first)
+    prep = linreg.Prepared(first, table)
     k, n, d = len(configs), prep.n, prep.d
     batch_size, steps = prep.schedule(first)
     full_batch = batch_size >= n
@@ -135,5 +137,4 @@ def run_linreg_group(configs: list, cells: list[dict[str, Any]], store: Store, s
             final_w=final_w, final_b=final_b, final_loss=final_loss,
         )
         records.append(linreg.to_record(result, sweep_id, cells[i]))
-    store.save_many(records)
-    return [r.id for r in records]
+    return records

@@ -5,17 +5,20 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
-from ..core.config import is_finite
+from ..core.config import is_finite, type_problems
 from ..core.errors import ConfigError, Problems
+from ..core.paths import check_not_empty
+from ..core.limits import MAX_STEPS, check_count, check_fits, check_memory, check_seed
 from ..optim.spec import OptimizerSpec
 
+INPUTS, CLASSES = 28 * 28, 10  # every data set of the registry: 28x28 images, 10 classes
 # What model.py and grad.py implement
 ACTIVATIONS = ("relu", "tanh")
 LOSSES = ("cross-entropy", "mse")
 NORMALIZATIONS = ("tutorial", "standardize")
 # The sharpness beside a run is measured on the first 1,000 training images by default: at the
-# tutorial's sizes one Lanczos estimate then costs about 0.3 s (benchmarks/theory.py), cheap
-# enough for every `sgdlab mnist` run; sweeps never pay it.
+# tutorial's sizes one Lanczos estimate then costs about 40 full-batch gradients of those images
+# (benchmarks/theory.py), well under a second; sweeps never pay it.
 SHARPNESS_SUBSET = 1000
 
 
@@ -52,11 +55,17 @@ class MnistConfig:
     sharpness_subset: int | None = SHARPNESS_SUBSET  # on the first N training images (None: all)
     out: str | None = None  # folder for figures; None: <store folder>/<run id>
     plots: bool = True  # draw the figures
+    checkpoint_every: int | None = None  # also checkpoint every N updates (always: each epoch)
+    keep_checkpoint: bool = False  # keep the checkpoints after the run completes
 
     def validate(self) -> None:
         from .datasets import DATASETS
 
+        wrong_kinds = type_problems(self)  # first: the checks below need numbers to be numbers
+        if wrong_kinds:
+            raise ConfigError(*wrong_kinds)
         problems = Problems()
+        check_not_empty(problems, {"--data-dir": self.data_dir, "--out": self.out})
         problems.check(
             self.dataset in DATASETS,
             f"unknown data set {self.dataset!r}; the known ones are: {', '.join(DATASETS)}",
@@ -66,24 +75,46 @@ class MnistConfig:
                                    ("--normalize", self.normalize, NORMALIZATIONS)):
             problems.check(value in known, f"{flag} must be one of {', '.join(known)}, got {value!r}")
         problems.check(is_finite(self.lr) and self.lr > 0, f"--lr must be > 0, got {self.lr}")
-        if self.batch_size is not None:
-            problems.check(self.batch_size >= 1, f"--batch-size must be >= 1 or full, got {self.batch_size}")
-        problems.check(self.epochs >= 1, f"--epochs must be >= 1, got {self.epochs}")
+        if is_finite(self.lr):
+            check_fits(problems, "--lr", self.lr, "float32")
+        if self.batch_size is not None:  # None: the full batch
+            check_count(problems, self.batch_size, "--batch-size")
+        check_count(problems, self.epochs, "--epochs", high=MAX_STEPS,
+                    why="every step's loss is kept in memory and in the run store")
+        check_seed(problems, self.seed)
+        widths_ok = len(self.hidden) >= 1 and all(
+            isinstance(h, int) and not isinstance(h, bool) and h >= 1 for h in self.hidden)
         problems.check(
-            len(self.hidden) >= 1 and all(h >= 1 for h in self.hidden),
+            widths_ok,
             f"--hidden must be widths >= 1, got {','.join(map(str, self.hidden)) or 'nothing'}",
         )
         for flag, value in (("--limit-train", self.limit_train), ("--limit-test", self.limit_test),
-                            ("--max-steps", self.max_steps), ("--sharpness-every", self.sharpness_every),
+                            ("--checkpoint-every", self.checkpoint_every), ("--max-steps", self.max_steps),
+                            ("--sharpness-every", self.sharpness_every),
                             ("--sharpness-subset", self.sharpness_subset)):
             if value is not None:
-                problems.check(value >= 1, f"{flag} must be >= 1, got {value}")
+                check_count(problems, value, flag)
+        if widths_ok and (self.batch_size is None or isinstance(self.batch_size, int) and self.batch_size >= 1):
+            check_memory(problems, self.memory_needed(),
+                         f"an MLP 784-{'-'.join(map(str, self.hidden))}-10 "
+                         f"({self.parameter_count():,} parameters) at batch size {self.batch_size or 'full'}")
         problems.check(
             self.device in ("auto", "cpu", "cuda", "mps") or self.device.startswith("cuda:"),
             f"--device must be auto, cpu, cuda, cuda:N or mps, got {self.device!r}",
         )
-        self.optimizer.check(problems)
+        self.optimizer.check(problems, "float32")
         problems.raise_if_any(ConfigError)
+
+    def parameter_count(self) -> int:
+        widths = [INPUTS, *self.hidden, CLASSES]
+        return sum(a * b + b for a, b in zip(widths, widths[1:]))
+
+    def memory_needed(self) -> int:
+        """Bytes the run needs at least: weights, gradients and up to two optimizer states
+        (float32), plus the activations of one batch forward and backward."""
+        batch = self.batch_size if self.batch_size is not None else (self.limit_train or 60_000)
+        activations = 3 * min(batch, 10**7) * (INPUTS + sum(self.hidden) + CLASSES)
+        return 4 * (4 * self.parameter_count() + activations)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

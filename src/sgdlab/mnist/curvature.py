@@ -55,3 +55,41 @@ def batch_gradient(net, x, y, loss: str):
         return theory.gradient(theory.Objective(list(net.parameters()), rows_loss, chunks))
 
     return gradient
+
+
+class Curvature:
+    """The sharpness of ``net``'s training loss on the fixed subset of a run, warm-started along
+    training; the curve [{step, value}] and what it cost."""
+
+    def __init__(self, config, net, x, y):
+        xs, ys = subset(x, y, config.sharpness_subset)
+        self.images = int(xs.shape[0])
+        self.objective = objective(net, xs, ys, config.loss)
+        self.tracker = theory.Sharpness()
+        self.curve: list[dict] = []
+        self.seconds = 0.0
+
+    def measure(self, step: int) -> float:
+        import time
+
+        began = time.perf_counter()
+        value = self.tracker(self.objective)
+        self.seconds += time.perf_counter() - began
+        self.curve.append({"step": step, "value": value})
+        return value
+
+    def cost(self) -> dict:
+        """What the estimates cost: Hessian-vector products and seconds, in all."""
+        return {"estimates": self.tracker.estimates, "hessian_vector_products": self.tracker.matvecs,
+                "seconds": self.seconds, "images": self.images}
+
+
+def add_curvature(result: dict, config, curvature: Curvature) -> None:
+    """The theory beside a run's result: lambda_max at initialisation, 2 / lambda_max, the curve."""
+    first = curvature.curve[0]["value"]
+    result["sharpness_init"] = first
+    result["lr_bound"] = theory.lr_bound(first)
+    result["sharpness_images"] = curvature.images
+    result["sharpness_cost"] = curvature.cost()
+    if config.sharpness_every:
+        result["sharpness"] = curvature.curve

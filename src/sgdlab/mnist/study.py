@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ..core.errors import ConfigError, Problems
+from ..core.paths import require_folder
 from ..core.store import Store, new_run_id, run_folder
 from .config import MnistConfig
 from .run import run
@@ -40,8 +41,12 @@ def run_study(
         problems.check(b is None or b >= 1 or message in problems.items, message)
     problems.raise_if_any(ConfigError)
     store = store or Store()
+    study_id = new_run_id()
     if record:
         store.check_writable()
+    if config.plots:
+        require_folder(run_folder(store, study_id, config.out),
+                       "--out" if config.out else "the figures folder (next to the run store)")
     data = data if data is not None else datasets.load(config.dataset, config.data_dir)
     n = int(data.x_train[: config.limit_train].shape[0])
     too_big = [b for b in batch_sizes if b is not None and b > n]
@@ -50,7 +55,6 @@ def run_study(
             f"--batch-size {','.join(map(str, too_big))} is larger than the training set "
             f"({n} images); use batch sizes of at most {n} (or full)"
         )
-    study_id = new_run_id()
     if record:
         store.save_sweep(study_id, "mnist", {"batch_sizes": batch_sizes, "config": config.to_dict()})
     runs = []

@@ -3,9 +3,10 @@ cells that share data, schedule and update rule run as one stacked network (``ve
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from ..core.store import RunRecord, Store
+from ..core.store import RunRecord
 from ..sweep.protocol import check_optimizer, config_from, summary
 from .config import MnistConfig
 
@@ -23,13 +24,33 @@ class MnistAdapter:
 
     @staticmethod
     def check(config) -> None:
+        """Everything a cell needs, data included (batch size against the training set, the
+        schedule's length), so that no cell is recorded before every cell is known good."""
+        from ..core.errors import ConfigError, Problems
+        from ..core.limits import check_steps
+
         config.validate()
         check_optimizer(config.optimizer, config.lr)
+        n = _train_size(config.dataset, config.data_dir, config.limit_train)
+        if config.batch_size is not None and config.batch_size > n:
+            raise ConfigError(f"--batch-size {config.batch_size} is larger than the training set "
+                              f"({n} images); use batch sizes of at most {n}")
+        problems = Problems()
+        batch_size, steps = config.updates(n)
+        check_steps(problems, steps, f"--epochs {config.epochs} at batch size {batch_size}")
+        problems.raise_if_any(ConfigError)
 
-    def run_cell(self, options, store: Store, sweep_id: str, cell: dict[str, Any]) -> str:
-        from .run import run
+    @staticmethod
+    def load_data(config):
+        from . import datasets
 
-        return run(self.config(options), store=store, sweep_id=sweep_id, sweep_cell=cell)["run_id"]
+        return datasets.load(config.dataset, config.data_dir)
+
+    @staticmethod
+    def compute_cell(config, cell: dict[str, Any], sweep_id: str, data=None) -> RunRecord:
+        from .run import run, to_record
+
+        return to_record(run(config, record=False, data=data), sweep_id, cell)
 
     @staticmethod
     def group_key(config) -> tuple:
@@ -38,10 +59,10 @@ class MnistAdapter:
         return group_key(config)
 
     @staticmethod
-    def run_group(configs, cells, store: Store, sweep_id: str) -> list[str]:
-        from .vectorized import run_mlp_group
+    def compute_group(configs, cells, sweep_id: str, data=None) -> list[RunRecord]:
+        from .vectorized import compute_mlp_group
 
-        return run_mlp_group(configs, cells, store, sweep_id)
+        return compute_mlp_group(configs, cells, sweep_id, data)
 
     @staticmethod
     def summarize(record: RunRecord) -> dict[str, Any]:
@@ -54,6 +75,14 @@ class MnistAdapter:
         return summary(record, curve=list(record.curves.get("step_loss", [])), final_loss=final,
                        samples_per_step=m["batch_size"], seconds=m["seconds"],
                        accuracy=m.get("test_accuracy"))
+
+
+@functools.lru_cache(maxsize=8)
+def _train_size(dataset: str, data_dir: str | None, limit: int | None) -> int:
+    from . import datasets
+
+    data = datasets.load(dataset, data_dir)
+    return int(data.x_train[:limit].shape[0])
 
 
 ADAPTER = MnistAdapter()

@@ -26,7 +26,7 @@ import time
 from typing import Any
 
 from ..core.loop import LoopResult, divergence_reason
-from ..core.store import Store
+from ..core.store import RunRecord
 from ..sweep.protocol import stacked_hyperparameters
 
 
@@ -39,22 +39,22 @@ def group_key(config) -> tuple:
             tuple(sorted(spec.hyperparameters())), config.bound, config.sharpness_every)
 
 
-def run_mlp_group(configs: list, cells: list[dict[str, Any]], store: Store, sweep_id: str) -> list[str]:
-    """Train ``configs`` (equal ``group_key``) as one stacked MLP; record each as a ``mnist`` run."""
+def compute_mlp_group(configs: list, cells: list[dict[str, Any]], sweep_id: str,
+                      data=None) -> list[RunRecord]:
+    """Train ``configs`` (equal ``group_key``) as one stacked MLP; one ``mnist`` run record per
+    cell (the sweep's driver stores them). ``data``: the ``ImageSet``, already loaded."""
     from ..optim import batched
     from . import datasets
     from . import run as mlp_run
     from .config import resolve_device
 
     first = configs[0]
-    one_by_one = (first.optimizer.name not in batched.BATCHED  # torch-*: one number per hyperparameter
-                  or first.bound or first.sharpness_every)  # a Lanczos per model
-    if one_by_one:
-        return [mlp_run.run(c, store=store, sweep_id=sweep_id, sweep_cell=cell)["run_id"]
+    if (first.optimizer.name not in batched.BATCHED  # torch-* rules: one number per hyperparameter
+            or first.bound or first.sharpness_every):  # a Lanczos per model
+        return [mlp_run.to_record(mlp_run.run(c, record=False, data=data), sweep_id, cell)
                 for c, cell in zip(configs, cells)]
-    store.check_writable()
     device = resolve_device(first.device)
-    data = datasets.load(first.dataset, first.data_dir)
+    data = data if data is not None else datasets.load(first.dataset, first.data_dir)
     x, y, xt, yt = mlp_run.tensors(first, data, device)
     trained = train(configs, x, y, xt, yt, classes=len(data.classes))
     records = []
@@ -62,8 +62,7 @@ def run_mlp_group(configs: list, cells: list[dict[str, Any]], store: Store, swee
         result = mlp_run.assemble(config, data, loop, epochs, step_times, int(x.shape[0]),
                               int(xt.shape[0]), device)
         records.append(mlp_run.to_record(result, sweep_id, cell))
-    store.save_many(records)  # one transaction: the whole group or none of it
-    return [r.id for r in records]
+    return records
 
 
 def stacked_model(configs: list, inputs: int, classes: int, device):

@@ -151,6 +151,14 @@ class OptimizerSpec:
     eps: float | None = None  # added to denominators for numerical safety, > 0
     weight_decay: float | None = None  # L2 penalty coefficient (decoupled for AdamW), >= 0
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "OptimizerSpec":
+        """The inverse of ``dataclasses.asdict`` (a stored run's config), betas as a tuple."""
+        data = dict(data)
+        if data.get("betas") is not None:
+            data["betas"] = tuple(data["betas"])
+        return cls(**data)
+
     def hyperparameters(self) -> dict[str, Any]:
         """Only what the user set, so each rule keeps its own defaults."""
         hp: dict[str, Any] = {
@@ -163,8 +171,17 @@ class OptimizerSpec:
             hp["nesterov"] = True
         return {k: v for k, v in hp.items() if v is not None}
 
-    def check(self, problems: Problems) -> None:
+    def check(self, problems: Problems, dtype: str | None = None, hint: str = "") -> None:
+        """Add every problem with these settings to ``problems``; ``dtype``: the parameters'
+        (a hyperparameter too large for it would overflow inside the update)."""
+        from ..core.limits import check_fits
+
         problems.check(bool(self.name), "--optimizer must name an optimizer")
+        if dtype is not None:
+            for flag, value in (("--momentum", self.momentum), ("--eps", self.eps),
+                                ("--weight-decay", self.weight_decay)):
+                if value is not None and is_finite(value):
+                    check_fits(problems, flag, value, dtype, hint)
         if self.name:  # a known name, and only hyperparameters that rule takes
             for message in unaccepted(self.name, self.hyperparameters()):
                 problems.add(message)

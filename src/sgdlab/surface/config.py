@@ -5,9 +5,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
-from ..core.config import is_finite, parse_float_list
+from ..core.config import is_finite, type_problems, parse_float_list
 from ..core.errors import ConfigError, Problems
+from ..core.paths import check_not_empty
+from ..core.limits import check_count, check_seed
 from ..optim.spec import OptimizerSpec
+
+MAX_SURFACE_STEPS = 1_000_000  # each trajectory keeps every point: ~100 MB of Python floats
+MAX_NOISE_SAMPLES = 10_000_000  # 160 MB of float64 noise draws
 
 
 @dataclass
@@ -35,7 +40,11 @@ class SurfaceConfig:
     plots: bool = True  # draw the figures
 
     def validate(self) -> None:
+        wrong_kinds = type_problems(self)  # first: the checks below need numbers to be numbers
+        if wrong_kinds:
+            raise ConfigError(*wrong_kinds)
         problems = Problems()
+        check_not_empty(problems, {"--out": self.out})
         if (self.name is None) == (self.expr is None):
             problems.add("give a built-in surface name (e.g. `sgdlab surface bowl`) or --f EXPR, "
                          "exactly one of them")
@@ -48,10 +57,16 @@ class SurfaceConfig:
             problems.check(len(self.lrs) >= 1, "--lr needs at least one learning rate")
             for lr in self.lrs:
                 problems.check(is_finite(lr) and lr > 0, f"--lr must be > 0, got {lr}")
+            twice = sorted({lr for lr in self.lrs if self.lrs.count(lr) > 1})
+            problems.check(not twice, f"--lr gives {', '.join(map(str, twice))} twice: the "
+                                      "trajectories would be identical")
         if self.steps is not None:
-            problems.check(self.steps >= 1, f"--steps must be >= 1, got {self.steps}")
+            check_count(problems, self.steps, "--steps", high=MAX_SURFACE_STEPS,
+                        why="every point of the path is kept in memory, drawn and stored")
         problems.check(is_finite(self.noise) and self.noise >= 0, f"--noise must be >= 0, got {self.noise}")
-        problems.check(self.noise_samples >= 2, f"--noise-samples must be >= 2, got {self.noise_samples}")
+        check_count(problems, self.noise_samples, "--noise-samples", low=2, high=MAX_NOISE_SAMPLES,
+                    why="they are drawn at once, 16 bytes each")
+        check_seed(problems, self.seed, count=2)  # the noise check draws with seed + 1
         problems.check(is_finite(self.escape_radius) and self.escape_radius > 0,
                        f"--escape-radius must be > 0, got {self.escape_radius}")
         self.optimizer.check(problems)

@@ -64,7 +64,8 @@ def make_optimizer(spec, params, lr: float) -> torch.optim.Optimizer:
         raise ConfigError(f"--optimizer {spec.name} does not take {', '.join(hp) or 'these settings'}: {exc}") from None
 
 
-def descend(surface, start, lr: float, steps: int, spec, sigma: float, generator) -> dict[str, Any]:
+def descend(surface, start, lr: float, steps: int, spec, sigma: float, generator,
+            on_progress=None) -> dict[str, Any]:
     """One trajectory: ``steps`` updates from ``start``; stops early when it diverges."""
     p = theory.point(start).requires_grad_(True)
     optimizer = make_optimizer(spec, [p], lr)
@@ -72,6 +73,8 @@ def descend(surface, start, lr: float, steps: int, spec, sigma: float, generator
     values: list[float] = []
     diverged_step, reason = None, None
     for k in range(steps + 1):
+        if on_progress is not None and k % 1000 == 0:
+            on_progress(k, steps)
         # record the point after k updates and f there; stop on a blow-up
         value = surface.at(p)
         xy = p.detach().tolist()
@@ -161,17 +164,28 @@ def judge(surface, trajectory: dict, sigma: float, escape_radius: float) -> dict
 
 def run(config: SurfaceConfig | None = None, *, store: Store | None = None,
         record: bool = True, sweep_id: str | None = None,
-        sweep_cell: dict[str, Any] | None = None) -> dict[str, Any]:
+        sweep_cell: dict[str, Any] | None = None, on_progress=None) -> dict[str, Any]:
     """Descend, judge, draw, record; return the result document (see the module docstring).
 
     ``sweep_id``/``sweep_cell`` file the run under a sweep (``sgdlab sweep surface``).
     """
+    from ..core.tracking import Tracking
+
     config = config or SurfaceConfig(name="bowl")
     config.validate()
     surface = build_surface(config)
     store = store or Store()
-    if record:
-        store.check_writable()
+    run_id = new_run_id()
+    track = Tracking(store, run_id, "surface", config, record=record, sweep_id=sweep_id,
+                     standalone=sweep_cell is None)
+    track.check_outputs()
+    track.begin()
+    with track.interruptible():
+        return _descend_all(config, surface, store, run_id, record, sweep_id, sweep_cell, on_progress)
+
+
+def _descend_all(config, surface, store, run_id, record, sweep_id, sweep_cell,
+                 on_progress=None) -> dict[str, Any]:
     start = tuple(float(v) for v in (config.start or surface.start))
     lrs = [float(v) for v in (config.lrs or [surface.lr])]
     steps = config.steps or surface.steps
@@ -191,8 +205,9 @@ def run(config: SurfaceConfig | None = None, *, store: Store | None = None,
     runs = []
     for lr in lrs:
         began = time.perf_counter()
+        progress = None if on_progress is None else (lambda k, n, lr=lr: on_progress(f"lr={lr:g}", k, n))
         trajectory = descend(surface, start, lr, steps, config.optimizer, sigma,
-                             torch.Generator().manual_seed(config.seed))
+                             torch.Generator().manual_seed(config.seed), on_progress=progress)
         seconds = time.perf_counter() - began
         verdict = judge(surface, trajectory, sigma, config.escape_radius)
         x, y = trajectory["path"][-1]
@@ -206,7 +221,6 @@ def run(config: SurfaceConfig | None = None, *, store: Store | None = None,
         })
 
     status = "diverged" if any(r["verdict"] == "diverged" for r in runs) else "completed"
-    run_id = new_run_id()
     result: dict[str, Any] = {
         "status": status, "run_id": run_id, "surface": surface.describe(), "start": list(start),
         "steps": steps, "noise": sigma, "seed": config.seed, "escape_radius": config.escape_radius,
@@ -223,17 +237,23 @@ def run(config: SurfaceConfig | None = None, *, store: Store | None = None,
         folder = run_folder(store, run_id, config.out)
         result["figures"] = figures.draw(folder, surface, result)
     if record:
-        finals = [r["final"]["f"] for r in runs if math.isfinite(r["final"]["f"])]
-        curves = {}
-        for i, r in enumerate(runs):
-            curves[f"f[{i}] lr={r['lr']:g}"] = r["f"]
-        store.save(RunRecord(
-            id=run_id, command="surface", status=status, config=config.to_dict(), sweep_id=sweep_id,
-            metrics={k: result[k] for k in ("surface", "start", "hessian_start", "lr_bound",
-                                            "lr_bound_kind", "critical_point", "noise_check")}
-            | {"runs": [{k: v for k, v in r.items() if k not in ("path", "f")} for r in runs]}
-            | ({"sweep_cell": sweep_cell} if sweep_cell is not None else {}),
-            figures=result["figures"], curves=curves,
-            key_metric_name="best_final_f", key_metric=min(finals) if finals else None,
-        ))
+        store.save(to_record(result, sweep_id, sweep_cell))
     return result
+
+
+def to_record(result: dict[str, Any], sweep_id: str | None = None,
+              sweep_cell: dict[str, Any] | None = None) -> RunRecord:
+    """The run record of one ``run`` result: each trajectory's f-values as a curve."""
+    runs = result["runs"]
+    finals = [r["final"]["f"] for r in runs if math.isfinite(r["final"]["f"])]
+    curves = {f"f[{i}] lr={r['lr']:g}": r["f"] for i, r in enumerate(runs)}
+    return RunRecord(
+        id=result["run_id"], command="surface", status=result["status"], config=result["config"],
+        sweep_id=sweep_id,
+        metrics={k: result[k] for k in ("surface", "start", "hessian_start", "lr_bound",
+                                        "lr_bound_kind", "critical_point", "noise_check")}
+        | {"runs": [{k: v for k, v in r.items() if k not in ("path", "f")} for r in runs]}
+        | ({"sweep_cell": sweep_cell} if sweep_cell is not None else {}),
+        figures=result["figures"], curves=curves,
+        key_metric_name="best_final_f", key_metric=min(finals) if finals else None,
+    )

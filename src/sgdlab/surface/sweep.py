@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..core.store import RunRecord, Store
+from ..core.store import RunRecord
 from ..sweep.protocol import check_optimizer, optimizer_spec, summary
 from .config import SurfaceConfig
 
@@ -30,14 +30,21 @@ class SurfaceAdapter:
 
     @staticmethod
     def check(config) -> None:
+        from .run import build_surface
+
         config.validate()
         check_optimizer(config.optimizer, (config.lrs or [1e-2])[0])
+        build_surface(config)  # an unknown name or a bad --f is refused before any cell runs
 
-    def run_cell(self, options, store: Store, sweep_id: str, cell: dict[str, Any]) -> str:
-        from .run import run
+    @staticmethod
+    def load_data(config) -> None:
+        return None  # the function is in the config: no data to ship
 
-        config = self.config(options)
-        return run(config, store=store, sweep_id=sweep_id, sweep_cell=cell)["run_id"]
+    @staticmethod
+    def compute_cell(config, cell: dict[str, Any], sweep_id: str, data=None) -> RunRecord:
+        from .run import run, to_record
+
+        return to_record(run(config, record=False), sweep_id, cell)
 
     @staticmethod
     def summarize(record: RunRecord) -> dict[str, Any]:

@@ -10,7 +10,9 @@ from typing import Any
 from ..core.errors import ConfigError, Problems
 
 MAX_CELLS_WITHOUT_YES = 10_000
-EXECUTORS = ("auto", "serial", "process", "vectorized")
+MAX_CELLS = 1_000_000  # even with --yes: every cell is a recorded run
+MAX_WORKERS = 256
+EXECUTORS = ("auto", "serial", "process", "vectorized", "ray")
 
 # Axis name -> kind of value. The order is the order of the grid (the last varies fastest).
 AXES: dict[str, str] = {
@@ -38,9 +40,15 @@ class SweepSpec:
     base: dict[str, Any] = field(default_factory=dict)  # the problem's fixed options
     executor: str = "auto"
     workers: int | None = None  # processes for the process executor (default: CPU count)
+    address: str | None = None  # ray: the cluster to join (None: $RAY_ADDRESS, else a local Ray)
     target: float | None = None  # a loss to reach: "steps to target" in the summary
 
     def validate(self, yes: bool = False) -> None:
+        from ..core.config import type_problems
+
+        wrong_kinds = type_problems(self)
+        if wrong_kinds:
+            raise ConfigError(*wrong_kinds)
         problems = Problems()
         from .. import problems as registry
 
@@ -49,7 +57,10 @@ class SweepSpec:
         problems.check(self.executor in EXECUTORS,
                        f"unknown executor {self.executor!r}; choose one of: {', '.join(EXECUTORS)}")
         if self.workers is not None:
-            problems.check(self.workers >= 1, f"--workers must be >= 1, got {self.workers}")
+            problems.check(1 <= self.workers <= MAX_WORKERS, f"--workers must be 1 .. {MAX_WORKERS} "
+                           f"(each is a process with its own copy of torch), got {self.workers}")
+        problems.check(self.address is None or self.executor == "ray",
+                       f"--address {self.address} joins a Ray cluster: add --executor ray")
         for name, values in self.axes.items():
             problems.check(name in AXES, f"unknown sweep axis {name!r}")
             problems.check(len(values) > 0, f"--{name.replace('_', '-')}: no values")
@@ -61,6 +72,8 @@ class SweepSpec:
             yes or n <= MAX_CELLS_WITHOUT_YES,
             f"the grid has {n:,} cells (more than {MAX_CELLS_WITHOUT_YES:,}); pass --yes to run it anyway",
         )
+        problems.check(n <= MAX_CELLS, f"the grid has {n:,} cells, more than the limit "
+                                       f"{MAX_CELLS:,} (every cell is a recorded run)")
         problems.raise_if_any(ConfigError)
 
     def size(self) -> int:

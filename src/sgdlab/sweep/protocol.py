@@ -1,9 +1,12 @@
 """How a sweep talks to a problem: the adapter protocol, and helpers every adapter shares.
 
 Each problem package has a ``sweep.py`` with one adapter (registered in ``sgdlab.problems``):
-build a config from a cell's options, check it, run one cell, summarise a recorded run, and,
-where the problem has a vectorized form, group cells and run a group as one stacked model.
-The sweep machinery knows problems only through this protocol and the registry.
+build a config from a cell's options, check it, load the data every cell shares, compute one
+cell, summarise a recorded run, and, where the problem has a vectorized form, group cells and
+compute a group as one stacked model. Computing never touches the run store: it returns run
+records, and the sweep's driver alone stores them (a worker on another machine cannot see the
+driver's SQLite file). The sweep machinery knows problems only through this protocol and the
+registry.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import math
 from dataclasses import fields
 from typing import Any, Protocol
 
-from ..core.store import RunRecord, Store
+from ..core.store import RunRecord
 
 OPTIMIZER_KEYS = ("momentum", "nesterov", "betas", "eps", "weight_decay")
 
@@ -21,7 +24,7 @@ class SweepAdapter(Protocol):
     """What the sweep runner needs from a problem."""
 
     name: str
-    vectorizable: bool  # True: ``group_key`` and ``run_group`` exist
+    vectorizable: bool  # True: ``group_key`` and ``compute_group`` exist
 
     def config(self, options: dict[str, Any]) -> Any:
         """The problem's config for one cell (fixed options + the cell's axes), without plots."""
@@ -29,9 +32,12 @@ class SweepAdapter(Protocol):
     def check(self, config: Any) -> None:
         """Raise ConfigError for a cell that cannot run (all cells are checked before any runs)."""
 
-    def run_cell(self, options: dict[str, Any], store: Store, sweep_id: str,
-                 cell: dict[str, Any]) -> str:
-        """Run and record one cell; return its run id."""
+    def load_data(self, config: Any) -> Any:
+        """The data every cell of the sweep shares (None if none), loaded once on the driver and
+        handed to every ``compute_*`` call: workers elsewhere cannot read the driver's files."""
+
+    def compute_cell(self, config: Any, cell: dict[str, Any], sweep_id: str, data: Any = None) -> RunRecord:
+        """Train one cell; return its run record (not stored: the driver stores it)."""
 
     def summarize(self, record: RunRecord) -> dict[str, Any]:
         """One recorded cell as a summary row (``summary`` below builds it)."""

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import sys
 import time
+from contextlib import closing
 from typing import Any, Callable
 
-from ..core.errors import ConfigError
-from ..core.store import Store, new_run_id
+from ..core.errors import ClusterError, ConfigError
+from ..core.store import FINISHED, Store, new_run_id
+from .executors import EXECUTORS, Plan
 from .grid import SweepSpec, cell_key, expand
 
 # What `--executor auto` picks, measured with benchmarks/sweep.py on a shared 2-core CPU, torch
@@ -33,23 +32,31 @@ def run_sweep(
 ) -> dict[str, Any]:
     """Run ``spec`` (or finish sweep ``resume``); returns the sweep document.
 
-    Ctrl-C stops between cells: finished cells are already in the store, and the document has
-    status ``interrupted`` with the command to resume.
+    Executors (``executors.py``) compute; this function, the driver, stores every unit's
+    records as they arrive and calls ``progress(cells finished, cells in the grid)`` after each.
+    Ctrl-C stops the sweep: finished cells are already in the store, and the document has status
+    ``interrupted`` with the command to resume; a Ray cluster that goes away gives status
+    ``cluster_lost``, with ``error`` saying how many cells were kept and how to resume.
     """
     store = store or Store()
     if resume is not None:
-        saved = store.sweep(resume) if store.path.exists() else None
+        saved = store.sweep(resume)
         if saved is None:
             raise ConfigError(f"no sweep {resume!r} in {store.path}; `sgdlab runs` lists the sweeps' runs")
         stored_spec = SweepSpec.from_dict(saved["spec"])
         if spec is not None:  # a resumed sweep keeps its grid; only how it runs may change
             stored_spec.executor, stored_spec.workers = spec.executor, spec.workers
+            stored_spec.address = spec.address
         spec, sweep_id = stored_spec, resume
     elif spec is None:
         raise ConfigError("nothing to run: give a sweep spec or --resume SWEEP_ID")
     else:
         sweep_id = "s" + new_run_id()
     spec.validate(yes=yes)
+    if spec.executor == "ray":
+        from .ray_executor import require_ray
+
+        require_ray()  # before anything is written: without Ray, say how to install it
     store.check_writable()
     from .. import problems  # the registry: the runner knows problems only by name
 
@@ -67,7 +74,8 @@ def run_sweep(
         raise ConfigError(*problems)
     store.save_sweep(sweep_id, spec.problem, spec.to_dict())
 
-    done = {cell_key(r.metrics.get("sweep_cell", {})) for r in store.list_runs(sweep_id=sweep_id)}
+    done = {cell_key(r.metrics.get("sweep_cell", {})) for r in store.list_runs(sweep_id=sweep_id)
+            if r.status in FINISHED}
     todo = [i for i, c in enumerate(cells) if cell_key(c) not in done]
     executor = spec.executor
     if executor == "auto":
@@ -75,14 +83,26 @@ def run_sweep(
     if executor == "vectorized" and not adapter.vectorizable:
         executor = "serial"
 
-    status = "completed"
+    status, error = "completed", None
     start = time.perf_counter()
+    finished_now = 0
+    if progress:
+        progress(len(cells) - len(todo), len(cells))
     try:
-        run = {"serial": _serial, "process": _process, "vectorized": _vectorized}[executor]
-        run(adapter, spec, [options[i] for i in todo], [configs[i] for i in todo],
-            [cells[i] for i in todo], store, sweep_id, progress)
+        plan = Plan(spec.problem, adapter, [configs[i] for i in todo], [cells[i] for i in todo],
+                    sweep_id, data=adapter.load_data(configs[todo[0]]) if todo else None,
+                    workers=spec.workers, address=spec.address)
+        # the driver alone writes the store: each unit's records the moment they arrive
+        with closing(EXECUTORS[executor](plan)) as units:
+            for records in units:
+                store.save_many(records)
+                finished_now += len(records)
+                if progress:
+                    progress(len(cells) - len(todo) + finished_now, len(cells))
     except KeyboardInterrupt:
         status = "interrupted"
+    except ClusterError as exc:
+        status, error = "cluster_lost", exc
     seconds = time.perf_counter() - start
 
     from .summary import summarize_sweep
@@ -90,71 +110,14 @@ def run_sweep(
     document = summarize_sweep(store, sweep_id, spec, adapter)
     finished = len(document["cells"])
     document.update({
-        "status": status if finished == len(cells) or status == "interrupted" else "incomplete",
+        "status": status if finished == len(cells) or status != "completed" else "incomplete",
         "executor": executor, "cells_total": len(cells), "cells_finished": finished,
         "cells_run_now": finished - len(done), "seconds": seconds,
     })
     if document["status"] != "completed":
         document["resume"] = f"sgdlab sweep {spec.problem} --resume {sweep_id}"
+    if error is not None:
+        document["error"] = (f"{error}; {finished} of {len(cells)} cells finished and kept in "
+                             f"{store.path}; resume with: {document['resume']} (add --address "
+                             f"HOST:PORT for another cluster, or --executor serial to finish here)")
     return document
-
-
-def _serial(adapter, spec, options, configs, cells, store, sweep_id, progress) -> None:
-    for i, (opts, cell) in enumerate(zip(options, cells)):
-        adapter.run_cell(opts, store, sweep_id, cell)
-        if progress:
-            progress(i + 1, len(cells))
-
-
-def _vectorized(adapter, spec, options, configs, cells, store, sweep_id, progress) -> None:
-    groups: dict[tuple, list[int]] = {}
-    for i, config in enumerate(configs):
-        groups.setdefault(adapter.group_key(config), []).append(i)
-    finished = 0
-    for members in groups.values():
-        adapter.run_group([configs[i] for i in members], [cells[i] for i in members], store, sweep_id)
-        finished += len(members)
-        if progress:
-            progress(finished, len(cells))
-
-
-def _init_worker() -> None:
-    # One thread per worker: N workers on N cores beat N workers fighting over N x N threads.
-    # Workers ignore Ctrl-C; the parent stops handing out cells and lets running ones finish.
-    import torch
-
-    torch.set_num_threads(1)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def _worker_run(problem: str, opts: dict, store_path: str, sweep_id: str, cell: dict) -> str:
-    from .. import problems
-
-    return problems.get(problem).sweep_adapter().run_cell(opts, Store(store_path), sweep_id, cell)
-
-
-def _process(adapter, spec, options, configs, cells, store, sweep_id, progress) -> None:
-    import multiprocessing as mp
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-
-    if not cells:
-        return
-    workers = min(spec.workers or os.cpu_count() or 1, len(cells))
-    # spawn, not fork: forking a process that has already run torch's thread pools can hang
-    pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_worker)
-    pending = {pool.submit(_worker_run, spec.problem, o, str(store.path), sweep_id, c)
-               for o, c in zip(options, cells)}
-    finished = 0
-    try:
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                future.result()  # re-raise a worker's error here
-                finished += 1
-                if progress:
-                    progress(finished, len(cells))
-    except KeyboardInterrupt:
-        print("interrupted: finishing the cells already running...", file=sys.stderr)
-        pool.shutdown(wait=True, cancel_futures=True)
-        raise
-    pool.shutdown(wait=True)

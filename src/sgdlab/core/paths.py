@@ -1,0 +1,109 @@
+"""Output paths checked before any work starts, without creating anything.
+
+A folder that is a file, a file that is a folder, a path under a file, a folder we may not write
+or a read-only filesystem: each is one line naming the path and the flag it came from, raised
+before training, so a run is never lost to a path that was wrong from the start. Nothing is
+created by the checks: the folders appear only when something is written into them.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import tempfile
+from pathlib import Path
+
+from .errors import ConfigError, Problems
+
+
+def check_folder(problems: Problems, path: str | os.PathLike, what: str) -> None:
+    """``path`` must be a folder we can create (or already have) and write into."""
+    target = _target(problems, path, what)
+    if target is None:
+        return
+    if target.exists() and not target.is_dir():
+        problems.add(f"{what}: {target} is a file, not a folder; give a folder")
+        return
+    _check_creatable(problems, target, what)
+
+
+def check_file(problems: Problems, path: str | os.PathLike, what: str) -> None:
+    """``path`` must be a file we can create or replace (its folder may not exist yet)."""
+    target = _target(problems, path, what)
+    if target is None:
+        return
+    if target.is_dir():
+        problems.add(f"{what}: {target} is a folder; give a file name (e.g. {target / _example(what)})")
+        return
+    if target.exists() and not os.access(target, os.W_OK):
+        problems.add(f"{what}: {target} exists and is not writable")
+        return
+    _check_creatable(problems, target.parent, what, shown=target)
+
+
+def check_not_empty(problems: Problems, paths: dict[str, object]) -> None:
+    """Paths that were given (not None) but are empty: ``--out ""`` would otherwise mean "here"."""
+    for flag, value in paths.items():
+        if isinstance(value, str) and not value.strip():
+            problems.add(f"{flag}: the path is empty")
+
+
+def require_folder(path: str | os.PathLike, what: str) -> None:
+    problems = Problems()
+    check_folder(problems, path, what)
+    problems.raise_if_any(ConfigError)
+
+
+def require_file(path: str | os.PathLike, what: str) -> None:
+    problems = Problems()
+    check_file(problems, path, what)
+    problems.raise_if_any(ConfigError)
+
+
+def _target(problems: Problems, path: str | os.PathLike, what: str) -> Path | None:
+    if not str(path).strip():
+        problems.add(f"{what}: the path is empty")
+        return None
+    return Path(str(path)).expanduser()
+
+
+def _example(what: str) -> str:
+    return "runs.db" if "store" in what else "report.html"
+
+
+def _check_creatable(problems: Problems, folder: Path, what: str, shown: Path | None = None) -> None:
+    """The first existing folder on the way to ``folder`` must be a folder we can write into."""
+    shown = shown or folder
+    existing = folder
+    while not existing.exists():
+        if existing.parent == existing:
+            break
+        existing = existing.parent
+    if existing.exists() and not existing.is_dir():
+        problems.add(f"{what}: {shown} cannot be created: {existing} is a file, not a folder")
+        return
+    reason = _unwritable(existing)
+    if reason:
+        problems.add(f"{what}: {shown} cannot be written: {existing} {reason}")
+
+
+def _unwritable(folder: Path) -> str | None:
+    """Why nothing can be written into ``folder`` (None when something can).
+
+    Permission bits and a read-only mount are read first; then a probe (a temporary folder,
+    removed at once) catches what they do not show (root on a read-only or virtual filesystem).
+    """
+    try:
+        if os.statvfs(folder).f_flag & os.ST_RDONLY:
+            return "is on a read-only filesystem"
+    except OSError:
+        pass
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return "is not writable (permission denied)"
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".sgdlab-probe-", dir=folder))
+    except OSError as exc:
+        if exc.errno == errno.EROFS:
+            return "is on a read-only filesystem"
+        return f"is not writable ({exc.strerror or exc})"
+    return None

@@ -1,0 +1,80 @@
+"""The web app: ``create_app(store)`` builds it; `sgdlab serve` runs it (see ``server.py``).
+
+Pages are static HTML + JavaScript (under ``static/``) that fetch the JSON API and draw with the
+vendored Plotly.js; nothing on a page comes from the server as HTML, so no user text is ever
+parsed as markup. The API is described at ``/docs`` (Swagger UI, vendored) and ``/openapi.json``.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+from .. import __version__
+from ..core.store import resolve_store_path
+from . import pages, playground, responses, runs, train
+from .jobs import JobManager
+from .middleware import BodyLimit, SecurityHeaders
+from .store import ReadOnlyStore
+
+STATIC = pages.STATIC
+SWAGGER = "/static/vendor/swagger-ui-bundle-5.35.0.js", "/static/vendor/swagger-ui-5.35.0.css"
+
+DESCRIPTION = """The JSON API behind `sgdlab serve`'s pages, usable from scripts.
+
+Errors are `{"status": "error", "errors": ["one line per problem", ...]}`: 422 for bad input (the
+command line's own messages), 404 for an unknown run, sweep or job, 413 for a body over 64 KiB,
+429 when too many training runs wait. Numbers are strict JSON: NaN and infinities are the
+strings "NaN", "Infinity", "-Infinity", as with `--json`.
+"""
+
+
+def create_app(store: str | os.PathLike | None = None) -> FastAPI:
+    """The app for the run store at ``store`` (default: ``$SGDLAB_STORE`` or
+    ``./sgdlab-runs/runs.db``). Pages read it read-only; runs trained from the page write to it."""
+    store_path = resolve_store_path(store)
+    jobs = JobManager(store_path)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        jobs.shutdown()  # a run still training is stopped and recorded as stopped
+
+    app = FastAPI(title="sgdlab", version=__version__, description=DESCRIPTION,
+                  docs_url=None, redoc_url=None, lifespan=lifespan)
+    app.state.read_store = ReadOnlyStore(store_path)
+    app.state.jobs = jobs
+    responses.install(app)
+    for module in (playground, runs, train):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    for route in pages.PAGES:
+        app.add_api_route(route, _page(route), methods=["GET"], include_in_schema=False)
+
+    @app.get("/docs", include_in_schema=False)
+    def docs():
+        return get_swagger_ui_html(openapi_url=app.openapi_url, title="sgdlab API",
+                                   swagger_js_url=SWAGGER[0], swagger_css_url=SWAGGER[1],
+                                   swagger_favicon_url="/static/favicon.svg",
+                                   swagger_ui_parameters={"validatorUrl": None})
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon():
+        return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
+
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodyLimit)
+    return app
+
+
+def _page(route: str):
+    def page() -> HTMLResponse:
+        return HTMLResponse(pages.render(route), headers={"Cache-Control": "no-cache"})
+
+    return page

@@ -1,0 +1,97 @@
+// What every page shares: calling the API, building DOM safely, formatting, Plotly defaults.
+// User text (expressions, column names, run configs) only ever enters the page through
+// textContent or sg.plotText (escaped for Plotly's own label markup): never as HTML.
+"use strict";
+
+const sg = {};
+
+// GET or POST (when body is given) a JSON API route; a non-2xx answer throws an Error whose
+// .errors holds the server's one-line problems (the CLI's messages).
+sg.api = async function (path, body) {
+  const init = body === undefined ? {} : {
+    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+  };
+  const response = await fetch(path, init);
+  let doc = null;
+  try { doc = await response.json(); } catch (e) { doc = null; }
+  if (!response.ok) {
+    const errors = (doc && doc.errors) || [`HTTP ${response.status}`];
+    const error = new Error(errors.join("\n"));
+    error.errors = errors;
+    error.status = response.status;
+    throw error;
+  }
+  return doc;
+};
+
+// The API writes NaN and infinities as strings (strict JSON); for plotting they are gaps.
+sg.num = (v) => (typeof v === "number" && isFinite(v) ? v : null);
+sg.nums = (values) => values.map(sg.num);
+
+// Element builder: strings become text nodes, never markup.
+sg.el = function (tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key === "class") node.className = value;
+    else if (key === "text") node.textContent = value;
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, value === true ? "" : value);
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+};
+
+// Plotly reads a few tags (<b>, <br>, <a>) in labels: escape user text before handing it over.
+sg.plotText = (s) => String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")
+  .replace(/"/g, "&quot;");
+
+sg.fmt = function (v, digits) {
+  if (v === null || v === undefined) return "-";
+  if (typeof v === "string") return v;  // "NaN", "Infinity": shown as such
+  if (typeof v !== "number") return String(v);
+  if (Number.isInteger(v) && Math.abs(v) < 1e6) return String(v);
+  const a = Math.abs(v);
+  if (a !== 0 && (a < 1e-3 || a >= 1e5)) return v.toExponential((digits || 4) - 1);
+  return String(Number(v.toPrecision(digits || 4)));
+};
+
+sg.query = () => new URLSearchParams(window.location.search);
+
+sg.COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b",
+  "#e377c2", "#7f7f7f", "#bcbd22"];
+
+sg.plotConfig = { displaylogo: false, responsive: true, showLink: false, showSendToCloud: false,
+  modeBarButtonsToRemove: ["sendDataToCloud"] };
+
+sg.plot = function (div, traces, layout) {
+  const base = { margin: { l: 60, r: 20, t: 30, b: 45 }, paper_bgcolor: "#fff",
+    plot_bgcolor: "#fff", font: { family: "system-ui, sans-serif", size: 12 },
+    legend: { orientation: "h", y: -0.18 } };
+  return Plotly.react(div, traces, Object.assign(base, layout || {}), sg.plotConfig);
+};
+
+// One table from rows and [header, cell(row) -> Node|string] columns.
+sg.table = function (columns, rows, rowAttrs) {
+  const head = sg.el("tr", {}, columns.map(([title]) => sg.el("th", { text: title })));
+  const body = rows.map((row) => sg.el("tr", rowAttrs ? rowAttrs(row) : {},
+    columns.map(([, cell, cls]) => sg.el("td", { class: cls || null }, cell(row)))));
+  return sg.el("table", {}, sg.el("thead", {}, head), sg.el("tbody", {}, body));
+};
+
+sg.link = (href, text) => sg.el("a", { href }, text);
+sg.statusSpan = (status) => sg.el("span", { class: "s-" + status, text: status });
+
+sg.showError = function (node, error) {
+  node.textContent = error ? (error.errors ? error.errors.join("\n") : String(error.message || error)) : "";
+};
+
+// Mark the current page in the header.
+document.addEventListener("DOMContentLoaded", () => {
+  for (const a of document.querySelectorAll("header nav a")) {
+    if (a.getAttribute("href") === window.location.pathname) a.classList.add("here");
+  }
+});
