@@ -227,7 +227,7 @@ def test_divergence_is_a_result_exit_3(cli):
         (["--dataset", "cifar"], "unknown data set 'cifar'; the known ones are: mnist-5k, mnist, fashion-mnist"),
         (["--dataset", "mnist", "--data-dir", "."], "--data-dir: no mnist IDX files"),
         (["--hidden", "200,x"], "--hidden: 'x' is not a whole number"),
-        (["--batch-size", "0", "--epochs", "0"], "--batch-size must be >= 1 or full, got 0"),
+        (["--batch-size", "0", "--epochs", "0"], "--batch-size must be >= 1, got 0"),
         (["--device", "tpu"], "--device must be auto, cpu, cuda, cuda:N or mps"),
     ],
 )
