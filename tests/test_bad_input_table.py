@@ -125,6 +125,24 @@ CASES = [
     ("optimizers --lr 3", "sgdlab optimizers: unknown option --lr"),
     ("sweep linreg --lr 0.1 --executor rays", "unknown executor 'rays'"),
     ("surface bowl --lr 0.1 --optimizer adma", "unknown optimizer 'adma'"),
+    # the theory's commands
+    ("mnist --batch-size ful", "--batch-size: 'ful' is not a whole number"),
+    ("mnist --no-bound --sharpness-subset 10", "--sharpness-subset needs the sharpness; --no-bound skips it"),
+    ("mnist --out {tmp}/afile", "--out: {tmp}/afile is a file, not a folder"),
+    ("sharpness --lr 0,0.2", "--lr must be > 0, got 0.0"),
+    ("sharpness --steps 100000000000000", "--steps 100,000,000,000,000 is more than the limit 10,000,000"),
+    ("sharpness --loss hinge", "--loss must be one of cross-entropy, mse, got 'hinge'"),
+    ("sharpness --out {tmp}/afile", "--out: {tmp}/afile is a file, not a folder"),
+    ("noise-scale --two-batch 100,150", "--two-batch must be SMALL,BIG with 1 <= SMALL < BIG and BIG a multiple"),
+    ("noise-scale --train-steps -1", "--train-steps must be >= 0, got -1"),
+    ("noise-scale --target 0.5", "--target belongs to the study: give --batch-sizes too"),
+    ("noise-scale --batch-sizes 10,5000", "--batch-sizes: 5000 must be between 1 and the training set's 4000 images"),
+    ("noise-scale --batch-sizes 10 --out {tmp}/afile", "--out: {tmp}/afile is a file, not a folder"),
+    ("lr-find linreg --num 1", "--num must be >= 2, got 1"),
+    ("lr-find linreg --csv {tmp}/dup.csv", "the header names column(s) 'x' more than once"),
+    ("lr-find mnist --normalize minmax", "--normalize must be one of tutorial, standardize, got 'minmax'"),
+    ("lr-find mnist --out {tmp}/afile", "--out: {tmp}/afile is a file, not a folder"),
+    ("lr-find surface", "unknown command 'surface'"),
 ]
 
 
@@ -174,7 +192,7 @@ def test_errors_name_only_the_flags_that_were_given(cli):
     assert result.exit_code == 2
     assert result.stderr.strip().splitlines() == [
         "error: batch size 100 is larger than the training set (50 images); "
-        "give --batch-size of at most 50"]
+        "give --batch-size of at most 50 (or full)"]
 
 
 def test_a_bug_is_one_line_exit_1_and_its_traceback_only_on_request(cli, monkeypatch):

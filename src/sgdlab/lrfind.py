@@ -17,13 +17,15 @@ from typing import Any
 
 from .core import lr_range
 from .core.errors import ConfigError, Problems
+from .core.limits import MAX_STEPS, check_count
+from .core.paths import require_folder
 from .core.store import RunRecord, Store, new_run_id, run_folder
 
 
 def check(start: float, end: float, num: int, beta: float, stop_factor: float) -> None:
     problems = Problems()
     problems.check(0 < start < end, f"--start and --end must satisfy 0 < start < end, got {start:g}, {end:g}")
-    problems.check(num >= 2, f"--num must be >= 2, got {num}")
+    check_count(problems, num, "--num", low=2, high=MAX_STEPS)
     problems.check(0 <= beta < 1, f"--beta must be in [0, 1), got {beta:g}")
     problems.check(stop_factor > 1, f"--stop-factor must be > 1, got {stop_factor:g}")
     problems.raise_if_any(ConfigError)
@@ -44,14 +46,19 @@ def run(config: Any, *, start: float = lr_range.START, end: float = lr_range.END
         raise ConfigError(f"lr-find does not know the problem {entry.name!r}; it knows: {known}")
     config.validate()
     store = store or Store()
+    run_id = new_run_id()
     if record:
         store.check_writable()
+    plots = getattr(config, "plots", True)
+    folder = run_folder(store, run_id, getattr(config, "out", None))
+    if plots:
+        require_folder(folder, "--out" if getattr(config, "out", None) else "the figures folder (next to the run store)")
     setup = hook(config)
     test = lr_range.range_test(setup.step, lr_range.schedule(start, end, num), beta, stop_factor)
     rules = lr_range.suggestions(test["lrs"], test["smoothed"])
     bound, stop_lr = setup.bound, test["stop_lr"]
     document = {
-        "status": "completed", "run_id": new_run_id(), "problem": entry.name, "data": setup.data,
+        "status": "completed", "run_id": run_id, "problem": entry.name, "data": setup.data,
         "batch_size": setup.batch_size, **test, "bound": bound,
         "suggestion": {"rule": lr_range.PRIMARY_RULE, "lr": rules[lr_range.PRIMARY_RULE], "rules": rules},
         "blowup_over_bound": test["blowup_lr"] / bound if test["blowup_lr"] and bound else None,
@@ -59,8 +66,8 @@ def run(config: Any, *, start: float = lr_range.START, end: float = lr_range.END
         "settings": {"start": start, "end": end, "num": num, "beta": beta, "stop_factor": stop_factor},
         "config": setup.config, "figures": [],
     }
-    if getattr(config, "plots", True):
-        path = run_folder(store, document["run_id"], getattr(config, "out", None)) / "lr_find.png"
+    if plots:
+        path = folder / "lr_find.png"
         marks = {"2 / lambda_max at init": bound, f"suggestion ({lr_range.PRIMARY_RULE})": rules[lr_range.PRIMARY_RULE],
                  "steep": rules["steep"], "loss back above its start": test["blowup_lr"],
                  "stopped (smoothed > 4x best)": stop_lr}

@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-from .app import JsonOption, StoreOption, app, emit, handle_errors
+from .app import JsonOption, StoreOption, app, emit, handle_errors, not_applicable
 from . import options
 
 lr_find_app = typer.Typer(
@@ -86,8 +86,13 @@ def lr_find_mnist(
 
 
 def _run(config, start, end, num, beta, stop_factor, store, as_json) -> None:
+    from ..core.errors import ConfigError
     from ..core.store import Store
     from ..lrfind import run
+
+    refused = not_applicable(options.output_rules())
+    if refused:
+        raise ConfigError(*refused)
 
     document = run(config, start=start, end=end, num=num, beta=beta, stop_factor=stop_factor, store=Store(store))
     emit(document, as_json, print_lr_find)

@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-from .app import EXIT_DIVERGED, JsonOption, StoreOption, app, emit, handle_errors, note
+from .app import EXIT_DIVERGED, JsonOption, StoreOption, app, emit, handle_errors, not_applicable, note
 from . import options
 
 
@@ -47,6 +47,15 @@ def noise_scale(
     from ..core.store import Store
     from ..mnist.config import MnistConfig
     from ..mnist.noise_scale import run
+
+    study = batch_sizes is not None
+    refused = not_applicable(options.output_rules() + [
+        ("out", study, "is the folder for the study's figure; without --batch-sizes there is none"),
+        *((name, study, "belongs to the study: give --batch-sizes too")
+          for name in ("target", "lrs", "max_steps", "max_epochs")),
+    ])
+    if refused:
+        raise ConfigError(*refused)
 
     pair = parse_int_list(two_batch, "--two-batch")
     if len(pair) != 2:

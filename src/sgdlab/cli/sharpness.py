@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-from .app import EXIT_DIVERGED, JsonOption, StoreOption, app, emit, handle_errors, note
+from .app import EXIT_DIVERGED, JsonOption, StoreOption, app, emit, handle_errors, not_applicable, note
 from .progress import Progress
 from . import options
 
@@ -38,8 +38,13 @@ def sharpness(
     about 3 minutes on a quiet 2-core CPU (benchmarks/theory.py), longer on a busy one."""
     from ..core.config import parse_float_list, parse_int_list
     from ..core.store import Store
+    from ..core.errors import ConfigError
     from ..mnist.config import MnistConfig
     from ..mnist.sharpness import run_study
+
+    refused = not_applicable(options.output_rules())
+    if refused:
+        raise ConfigError(*refused)
 
     config = MnistConfig(
         dataset=dataset, data_dir=data_dir, hidden=parse_int_list(hidden, "--hidden"),

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import ConfigError, Problems
+from ..core.limits import MAX_STEPS, check_count
 from ..core.store import Store
 
 DEFAULT_LRS = [0.01, 0.03, 0.1, 0.3]  # lr 1 diverged at every batch size here
@@ -29,8 +30,8 @@ DEFAULT_TARGET = 0.5  # training loss; the tutorial's MLP reaches it in about 10
 # data (what large batches cost: full batch needs ~60 steps = 60 passes). A cell that does not
 # reach the target within them counts as "not reached"; the sweep's cost is about 4 x 1.1 million
 # images for 10,30,100,300,1000,4000 (a whole group runs until its last model stops).
-MAX_STEPS = 1000
-MAX_EPOCHS = 80
+CAP_STEPS = 1000
+CAP_EPOCHS = 80
 SMOOTH_EXAMPLES = 1000
 MIN_POINTS = 3  # batch sizes that reached the target, needed for a two-parameter fit
 
@@ -38,14 +39,14 @@ MIN_POINTS = 3  # batch sizes that reached the target, needed for a two-paramete
 def arguments(batch_sizes, target, lrs, max_steps, max_epochs) -> dict[str, Any]:
     """The study's settings with their defaults, checked together."""
     args = {"batch_sizes": batch_sizes or [], "target": DEFAULT_TARGET if target is None else target,
-            "lrs": lrs or list(DEFAULT_LRS), "max_steps": max_steps or MAX_STEPS,
-            "max_epochs": max_epochs or MAX_EPOCHS}
+            "lrs": lrs or list(DEFAULT_LRS), "max_steps": CAP_STEPS if max_steps is None else max_steps,
+            "max_epochs": CAP_EPOCHS if max_epochs is None else max_epochs}
     problems = Problems()
     problems.check(math.isfinite(args["target"]) and args["target"] > 0, f"--target must be > 0, got {args['target']}")
     for lr in args["lrs"]:
         problems.check(math.isfinite(lr) and lr > 0, f"--lrs must be > 0, got {lr}")
-    problems.check(args["max_steps"] >= 1, f"--max-steps must be >= 1, got {args['max_steps']}")
-    problems.check(args["max_epochs"] >= 1, f"--max-epochs must be >= 1, got {args['max_epochs']}")
+    check_count(problems, args["max_steps"], "--max-steps", high=MAX_STEPS)
+    check_count(problems, args["max_epochs"], "--max-epochs", high=MAX_STEPS)
     problems.raise_if_any(ConfigError)
     return args
 

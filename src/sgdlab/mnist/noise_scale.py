@@ -14,6 +14,8 @@ from dataclasses import replace
 from typing import Any
 
 from ..core.errors import ConfigError, Problems
+from ..core.limits import MAX_STEPS, check_count
+from ..core.paths import require_folder
 from ..core.store import RunRecord, Store, new_run_id, run_folder
 from .config import MnistConfig
 
@@ -26,10 +28,12 @@ TWO_BATCH_DRAWS = 30  # pairs of batches averaged: within 2-5% of the exact valu
 def check(train_steps: int | None, small: int, big: int, draws: int, n: int) -> None:
     problems = Problems()
     if train_steps is not None:
-        problems.check(train_steps >= 0, f"--train-steps must be >= 0, got {train_steps}")
-    problems.check(1 <= small < big, f"--two-batch must be SMALL,BIG with 1 <= SMALL < BIG, got {small},{big}")
+        check_count(problems, train_steps, "--train-steps", low=0, high=MAX_STEPS)
+    problems.check(1 <= small < big and big % small == 0,
+                   f"--two-batch must be SMALL,BIG with 1 <= SMALL < BIG and BIG a multiple of SMALL "
+                   f"(a big batch is BIG/SMALL small ones), got {small},{big}")
     problems.check(big <= n, f"--two-batch: {big} is larger than the training set ({n} images)")
-    problems.check(draws >= 1, f"--draws must be >= 1, got {draws}")
+    check_count(problems, draws, "--draws", high=MAX_STEPS)
     problems.raise_if_any(ConfigError)
 
 
@@ -73,8 +77,12 @@ def run(config: MnistConfig, *, train_steps: int | None = None, small: int = TWO
     config.validate()
     study_args = batch_study.arguments(batch_sizes, target, lrs, max_steps, max_epochs)
     store = store or Store()
-    if record:
+    run_id = new_run_id()
+    folder = run_folder(store, run_id, config.out)
+    if record or batch_sizes:  # the study's sweep is recorded in any case
         store.check_writable()
+    if config.plots and batch_sizes:
+        require_folder(folder, "--out" if config.out else "the figures folder (next to the run store)")
     data = data if data is not None else datasets.load(config.dataset, config.data_dir)
     device = resolve_device(config.device)
     x, y, _, _ = tensors(config, data, device)
@@ -96,14 +104,12 @@ def run(config: MnistConfig, *, train_steps: int | None = None, small: int = TWO
     loop = training_loop.run(problem, optimizer, batch_size=batch_size, steps=train_steps, generator=generator)
     trained = measure(net, x, y, config.loss, **sizes) | {"step": loop.steps_done, "status": loop.status}
 
-    run_id = new_run_id()
     document: dict[str, Any] = {
         "status": "diverged" if loop.status == "diverged" else "completed", "run_id": run_id,
         "data": data.describe() | {"train": n}, "batch_size": batch_size, "lr": config.lr,
         "init": init, "trained": trained, "train_losses": loop.step_losses,
         "config": config.to_dict(), "figures": [],
     }
-    folder = run_folder(store, run_id, config.out)
     if batch_sizes:
         document.update(batch_study.run_study(config, study_args, store=store, folder=folder))
     if record:

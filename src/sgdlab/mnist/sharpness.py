@@ -21,6 +21,8 @@ from typing import Any, Callable
 
 from ..core.config import is_finite
 from ..core.errors import ConfigError, Problems
+from ..core.limits import MAX_STEPS, check_count
+from ..core.paths import require_folder
 from ..core.store import RunRecord, Store, new_run_id, run_folder
 from .config import MnistConfig
 
@@ -40,8 +42,8 @@ def check(lrs: list[float], steps: int, every: int) -> None:
     problems.check(len(lrs) > 0, "--lr: give at least one learning rate")
     for lr in lrs:
         problems.check(is_finite(lr) and lr > 0, f"--lr must be > 0, got {lr}")
-    problems.check(steps >= 1, f"--steps must be >= 1, got {steps}")
-    problems.check(every >= 1, f"--every must be >= 1, got {every}")
+    check_count(problems, steps, "--steps", high=MAX_STEPS, why="every step's loss is kept")
+    check_count(problems, every, "--every")
     problems.raise_if_any(ConfigError)
 
 
@@ -103,10 +105,13 @@ def run_study(config: MnistConfig, lrs: list[float], *, steps: int = DEFAULT_STE
                    sharpness_subset=None, bound=True, plots=False)
     base.validate()
     store = store or Store()
+    study_id = new_run_id()
     if record:
         store.check_writable()
+    if config.plots:
+        require_folder(run_folder(store, study_id, config.out),
+                       "--out" if config.out else "the figures folder (next to the run store)")
     data = data if data is not None else datasets.load(config.dataset, config.data_dir)
-    study_id = new_run_id()
     runs, records = [], []
     for lr in lrs:
         progress = None if on_progress is None else (lambda s, t, lr=lr: on_progress(lr, s, t))
