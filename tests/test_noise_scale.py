@@ -87,7 +87,8 @@ def test_batch_size_study_runs_as_a_vectorized_sweep(cli, tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--two-batch", "100"], "--two-batch must be two sizes SMALL,BIG, got '100'"),
     (["--two-batch", "100,50"], "--two-batch must be SMALL,BIG with 1 <= SMALL < BIG and BIG a multiple of SMALL"),
-    (["--two-batch", "100,150"], "(a big batch is BIG/SMALL small ones), got 100,150"),
+    (["--two-batch", "100,150"], "--two-batch must be SMALL,BIG with 1 <= SMALL < BIG and BIG a multiple of SMALL "
+                                 "(a big batch is BIG/SMALL small ones), got 100,150"),
     (["--draws", "0"], "--draws must be >= 1, got 0"),
     (["--batch-sizes", "10,5000"], "--batch-sizes: 5000 must be between 1 and the training set's 4000 images"),
     (["--batch-sizes", "10", "--target", "-1"], "--target must be > 0, got -1.0"),
