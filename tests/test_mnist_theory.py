@@ -196,3 +196,31 @@ def test_sharpness_study_human_output_and_bad_input(cli):
     result = cli("sharpness", "--out", "figs", "--no-plots")
     assert result.exit_code == 2 and result.stderr == "error: --out is the folder for figures; --no-plots draws none\n"
     assert not Path("figs").exists()
+
+
+def test_a_resumed_run_keeps_its_sharpness_curve(tmp_path):
+    """Ctrl-C mid-run, `sgdlab resume`: the curve measured before the stop comes back from the
+    checkpoint, and the run ends with the same curve as one left alone."""
+    from sgdlab.api import resume
+    from sgdlab.mnist.run import run
+
+    config = dict(limit_train=200, limit_test=20, hidden=[8], batch_size=50, epochs=3,
+                  sharpness_every=2, checkpoint_every=1, plots=False)
+    reference = run(MnistConfig(**config), store=Store(tmp_path / "ref.db"))
+    store = Store(tmp_path / "s.db")
+
+    def stop_at_7(done, total):
+        if done == 7:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run(MnistConfig(**config), store=store, on_progress=stop_at_7)
+    (record,) = store.list_runs()
+    resumed = resume(record.id, store=store)
+    assert resumed["status"] == "completed"
+    assert [p["step"] for p in resumed["sharpness"]] == [0, 2, 4, 6, 8, 10, 12]
+    # the warm start's vector is not checkpointed: after the resume Lanczos starts cold (tolerance 1e-3)
+    values = [p["value"] for p in resumed["sharpness"]]
+    assert values == pytest.approx([p["value"] for p in reference["sharpness"]], rel=3e-3)
+    assert values[:3] == [p["value"] for p in reference["sharpness"]][:3]  # steps 0-4: from the checkpoint
+    assert resumed["step_losses"] == reference["step_losses"]
