@@ -152,8 +152,9 @@ def top_eigenvalues(objective: Objective, k: int = 1, *, v0: np.ndarray | None =
         return Eigen(values, vectors, count[0], "lanczos (no scipy)")
     operator = LinearOperator((dim, dim), matvec=matvec, dtype=np.float64)
     try:
-        values, vectors = eigsh(operator, k=k, which="LA", v0=start, tol=tol, ncv=ncv,
-                                maxiter=LANCZOS_MAXITER)
+        with _one_blas_thread():
+            values, vectors = eigsh(operator, k=k, which="LA", v0=start, tol=tol, ncv=ncv,
+                                    maxiter=LANCZOS_MAXITER)
     except ArpackNoConvergence as exc:  # keep what converged; NaN for the rest
         values = np.full(k, math.nan)
         vectors = np.full((dim, k), math.nan)
@@ -161,6 +162,19 @@ def top_eigenvalues(objective: Objective, k: int = 1, *, v0: np.ndarray | None =
         values[k - got:], vectors[:, k - got:] = exc.eigenvalues, exc.eigenvectors
     order = np.argsort(values)[::-1]
     return Eigen(values[order].tolist(), vectors[:, order].copy(), count[0], "lanczos")
+
+
+def _one_blas_thread():
+    """ARPACK's own vector work is tiny, but SciPy's OpenBLAS threads spin-wait after it and take
+    the cores from torch's Hessian-vector products: measured here, an estimate took 0.81 s with
+    them and 0.30 s with one BLAS thread (benchmarks/theory.py). threadpoolctl limits them."""
+    import contextlib
+
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # a bare checkout: correct, only slower
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def _lanczos_without_scipy(matvec, dim: int, k: int, start: np.ndarray, tol: float,
