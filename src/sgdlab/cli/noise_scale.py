@@ -41,7 +41,7 @@ def noise_scale(
     initialisation and after --train-steps, exact (per-example gradients) and by the two-batch
     estimator. With --batch-sizes: steps to --target per batch size, the fit
     S = S_min (1 + B_noise/B) and B_crit = E_min/S_min beside B_simple; the default study
-    (10,30,100,300,1000,4000) takes a few minutes on a 2-core CPU (benchmarks/theory.py)."""
+    (10,30,100,300,1000,4000) takes about a minute on a quiet 2-core CPU (49 s, benchmarks/theory.py)."""
     from ..core.config import parse_float_list, parse_int_list
     from ..core.errors import ConfigError
     from ..core.store import Store

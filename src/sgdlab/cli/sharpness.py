@@ -35,7 +35,7 @@ def sharpness(
     (top eigenvalue of the training loss Hessian) rises until it reaches 2/lr, then hovers there;
     this runs it and says which happened. Defaults: their MLP on mnist-5k (784-200-200-10 tanh,
     squared loss, standardised pixels), lr 0.2 and 0.3, 300 steps, the sharpness every 20 steps:
-    about 3 minutes on a quiet 2-core CPU (benchmarks/theory.py), longer on a busy one."""
+    about a minute on a quiet 2-core CPU (67 s, benchmarks/theory.py), longer on a busy one."""
     from ..core.config import parse_float_list, parse_int_list
     from ..core.store import Store
     from ..core.errors import ConfigError

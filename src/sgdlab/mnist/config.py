@@ -17,8 +17,8 @@ ACTIVATIONS = ("relu", "tanh")
 LOSSES = ("cross-entropy", "mse")
 NORMALIZATIONS = ("tutorial", "standardize")
 # The sharpness beside a run is measured on the first 1,000 training images by default: at the
-# tutorial's sizes one Lanczos estimate then costs about 40 full-batch gradients of those images
-# (benchmarks/theory.py), well under a second; sweeps never pay it.
+# tutorial's sizes one Lanczos estimate then costs 17 Hessian-vector products, about 37 gradients
+# of those images, 0.34 s here (benchmarks/theory.py); sweeps never pay it.
 SHARPNESS_SUBSET = 1000
 
 
