@@ -18,7 +18,7 @@ from typing import Any
 from .core import lr_range
 from .core.errors import ConfigError, Problems
 from .core.limits import MAX_STEPS, check_count
-from .core.paths import require_folder
+from .core.paths import check_outputs
 from .core.store import RunRecord, Store, new_run_id, run_folder
 
 
@@ -47,12 +47,9 @@ def run(config: Any, *, start: float = lr_range.START, end: float = lr_range.END
     config.validate()
     store = store or Store()
     run_id = new_run_id()
-    if record:
-        store.check_writable()
-    plots = getattr(config, "plots", True)
-    folder = run_folder(store, run_id, getattr(config, "out", None))
-    if plots:
-        require_folder(folder, "--out" if getattr(config, "out", None) else "the figures folder (next to the run store)")
+    plots, out = getattr(config, "plots", True), getattr(config, "out", None)
+    folder = run_folder(store, run_id, out)
+    check_outputs(store, folder, record=record, plots=plots, out=out)
     setup = hook(config)
     test = lr_range.range_test(setup.step, lr_range.schedule(start, end, num), beta, stop_factor)
     rules = lr_range.suggestions(test["lrs"], test["smoothed"])

@@ -60,6 +60,16 @@ def require_file(path: str | os.PathLike, what: str) -> None:
     problems.raise_if_any(ConfigError)
 
 
+def check_outputs(store, folder: str | os.PathLike, *, record: bool, plots: bool,
+                  out: str | os.PathLike | None) -> None:
+    """Before any work of a study: the store writable (when recording) and the figures folder
+    creatable (when drawing); nothing is created."""
+    if record:
+        store.check_writable()
+    if plots:
+        require_folder(folder, "--out" if out else "the figures folder (next to the run store)")
+
+
 def _target(problems: Problems, path: str | os.PathLike, what: str) -> Path | None:
     if not str(path).strip():
         problems.add(f"{what}: the path is empty")

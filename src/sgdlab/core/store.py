@@ -311,3 +311,4 @@ def _torch_version() -> str:
 def run_folder(store: Store, run_id: str, out: str | os.PathLike | None = None) -> Path:
     """Where a run's files go: ``out`` when given, else ``<store folder>/<run id>``."""
     return Path(out) if out else store.path.parent / run_id
+

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..core.errors import ConfigError, Problems
 from ..core.limits import MAX_STEPS, check_count
-from ..core.paths import require_folder
+from ..core.paths import check_outputs
 from ..core.store import RunRecord, Store, new_run_id, run_folder
 from .config import MnistConfig
 
@@ -79,10 +79,9 @@ def run(config: MnistConfig, *, train_steps: int | None = None, small: int = TWO
     store = store or Store()
     run_id = new_run_id()
     folder = run_folder(store, run_id, config.out)
-    if record or batch_sizes:  # the study's sweep is recorded in any case
-        store.check_writable()
-    if config.plots and batch_sizes:
-        require_folder(folder, "--out" if config.out else "the figures folder (next to the run store)")
+    # the study's sweep is recorded in any case; only the study draws
+    check_outputs(store, folder, record=record or bool(batch_sizes), plots=config.plots and bool(batch_sizes),
+                  out=config.out)
     data = data if data is not None else datasets.load(config.dataset, config.data_dir)
     device = resolve_device(config.device)
     x, y, _, _ = tensors(config, data, device)

@@ -22,7 +22,7 @@ from typing import Any, Callable
 from ..core.config import is_finite
 from ..core.errors import ConfigError, Problems
 from ..core.limits import MAX_STEPS, check_count
-from ..core.paths import require_folder
+from ..core.paths import check_outputs
 from ..core.store import RunRecord, Store, new_run_id, run_folder
 from .config import MnistConfig
 
@@ -106,11 +106,8 @@ def run_study(config: MnistConfig, lrs: list[float], *, steps: int = DEFAULT_STE
     base.validate()
     store = store or Store()
     study_id = new_run_id()
-    if record:
-        store.check_writable()
-    if config.plots:
-        require_folder(run_folder(store, study_id, config.out),
-                       "--out" if config.out else "the figures folder (next to the run store)")
+    check_outputs(store, run_folder(store, study_id, config.out), record=record, plots=config.plots,
+                  out=config.out)
     data = data if data is not None else datasets.load(config.dataset, config.data_dir)
     runs, records = [], []
     for lr in lrs:

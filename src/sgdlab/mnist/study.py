@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ..core.errors import ConfigError, Problems
-from ..core.paths import require_folder
+from ..core.paths import check_outputs
 from ..core.store import Store, new_run_id, run_folder
 from .config import MnistConfig
 from .run import run
@@ -42,11 +42,8 @@ def run_study(
     problems.raise_if_any(ConfigError)
     store = store or Store()
     study_id = new_run_id()
-    if record:
-        store.check_writable()
-    if config.plots:
-        require_folder(run_folder(store, study_id, config.out),
-                       "--out" if config.out else "the figures folder (next to the run store)")
+    check_outputs(store, run_folder(store, study_id, config.out), record=record, plots=config.plots,
+                  out=config.out)
     data = data if data is not None else datasets.load(config.dataset, config.data_dir)
     n = int(data.x_train[: config.limit_train].shape[0])
     too_big = [b for b in batch_sizes if b is not None and b > n]
