@@ -35,7 +35,7 @@ LANCZOS_NCV = 8  # Lanczos vectors per restart (at least 2k + 1). scipy's defaul
 #                  gradient descent, warm-started: 9 products per estimate while it sharpens (21
 #                  with 20 vectors); 13 to 33 at the edge of stability, where the top eigenvalues
 #                  crowd together (4 vectors then needed up to 73)
-LANCZOS_MAXITER = 500  # restarts before ARPACK gives up (then the best estimate so far is used)
+LANCZOS_MAXITER = 500  # restarts before ARPACK gives up (what converged is kept, NaN for the rest)
 START_SEED = 0  # the first Lanczos vector is drawn from this seed: the same answer every time
 
 
