@@ -75,8 +75,11 @@ def steps_to_target(losses: list[float], batch_size: int, target: float) -> int 
 def fit(points: list[dict[str, Any]]) -> dict[str, Any] | None:
     """S_min and B_noise by least squares on log S = log S_min + log(1 + B_noise / B) (SciPy)."""
     import numpy as np
-    from scipy.optimize import curve_fit
 
+    try:
+        from scipy.optimize import curve_fit
+    except ImportError:  # only a bare PYTHONPATH checkout lacks SciPy (a dependency of sgdlab)
+        return None
     if len(points) < MIN_POINTS:
         return None
     b = np.array([p["batch_size"] for p in points], dtype=float)
