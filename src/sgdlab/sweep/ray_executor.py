@@ -25,6 +25,7 @@ Faults:
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import os
 import socket
@@ -98,6 +99,10 @@ def connect(address: str | None, workers: int | None):
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     import ray
 
+    if address is None:
+        # a private Ray starts with token authentication (Ray's default), and says so on stderr
+        # at every start: news to nobody for a cluster that lives as long as this sweep
+        logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
     if ray.is_initialized():  # the caller's own Ray session (a notebook, a Ray job): use it
         return ray, _gcs_address(ray, address), False
     options: dict[str, Any] = {"log_to_driver": False, "logging_level": "WARNING"}
