@@ -55,8 +55,9 @@ def test_linreg_range_test_beside_the_closed_form_bound(cli, tmp_path):
     # full-batch gradient descent blows up only above its bound, never below it
     assert doc["blowup_lr"] > doc["bound"] and doc["stop_lr"] > doc["bound"]
     assert doc["blowup_over_bound"] == pytest.approx(doc["blowup_lr"] / doc["bound"])
-    assert doc["suggestion"]["rule"] == "minimum/10"
-    assert doc["suggestion"]["lr"] == doc["suggestion"]["rules"]["minimum/10"]
+    assert doc["suggestion_rule"] == "minimum/10"
+    assert doc["suggestion"] == doc["suggestions"]["minimum/10"]
+    assert isinstance(doc["suggestion"], float)
     assert (tmp_path / "lf" / "lr_find.png").stat().st_size > 1000
     record = Store().get(doc["run_id"])
     assert record.command == "lr-find" and record.curves["smoothed"] == doc["smoothed"]

@@ -207,20 +207,20 @@ from sgdlab.lrfind import run as lr_find
 
 found = lr_find(LinRegConfig(plots=False), record=False)
 print(f"2/lambda_max = {found['bound']:.4f}; loss back above its start at lr {found['blowup_lr']:.4f} "
-      f"({found['blowup_over_bound']:.1f}x the bound); suggestion ({found['suggestion']['rule']}): "
-      f"{found['suggestion']['lr']:.4f}")
+      f"({found['blowup_over_bound']:.1f}x the bound); suggestion ({found['suggestion_rule']}): "
+      f"{found['suggestion']:.4f}")
 fig, ax = plt.subplots(figsize=(6, 3.6))
 ax.plot(found["lrs"], found["losses"], color="0.7", label="batch loss")
 ax.plot(found["lrs"], found["smoothed"], label="smoothed")
 ax.axvline(found["bound"], color="tab:red", label="2/lambda_max")
-ax.axvline(found["suggestion"]["lr"], color="k", linestyle=":", label="suggestion (minimum/10)")
+ax.axvline(found["suggestion"], color="k", linestyle=":", label="suggestion (minimum/10)")
 ax.set(xscale="log", yscale="log", xlabel="learning rate", ylabel="loss", title="range test, linear regression")
 ax.legend(fontsize=8)
 plt.show()
 
 assert found["lrs"] == schedule()[: len(found["lrs"])]
 assert found["blowup_lr"] > found["bound"] and found["stop_lr"] > found["bound"]  # never below the bound
-assert found["suggestion"]["lr"] < found["bound"]  # the suggestion is a stable learning rate here
+assert found["suggestion"] < found["bound"]  # the suggestion is a stable learning rate here
 seconds = time.perf_counter() - started
 print(f"this chapter ran in {seconds:.0f} s")
 

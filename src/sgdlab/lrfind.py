@@ -57,7 +57,9 @@ def run(config: Any, *, start: float = lr_range.START, end: float = lr_range.END
     document = {
         "status": "completed", "run_id": run_id, "problem": entry.name, "data": setup.data,
         "batch_size": setup.batch_size, **test, "bound": bound,
-        "suggestion": {"rule": lr_range.PRIMARY_RULE, "lr": rules[lr_range.PRIMARY_RULE], "rules": rules},
+        # the suggested lr as a plain number (null when the test was too short), its rule named
+        "suggestion": rules[lr_range.PRIMARY_RULE], "suggestion_rule": lr_range.PRIMARY_RULE,
+        "suggestions": rules,
         "blowup_over_bound": test["blowup_lr"] / bound if test["blowup_lr"] and bound else None,
         "stop_over_bound": stop_lr / bound if stop_lr and bound else None,
         "settings": {"start": start, "end": end, "num": num, "beta": beta, "stop_factor": stop_factor},
@@ -83,9 +85,9 @@ def lr_range_figure(doc: dict[str, Any], marks: dict[str, float | None], path) -
 
 def to_record(doc: dict[str, Any]) -> RunRecord:
     metrics = {k: doc[k] for k in ("problem", "data", "batch_size", "stop_lr", "blowup_lr", "bound",
-                                   "suggestion", "blowup_over_bound", "stop_over_bound", "settings")}
+                                   "suggestion", "suggestion_rule", "suggestions", "blowup_over_bound", "stop_over_bound", "settings")}
     return RunRecord(
         id=doc["run_id"], command="lr-find", status=doc["status"], config=doc["config"], metrics=metrics,
         figures=doc["figures"], curves={"lr": doc["lrs"], "loss": doc["losses"], "smoothed": doc["smoothed"]},
-        key_metric_name="suggested_lr", key_metric=doc["suggestion"]["lr"],
+        key_metric_name="suggested_lr", key_metric=doc["suggestion"],
     )

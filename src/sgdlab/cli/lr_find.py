@@ -113,9 +113,8 @@ def print_lr_find(doc: dict) -> None:
         ratio = "" if bound is None else (f", {doc['blowup_over_bound']:.3g}x the bound (the lr rises "
                                           f"faster than the instability grows)")
         print(f"the loss was back above its start at lr {doc['blowup_lr']:.4g}{ratio}")
-    rules = doc["suggestion"]["rules"]
-    for name, lr in rules.items():
-        mark = " (the suggestion)" if name == doc["suggestion"]["rule"] else ""
+    for name, lr in doc["suggestions"].items():
+        mark = " (the suggestion)" if name == doc["suggestion_rule"] else ""
         text = "-" if lr is None else f"{lr:.4g}" + ("" if bound is None else f" = {lr / bound:.3g}x the bound")
         print(f"rule {name}: {text}{mark}")
     for path in doc["figures"]:
