@@ -23,6 +23,7 @@ if not (DRIVER.exists() and CHROMIUM):
     pytest.skip(SKIP, allow_module_level=True)
 
 from selenium import webdriver  # noqa: E402  (only where a browser exists)
+from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
@@ -107,7 +108,11 @@ def shot(driver, name: str) -> Path:
 
 
 def wait(driver, condition, what: str):
-    return WebDriverWait(driver, WAIT_S, poll_frequency=0.1).until(lambda d: condition(d), message=what)
+    # pages redraw their tables while they poll: an element read between two redraws is stale,
+    # which means "look again", not "failed"
+    return WebDriverWait(driver, WAIT_S, poll_frequency=0.1,
+                         ignored_exceptions=(StaleElementReferenceException,)).until(
+        lambda d: condition(d), message=what)
 
 
 def js(driver, script: str, *args):
@@ -294,10 +299,14 @@ def test_train_live_queue_stop_and_land_in_the_store(page, lab):
     Select(driver.find_element(By.ID, "problem")).select_by_value("mnist")
     fill(driver, {"batch_size": 10, "epochs": 1, "limit_train": 1000, "limit_test": 200})
     driver.find_element(By.ID, "start").click()  # the second run waits its turn, visibly
-    queued = wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, f"tr[data-job='{long_id + 1}']"), "listed")[0]
-    wait(driver, lambda d: "queued" in queued.text and "number 1 in line" in queued.text, "shown as waiting")
+    row = f"tr[data-job='{long_id + 1}']"  # found afresh each time: the job table is redrawn as it polls
+    wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, row), "listed")
+    wait(driver, lambda d: "queued" in d.find_element(By.CSS_SELECTOR, row).text
+         and "number 1 in line" in d.find_element(By.CSS_SELECTOR, row).text, "shown as waiting")
     shot(driver, "train-queue")
-    driver.find_element(By.CSS_SELECTOR, f"tr[data-job='{long_id}'] button").click()  # stop the long one
+    # stop the long one (found and clicked in one go: the table may be redrawn in between)
+    wait(driver, lambda d: d.find_element(By.CSS_SELECTOR, f"tr[data-job='{long_id}'] button").click() or True,
+         "the stop button")
     wait(driver, lambda d: live(d) == [100, "completed"], "the second run streams all 100 steps and completes")
     wait(driver, lambda d: js(d, "const g = document.getElementById('live'); return g.data[0].y.length === 100 "
                                  "&& g.layout.xaxis.range[1] >= 99"), "the live plot shows every point")
