@@ -143,5 +143,18 @@ class LoopbackCluster:
         subprocess.run(["rm", "-rf", self.temp], check=False)
 
     def kill(self) -> None:
-        """The cluster goes away at once, as when its machines are lost."""
+        """The cluster goes away at once, as when its machines are lost.
+
+        Every process is frozen (SIGSTOP) before any is killed: killed one by one on a busy
+        machine, the GCS could outlive its raylet by seconds and tell the driver the node died,
+        and Ray ends a driver whose node died at once, before sgdlab can say anything. A lost
+        machine takes all its processes together; this does too."""
+        frozen: set[int] = set()
+        while fresh := self.pids() - frozen:  # again: one may have forked before it froze
+            for pid in fresh:
+                try:
+                    os.kill(pid, signal.SIGSTOP)
+                except ProcessLookupError:
+                    pass
+            frozen |= fresh
         self.stop(grace=5.0, signals=(signal.SIGKILL,))
