@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test venv clean notebooks
+.PHONY: demo test test-slow test-all venv clean notebooks
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,14 @@ demo: $(STAMP)
 	$(BIN)/sgdlab demo
 
 test: $(STAMP)
-	MPLBACKEND=Agg $(BIN)/python -m pytest -q
+	MPLBACKEND=Agg $(BIN)/python -m pytest -q -m "not slow"
+
+# the tests marked slow (CI runs them after `make test`); pytest's exit 5 means none is marked
+test-slow: $(STAMP)
+	MPLBACKEND=Agg $(BIN)/python -m pytest -q -m slow || [ $$? -eq 5 ]
+
+# every test: `make test`, then the slow ones
+test-all: test test-slow
 
 clean:
 	rm -rf $(VENV) sgdlab-runs sgdlab-demo .pytest_cache
