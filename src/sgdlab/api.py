@@ -12,8 +12,8 @@ from .core.store import Store
 
 
 def train(config: Any, *, store: Store | str | None = None, record: bool = True) -> dict[str, Any]:
-    """Run ``config`` (a ``LinRegConfig``, ``MnistConfig``, ``SurfaceConfig``) and return its
-    result document.
+    """Run ``config`` (the config dataclass of any registered problem: ``LinRegConfig``,
+    ``MnistConfig``, ...) and return its result document.
 
     ``store``: a ``Store`` or a path to the SQLite file (default: ``$SGDLAB_STORE`` or
     ``./sgdlab-runs/runs.db``); ``record=False`` keeps the run out of the store.
@@ -23,9 +23,6 @@ def train(config: Any, *, store: Store | str | None = None, record: bool = True)
     if not isinstance(store, Store):
         store = Store(store)
     return problems.for_config(config).run_function()(config, store=store, record=record)
-
-
-RESUMABLE = ("linreg", "mnist")  # the problems whose runs write checkpoints
 
 
 def resume(run_id: str, *, store: Store | str | None = None) -> dict[str, Any]:
@@ -51,11 +48,13 @@ def resume(run_id: str, *, store: Store | str | None = None) -> dict[str, Any]:
                           "runs cannot be checked from here: resume it there")
     if state != "interrupted":
         raise ConfigError(f"run {record.id} is {state}: there is nothing to resume")
-    if record.command not in RESUMABLE or record.metrics.get("sweep_cell") is not None:
+    entry = problems.find(record.command)  # a run's command is its problem's name
+    if entry is None or not entry.resumable or record.metrics.get("sweep_cell") is not None:
+        resumable = " and ".join(e.name for e in problems.entries().values() if e.resumable)
         raise ConfigError(f"run {record.id} ({record.command}) has no checkpoints: only "
-                          f"{' and '.join(RESUMABLE)} runs outside sweeps write them; run it again "
+                          f"{resumable} runs outside sweeps write them; run it again "
                           "(a sweep continues with `sgdlab sweep --resume SWEEP_ID`)")
-    cls = problems.get(record.command).config_class()
+    cls = entry.config_class()
     known = {f.name for f in fields(cls)}
     unknown = sorted(set(record.config) - known)
     if unknown:
@@ -64,5 +63,7 @@ def resume(run_id: str, *, store: Store | str | None = None) -> dict[str, Any]:
     options = dict(record.config)
     options["optimizer"] = OptimizerSpec.from_dict(options.get("optimizer") or {})
     config = cls(**options)
-    run = problems.get(record.command).run_function()
-    return run(config, store=store, run_id=record.id, resume=True, sweep_id=record.sweep_id)
+    document = entry.run_function()(config, store=store, run_id=record.id, resume=True,
+                                    sweep_id=record.sweep_id)
+    document.setdefault("problem", entry.name)  # which printer shows it: `sgdlab resume`
+    return document
