@@ -60,7 +60,7 @@ def linreg(
     )
     bar = Progress()
     try:
-        result = run(config, store=Store(store), on_progress=lambda s, t: bar("linreg", s + 1, t))
+        result = run(config, store=Store(store), on_progress=lambda s, t: bar(config.problem, s + 1, t))
     finally:
         bar.close()
     emit(result, as_json, print_linreg)
