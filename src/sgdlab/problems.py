@@ -85,6 +85,12 @@ REGISTRY: dict[str, Entry] = {
         "surface", "sgdlab.surface.config:SurfaceConfig", "sgdlab.surface.run:run", "sgdlab.surface.sweep:ADAPTER",
         printer="sgdlab.cli.surface:print_surface", command="sgdlab.cli.surface:register",
         summary="gradient descent on a 2-D function f(x, y)"),
+    "logreg": Entry(
+        "logreg", "sgdlab.logreg.config:LogRegConfig", "sgdlab.logreg.run:run", "sgdlab.logreg.sweep:ADAPTER",
+        executor="vectorized", resumable=True, printer="sgdlab.logreg.run:print_logreg",
+        lr_find="sgdlab.logreg.sweep:lr_find_setup", lr_find_options=(
+            "csv", "x", "y", "standardize", "points", "separation", "data_seed", "batch_size", "seed", "dtype"),
+        summary="binary logistic regression (two Gaussian blobs, or a CSV with a 0/1 label)"),
 }
 
 _plugins: dict[str, Entry] | None = None

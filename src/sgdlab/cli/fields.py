@@ -119,7 +119,7 @@ def parameters(cls: type, names: typing.Iterable[str] | None = None,
                        _param("eps", Optional[float], options.EPS),
                        _param("weight_decay", Optional[float], options.WEIGHT_DECAY)]
         elif base is bool and default is True:
-            params.append(_param(f"no_{name}", bool, typer.Option(False, flag(f"no_{name}"), help=f"Not: {help_text}")))
+            params.append(_param(f"no_{name}", bool, typer.Option(False, flag(f"no_{name}"), help=f"Do not {help_text}")))
         elif base in SCALARS and (not optional or default is None or base is str):
             kind = Optional[base] if optional else base
             params.append(_param(name, kind, typer.Option(default, flag(name), help=help_text,

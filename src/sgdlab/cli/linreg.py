@@ -39,7 +39,7 @@ def linreg(
 ) -> None:
     """Linear regression by hand-written gradient descent (tutorial section 3)."""
     from ..linreg.config import LinRegConfig
-    from ..linreg.data import split_columns
+    from ..core.tabular import split_columns
     from ..linreg.run import run
     from ..core.errors import ConfigError
     from ..core.store import Store

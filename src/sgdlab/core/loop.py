@@ -193,3 +193,15 @@ def divergence_reason(loss: float, first_loss: float) -> str | None:
     if math.isfinite(first_loss) and loss > BLOWUP_FACTOR * max(abs(first_loss), 1e-30):
         return f"the loss grew past {BLOWUP_FACTOR:g} times its first value ({loss:.4g})"
     return None
+
+
+def divergence_message(step, reason, last_finite, lr, bound, hint: str = "") -> str:
+    """A diverged run in words, beside the bound 2 / lambda_max; ``hint``: the problem's own
+    advice after "use a smaller --lr" (e.g. linear regression's " (or --standardize ...)")."""
+    last = "none" if last_finite is None else f"{last_finite:.6g}"
+    return (
+        f"diverged at step {step}: {reason} (last finite loss {last}) "
+        f"with learning rate {lr:g}; the largest stable learning rate for full-batch gradient "
+        f"descent on this problem is {bound:.6g} (2 / largest Hessian eigenvalue): "
+        f"use a smaller --lr{hint}"
+    )
