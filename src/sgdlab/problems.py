@@ -87,7 +87,7 @@ REGISTRY: dict[str, Entry] = {
         summary="gradient descent on a 2-D function f(x, y)"),
     "logreg": Entry(
         "logreg", "sgdlab.logreg.config:LogRegConfig", "sgdlab.logreg.run:run", "sgdlab.logreg.sweep:ADAPTER",
-        executor="vectorized", resumable=True, printer="sgdlab.logreg.run:print_logreg",
+        executor="vectorized", resumable=True,
         lr_find="sgdlab.logreg.sweep:lr_find_setup", lr_find_options=(
             "csv", "x", "y", "standardize", "points", "separation", "data_seed", "batch_size", "seed", "dtype"),
         summary="binary logistic regression (two Gaussian blobs, or a CSV with a 0/1 label)"),

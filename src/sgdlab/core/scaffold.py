@@ -76,3 +76,16 @@ class Scaffold:
             self.store.save(to_record(result, self.sweep_id, self.sweep_cell))
         self.track.finish(result["status"], getattr(self.config, "keep_checkpoint", False), loop.final_state)
         return result
+
+
+def record_of(doc: dict[str, Any], sweep_id: str | None, sweep_cell: dict[str, Any] | None,
+              metrics: tuple[str, ...]) -> RunRecord:
+    """A run's document as its store record: the ``metrics`` keys (with its divergence and sweep
+    cell), the curves ``loss`` and ``batch_loss``, keyed by the final loss."""
+    kept = {k: doc[k] for k in metrics} | ({"sweep_cell": sweep_cell} if sweep_cell is not None else {})
+    kept |= {"divergence": doc["divergence"]} if "divergence" in doc else {}
+    curves = {"loss": doc["losses"]}
+    curves |= {"batch_loss": doc["batch_losses"]} if doc.get("batch_losses") is not None else {}
+    return RunRecord(id=doc["run_id"], command=doc["problem"], status=doc["status"], sweep_id=sweep_id,
+                     config=doc["config"], metrics=kept, figures=doc["figures"], curves=curves,
+                     key_metric_name="final_loss", key_metric=doc["final"]["loss"])

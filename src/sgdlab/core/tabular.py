@@ -211,6 +211,37 @@ def standardize(x: np.ndarray) -> tuple[np.ndarray, dict[str, list[float]]]:
     return (x - mean) / std, {"mean": mean.tolist(), "std": std.tolist()}
 
 
+class TabularData:
+    """A table as a run's tensors: checked to fit ``config.dtype``, standardized on request,
+    and the schedule (batch size, number of updates) of ``config`` on it, checked."""
+
+    def __init__(self, table: Table, config):
+        import torch
+
+        from .limits import check_steps
+
+        check_representable(table, config.dtype)
+        self.table, self.x_np, self.feature_scale = table, table.x, None
+        if config.standardize:
+            self.x_np, self.feature_scale = standardize(table.x)
+        self.dtype = getattr(torch, config.dtype)
+        self.x, self.y = (torch.tensor(v, dtype=self.dtype) for v in (self.x_np, table.y))
+        self.n, self.d = (int(v) for v in self.x.shape)
+        self.batch_size = config.batch_size or self.n
+        problems = Problems()
+        problems.check(self.batch_size <= self.n, f"--batch-size {self.batch_size} is larger than the "
+                                                  f"data set ({self.n} rows)")
+        self.steps = config.steps if config.epochs is None else config.epochs * math.ceil(self.n / self.batch_size)
+        if config.epochs is not None:
+            check_steps(problems, self.steps, f"--epochs {config.epochs} at batch size {self.batch_size}")
+        problems.raise_if_any(ConfigError)
+
+    def data_info(self) -> dict:
+        t = self.table
+        return {"source": t.source, "rows": self.n, "features": t.x_names, "target": t.y_name,
+                "feature_scale": self.feature_scale}
+
+
 def initial_parameters(seed: int, d: int, dtype):
     """The tutorial's initialisation of a linear model: w ~ N(0, 1) drawn from the seed, b = 0.
 

@@ -12,6 +12,7 @@ from ..core.paths import check_not_empty
 from ..optim.spec import OptimizerSpec
 
 MAX_POINTS = 1_000_000
+DTYPES = ("float32", "float64")
 
 
 @dataclass
@@ -47,21 +48,17 @@ class LogRegConfig:
         problems = Problems()
         check_not_empty(problems, {"--csv": self.csv, "--out": self.out})
         problems.check(is_finite(self.lr) and self.lr > 0, f"--lr must be > 0, got {self.lr}")
-        for flag, value in (("--steps", self.steps), ("--epochs", self.epochs)):
+        for flag, value, high in (("--steps", self.steps, MAX_STEPS), ("--epochs", self.epochs, MAX_STEPS),
+                                  ("--batch-size", self.batch_size, None), ("--points", self.points, MAX_POINTS),
+                                  ("--checkpoint-every", self.checkpoint_every, None)):
             if value is not None:
-                check_count(problems, value, flag, high=MAX_STEPS, why="every step's loss is kept")
-        for flag, value in (("--batch-size", self.batch_size), ("--checkpoint-every", self.checkpoint_every)):
-            if value is not None:
-                check_count(problems, value, flag)
-        check_count(problems, self.points, "--points", high=MAX_POINTS)
-        problems.check(is_finite(self.separation) and self.separation >= 0,
-                       f"--separation must be a finite distance >= 0, got {self.separation}")
+                check_count(problems, value, flag, high=high)
+        problems.check(is_finite(self.separation) and self.separation >= 0, f"--separation must be >= 0, got {self.separation}")
         check_seed(problems, self.seed)
         check_seed(problems, self.data_seed)
-        problems.check(self.dtype in ("float32", "float64"), f"--dtype must be float32 or float64, got {self.dtype!r}")
-        if self.csv is None:
-            problems.check(self.x is None and self.y is None, "--x and --y need --csv (the file to read them from)")
-        self.optimizer.check(problems, self.dtype if self.dtype in ("float32", "float64") else None, "")
+        problems.check(self.dtype in DTYPES, f"--dtype must be float32 or float64, got {self.dtype!r}")
+        problems.check(self.csv is not None or (self.x is None and self.y is None), "--x and --y need --csv (the file to read them from)")
+        self.optimizer.check(problems, self.dtype if self.dtype in DTYPES else None, "")
         problems.raise_if_any(ConfigError)
 
     def to_dict(self) -> dict[str, Any]:

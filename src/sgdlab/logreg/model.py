@@ -40,9 +40,6 @@ class LogisticRegression:
     def parameters(self):
         return [self.w, self.b]
 
-    def logits(self, x=None):
-        return (self.x if x is None else x) @ self.w + self.b
-
     def loss(self, index=None):
         import torch
 
@@ -69,8 +66,8 @@ def _design(x: np.ndarray) -> np.ndarray:
 def hessian(x: np.ndarray, theta: np.ndarray) -> np.ndarray:
     """A^T diag(p (1 - p)) A / n at theta = (w, b), A = [X 1]."""
     a = _design(x)
-    p = 1.0 / (1.0 + np.exp(-(a @ theta)))
-    return a.T @ (a * (p * (1 - p))[:, None]) / x.shape[0]
+    p = 1 / (1 + np.exp(-(a @ theta)))
+    return a.T @ (a * (p * (1 - p))[:, None]) / len(a)
 
 
 def lr_bound(x: np.ndarray, w: np.ndarray, b: float) -> float:
@@ -83,13 +80,12 @@ def newton(x: np.ndarray, y: np.ndarray, iterations: int = 50) -> tuple[np.ndarr
     none (separable data: the loss falls towards 0 as |w| grows without end)."""
     a, theta = _design(x), np.zeros(x.shape[1] + 1)
     for _ in range(iterations):
-        p = 1.0 / (1.0 + np.exp(-(a @ theta)))
-        grad = a.T @ (p - y) / x.shape[0]
+        grad = a.T @ (1 / (1 + np.exp(-(a @ theta))) - y) / len(y)
         if np.linalg.norm(grad) < 1e-12:
             break
         try:
             theta = theta - np.linalg.solve(hessian(x, theta), grad)
-        except np.linalg.LinAlgError:
+        except np.linalg.LinAlgError:  # a singular Hessian (collinear features)
             return None
     z = a @ theta
     # a theta that puts every point on its own side means separable data (no finite optimum);

@@ -3,46 +3,34 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any, Callable
 
-from ..core.errors import ConfigError, Problems
-from ..core.limits import check_steps
-from ..core.loop import divergence_message, divergence_reason
+from ..core.loop import divergence_document, settle
+from ..core.scaffold import Scaffold, record_of
 from ..core.store import RunRecord
-from ..core.tabular import check_representable, initial_parameters, standardize
+from ..core.tabular import TabularData, initial_parameters
 from . import model
 from .config import LogRegConfig
 
 
-class Prepared:
-    """The data as tensors, and the theory about it (computed once; a sweep shares it)."""
+class Prepared(TabularData):
+    """The data as tensors, Newton's optimum and 2/lambda_max at initialisation (computed once)."""
 
     def __init__(self, config: LogRegConfig, table=None):
-        import torch
-
         config.validate()
-        self.table = table if table is not None else model.load(config)
-        check_representable(self.table, config.dtype)
-        self.x_np, self.scale = self.table.x, None
-        if config.standardize:
-            self.x_np, self.scale = standardize(self.x_np)
-        self.dtype = getattr(torch, config.dtype)
-        self.x, self.y = (torch.tensor(v, dtype=self.dtype) for v in (self.x_np, self.table.y))
-        self.n, self.d = (int(v) for v in self.x.shape)
-        self.batch_size = config.batch_size or self.n
-        problems = Problems()
-        problems.check(self.batch_size <= self.n, f"--batch-size {self.batch_size} is larger than the data set ({self.n} rows)")
-        self.steps = config.steps if config.epochs is None else config.epochs * math.ceil(self.n / self.batch_size)
-        check_steps(problems, self.steps, "the run")
-        problems.raise_if_any(ConfigError)
+        super().__init__(table if table is not None else model.load(config), config)
         self.optimum = model.newton(self.x_np, self.table.y)
         w, b, _ = initial_parameters(config.seed, self.d, self.dtype)
-        self.lr_bound = model.lr_bound(self.x_np, w.double().numpy(), float(b))  # at initialisation
+        self.lr_bound = model.lr_bound(self.x_np, w.double().numpy(), float(b))
 
-    def data_info(self) -> dict[str, Any]:
-        t = self.table
-        return {"source": t.source, "rows": self.n, "features": t.x_names, "label": t.y_name, "feature_scale": self.scale}
+
+load, check = model.load, Prepared  # what the sweep adapter calls (``sweep.protocol.RunAdapter``)
+
+
+def build(config: LogRegConfig, prep: Prepared):
+    """The model at its initialisation (w ~ N(0, 1) from the seed, b = 0), and its generator."""
+    w, b, generator = initial_parameters(config.seed, prep.d, prep.dtype)
+    return model.LogisticRegression(prep.x, prep.y, w.requires_grad_(True), b.requires_grad_(True)), generator
 
 
 def run(config: LogRegConfig | None = None, *, store=None, record: bool = True, sweep_id=None, sweep_cell=None,
@@ -51,14 +39,13 @@ def run(config: LogRegConfig | None = None, *, store=None, record: bool = True, 
     import torch
 
     from .. import optim
-    from ..core.scaffold import Scaffold
 
     config = config or LogRegConfig()
     prep = Prepared(config, table)
     scaffold = Scaffold(config, store=store, record=record, sweep_id=sweep_id, sweep_cell=sweep_cell,
                         run_id=run_id, resume=resume)
-    w, b, generator = initial_parameters(config.seed, prep.d, prep.dtype)
-    problem = model.LogisticRegression(prep.x, prep.y, w.requires_grad_(True), b.requires_grad_(True))
+    problem, generator = build(config, prep)
+    w, b = problem.parameters()
     optimizer = optim.create(config.optimizer.name, problem.parameters(), lr=config.lr,
                              **config.optimizer.hyperparameters())
     full: list[float] = []
@@ -80,10 +67,7 @@ def run(config: LogRegConfig | None = None, *, store=None, record: bool = True, 
 
 def assemble(config, prep: Prepared, full, batch_losses, loop, final_loss, w, b) -> dict[str, Any]:
     """The result document (shared by ``run`` and the stacked sweep)."""
-    status = loop.status
-    reason = divergence_reason(final_loss, full[0]) if status == "completed" and full else None
-    if reason is not None:  # the very last update blew it up
-        status, loop.diverged_step, loop.divergence_reason = "diverged", loop.steps_done + 1, reason
+    status = settle(loop, final_loss, full[0] if full else None)
     accuracy = float((((prep.x_np @ w + b) > 0) == (prep.table.y > 0.5)).mean())
     opt = prep.optimum
     doc = {"status": status, "problem": config.problem, "run_id": None, "data": prep.data_info(),
@@ -92,21 +76,12 @@ def assemble(config, prep: Prepared, full, batch_losses, loop, final_loss, w, b)
            "optimum": None if opt is None else {"w": opt[0].tolist(), "b": opt[1], "loss": opt[2]},
            "gap_to_optimum": None if opt is None else final_loss - opt[2], "lr_bound": prep.lr_bound,
            "seconds": loop.seconds, "config": config.to_dict(), "figures": []}
-    if status == "diverged":
-        doc["divergence"] = {"step": loop.diverged_step, "last_finite_loss": loop.last_finite_loss, "lr": config.lr,
-                             "message": divergence_message(loop.diverged_step, loop.divergence_reason,
-                                                           loop.last_finite_loss, config.lr, prep.lr_bound)}
+    doc |= {"divergence": divergence_document(loop, config.lr, prep.lr_bound)} if status == "diverged" else {}
     return doc
 
 
 def to_record(doc: dict[str, Any], sweep_id=None, sweep_cell=None) -> RunRecord:
-    metrics = {k: doc[k] for k in ("final", "optimum", "gap_to_optimum", "lr_bound", "steps", "seconds", "data")}
-    metrics.update({"sweep_cell": sweep_cell} if sweep_cell is not None else {})
-    metrics.update({"divergence": doc["divergence"]} if "divergence" in doc else {})
-    curves = {"loss": doc["losses"]} | ({"batch_loss": doc["batch_losses"]} if doc["batch_losses"] else {})
-    return RunRecord(id=doc["run_id"], command=doc["problem"], status=doc["status"], sweep_id=sweep_id,
-                     config=doc["config"], metrics=metrics, figures=doc["figures"], curves=curves,
-                     key_metric_name="final_loss", key_metric=doc["final"]["loss"])
+    return record_of(doc, sweep_id, sweep_cell, ("final", "optimum", "gap_to_optimum", "lr_bound", "steps", "seconds", "data"))
 
 
 def figures(folder, prep: Prepared, doc: dict[str, Any]) -> list[str]:
@@ -128,19 +103,3 @@ def figures(folder, prep: Prepared, doc: dict[str, Any]) -> list[str]:
     return [plots.save(fig, folder / "decision.png"), plots.curves(
         {"full-batch loss": (list(range(len(losses))), losses)}, folder / "loss.png",
         xlabel="update step", ylabel="cross-entropy", title="Loss during training")]
-
-
-def print_logreg(r: dict[str, Any]) -> None:
-    print(f"data: {r['data']['source']} ({r['data']['rows']} rows)")
-    f, opt = r["final"], r["optimum"]
-    print(f"final: w = {[round(v, 4) for v in f['w']]}, b = {f['b']:.4f}, loss = {f['loss']:.6g}, "
-          f"accuracy {f['accuracy']:.3f} after {r['steps']} updates")
-    if opt is None:
-        print("optimum: none (the classes are separable: the loss falls towards 0 without end)")
-    else:
-        print(f"optimum (Newton): loss = {opt['loss']:.6g}; gap {r['gap_to_optimum']:.4g}")
-    print(f"largest stable learning rate at initialisation (full batch, 2 / lambda_max): {r['lr_bound']:.6g}")
-    print(f"status: {r['status']}")
-    for path in r["figures"]:
-        print(f"figure: {path}")
-    print(f"run id: {r['run_id']}")

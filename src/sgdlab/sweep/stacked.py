@@ -78,3 +78,14 @@ def train(theta, optimizer, generators: list, *, n: int, batch_size: int, steps:
     for loop in out.loops:
         loop.seconds = out.seconds / k  # the group's time, shared equally between its cells
     return out
+
+
+def linear_models(configs: list, d: int, dtype):
+    """K linear models (w, b) as the rows of one (K, d + 1) tensor, each drawn from its own seed
+    as its serial run draws it (``core.tabular.initial_parameters``); and their generators."""
+    import torch
+
+    from ..core.tabular import initial_parameters
+
+    inits = [initial_parameters(c.seed, d, dtype) for c in configs]
+    return torch.stack([torch.cat([w, b]) for w, b, _ in inits]), [g for *_, g in inits]
