@@ -11,21 +11,44 @@ from typing import Any
 from .core.store import Store
 
 
-def train(config: Any, *, store: Store | str | None = None, record: bool = True) -> dict[str, Any]:
-    """Run ``config`` (a ``LinRegConfig``, ``MnistConfig``, ``SurfaceConfig``) and return its
-    result document.
+def train(config: Any, *, store: Store | str | None = None, record: bool = True,
+          **options: Any) -> dict[str, Any]:
+    """Run ``config`` (a ``LinRegConfig``, ``MnistConfig``, ``SurfaceConfig``, ...) and return
+    its result document.
+
+    A model of one's own: ``config`` may instead be the path of a model file, or an object or
+    module with ``model``, ``data`` and ``loss``; ``options`` are then its config's fields
+    (``train(mynet, lr=0.1, epochs=2)``).
 
     ``store``: a ``Store`` or a path to the SQLite file (default: ``$SGDLAB_STORE`` or
     ``./sgdlab-runs/runs.db``); ``record=False`` keeps the run out of the store.
     """
+    import dataclasses
+
     from . import problems
 
+    if not dataclasses.is_dataclass(config) or isinstance(config, type):
+        config = _own_model(config, options)
+    elif options:
+        raise TypeError(f"train() got options {', '.join(options)} beside a config; set them on the config")
     if not isinstance(store, Store):
         store = Store(store)
     return problems.for_config(config).run_function()(config, store=store, record=record)
 
 
-RESUMABLE = ("linreg", "mnist")  # the problems whose runs write checkpoints
+def _own_model(source: Any, options: dict[str, Any]) -> Any:
+    """The config of a user's model: the registered problem whose config class takes a source
+    (``from_source``) builds it; the registry, not this module, knows which one that is."""
+    from . import problems
+
+    for name in problems.names():
+        cls = problems.get(name).config_class()
+        if hasattr(cls, "from_source"):
+            return cls.from_source(source, **options)
+    raise TypeError(f"train() does not know {type(source).__name__} objects")
+
+
+RESUMABLE = ("linreg", "mnist", "modelfile")  # the problems whose runs write checkpoints
 
 
 def resume(run_id: str, *, store: Store | str | None = None) -> dict[str, Any]:

@@ -45,6 +45,8 @@ REGISTRY: dict[str, Entry] = {
     "mnist": Entry("mnist", "sgdlab.mnist.config:MnistConfig", "sgdlab.mnist.run:run", "sgdlab.mnist.sweep:ADAPTER",
                    lr_find="sgdlab.mnist.lrfind:setup"),
     "surface": Entry("surface", "sgdlab.surface.config:SurfaceConfig", "sgdlab.surface.run:run", "sgdlab.surface.sweep:ADAPTER"),
+    "modelfile": Entry("modelfile", "sgdlab.modelfile.config:ModelFileConfig", "sgdlab.modelfile.run:run",
+                       "sgdlab.modelfile.sweep:ADAPTER", lr_find="sgdlab.modelfile.lrfind:setup"),
 }
 
 
