@@ -6,6 +6,7 @@ document the command line prints with ``--json``.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from .core.store import Store
@@ -13,8 +14,8 @@ from .core.store import Store
 
 def train(config: Any, *, store: Store | str | None = None, record: bool = True,
           **options: Any) -> dict[str, Any]:
-    """Run ``config`` (a ``LinRegConfig``, ``MnistConfig``, ``SurfaceConfig``, ...) and return
-    its result document.
+    """Run ``config`` (the config dataclass of any registered problem: ``LinRegConfig``,
+    ``MnistConfig``, ...) and return its result document.
 
     A model of one's own: ``config`` may instead be the path of a model file, or an object or
     module with ``model``, ``data`` and ``loss``; ``options`` are then its config's fields
@@ -27,7 +28,9 @@ def train(config: Any, *, store: Store | str | None = None, record: bool = True,
 
     from . import problems
 
-    if not dataclasses.is_dataclass(config) or isinstance(config, type):
+    own = isinstance(config, (str, os.PathLike)) or all(
+        callable(getattr(config, name, None)) for name in ("model", "data", "loss"))
+    if own and not dataclasses.is_dataclass(config):
         config = _own_model(config, options)
     elif options:
         raise TypeError(f"train() got options {', '.join(options)} beside a config; set them on the config")
@@ -37,18 +40,14 @@ def train(config: Any, *, store: Store | str | None = None, record: bool = True,
 
 
 def _own_model(source: Any, options: dict[str, Any]) -> Any:
-    """The config of a user's model: the registered problem whose config class takes a source
-    (``from_source``) builds it; the registry, not this module, knows which one that is."""
+    """The config of a user's model: the registry's model-file problem builds it from the path
+    or object (its config class's ``from_source``)."""
     from . import problems
 
-    for name in problems.names():
-        cls = problems.get(name).config_class()
-        if hasattr(cls, "from_source"):
-            return cls.from_source(source, **options)
-    raise TypeError(f"train() does not know {type(source).__name__} objects")
-
-
-RESUMABLE = ("linreg", "mnist", "modelfile")  # the problems whose runs write checkpoints
+    entry = problems.find(problems.MODEL_FILE)
+    if entry is None:
+        raise TypeError(f"train() does not know {type(source).__name__} objects")
+    return entry.config_class().from_source(source, **options)
 
 
 def resume(run_id: str, *, store: Store | str | None = None) -> dict[str, Any]:
@@ -74,11 +73,13 @@ def resume(run_id: str, *, store: Store | str | None = None) -> dict[str, Any]:
                           "runs cannot be checked from here: resume it there")
     if state != "interrupted":
         raise ConfigError(f"run {record.id} is {state}: there is nothing to resume")
-    if record.command not in RESUMABLE or record.metrics.get("sweep_cell") is not None:
+    entry = problems.find(record.command)  # a run's command is its problem's name
+    if entry is None or not entry.resumable or record.metrics.get("sweep_cell") is not None:
+        resumable = " and ".join(e.name for e in problems.entries().values() if e.resumable)
         raise ConfigError(f"run {record.id} ({record.command}) has no checkpoints: only "
-                          f"{' and '.join(RESUMABLE)} runs outside sweeps write them; run it again "
+                          f"{resumable} runs outside sweeps write them; run it again "
                           "(a sweep continues with `sgdlab sweep --resume SWEEP_ID`)")
-    cls = problems.get(record.command).config_class()
+    cls = entry.config_class()
     known = {f.name for f in fields(cls)}
     unknown = sorted(set(record.config) - known)
     if unknown:
@@ -87,5 +88,7 @@ def resume(run_id: str, *, store: Store | str | None = None) -> dict[str, Any]:
     options = dict(record.config)
     options["optimizer"] = OptimizerSpec.from_dict(options.get("optimizer") or {})
     config = cls(**options)
-    run = problems.get(record.command).run_function()
-    return run(config, store=store, run_id=record.id, resume=True, sweep_id=record.sweep_id)
+    document = entry.run_function()(config, store=store, run_id=record.id, resume=True,
+                                    sweep_id=record.sweep_id)
+    document.setdefault("problem", entry.name)  # which printer shows it: `sgdlab resume`
+    return document

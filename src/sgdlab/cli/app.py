@@ -154,6 +154,13 @@ def emit(document: dict[str, Any], as_json: bool, human: Callable[[dict[str, Any
         human(document)
 
 
+def print_document(document: dict[str, Any]) -> None:
+    """The human text of a problem that has no printer of its own: its top-level numbers."""
+    for key, value in document.items():
+        if isinstance(value, (str, int, float)) or value is None:
+            print(f"{key}: {value}")
+
+
 def note(message: str) -> None:
     """Messages and progress go to stderr, so stdout stays clean for --json."""
     print(message, file=sys.stderr)

@@ -6,13 +6,12 @@ from typing import Optional
 
 import typer
 
-from .app import (EXIT_DIVERGED, JsonOption, StoreOption, app, emit, handle_errors, not_applicable,
+from .app import (EXIT_DIVERGED, JsonOption, StoreOption, emit, handle_errors, not_applicable,
                   note)
 from . import options
 from .progress import Progress
 
 
-@app.command()
 @handle_errors
 def linreg(
     csv: Optional[str] = options.CSV,
@@ -91,3 +90,8 @@ def print_linreg(r: dict) -> None:
     for path in r["figures"]:
         print(f"figure: {path}")
     print(f"run id: {r['run_id']}")
+
+
+def register(app) -> None:
+    """Add this problem's own command to the Typer app (its registry entry's ``command`` hook)."""
+    app.command()(linreg)

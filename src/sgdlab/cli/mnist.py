@@ -6,13 +6,12 @@ from typing import Optional
 
 import typer
 
-from .app import (EXIT_DIVERGED, JsonOption, StoreOption, app, emit, handle_errors, not_applicable,
+from .app import (EXIT_DIVERGED, JsonOption, StoreOption, emit, handle_errors, not_applicable,
                   note)
 from . import options
 from .progress import Progress
 
 
-@app.command()
 @handle_errors
 def mnist(
     dataset: str = options.dataset_option(),
@@ -139,3 +138,8 @@ def print_mnist(doc: dict) -> None:
         print(f"study id: {doc['study_id']} (`sgdlab runs --sweep {doc['study_id']}`)")
     for path in doc["figures"]:
         print(f"figure: {path}")
+
+
+def register(app) -> None:
+    """Add this problem's own command to the Typer app (its registry entry's ``command`` hook)."""
+    app.command()(mnist)

@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-from .app import EXIT_DIVERGED, JsonOption, StoreOption, app, emit, handle_errors, note
+from .app import EXIT_DIVERGED, JsonOption, StoreOption, app, emit, handle_errors, note, print_document
 
 
 @app.command()
@@ -19,18 +19,16 @@ def resume(
     """Continue an interrupted run (killed, Ctrl-C) from its last checkpoint and finish it.
 
     On the CPU the finished run's losses, weights and metrics are bit-identical to those of a
-    run that was never interrupted. mnist runs checkpoint at the end of every epoch; linreg
-    runs with --epochs; both every N updates with --checkpoint-every N.
+    run that was never interrupted. Which runs checkpoint, and when, is each problem's own: the
+    MLP's at the end of every epoch, linear regression's with --epochs; both every N updates
+    with --checkpoint-every N.
     """
+    from .. import problems
     from ..api import resume as resume_run
     from ..core.store import Store
 
     document = resume_run(run_id, store=Store(store))
-    if "init" in document:  # a linear regression's document
-        from .linreg import print_linreg as human
-    else:
-        from .mnist import print_mnist as human
-    emit(document, as_json, human)
+    emit(document, as_json, problems.get(document["problem"]).hook("printer") or print_document)
     if document["status"] == "diverged":
         note("error: " + document["divergence"]["message"])
         raise typer.Exit(EXIT_DIVERGED)

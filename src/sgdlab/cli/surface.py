@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-from .app import (EXIT_DIVERGED, JsonOption, StoreOption, app, emit, handle_errors, not_applicable,
+from .app import (EXIT_DIVERGED, JsonOption, StoreOption, emit, handle_errors, not_applicable,
                   note)
 from . import options
 from .progress import Progress
@@ -22,7 +22,6 @@ Verdicts: converged, slow, oscillating, diverged (exit code 3), escaped saddle, 
 """
 
 
-@app.command(help=SURFACE_HELP)
 @handle_errors
 def surface(
     name: Optional[str] = typer.Argument(None, help="Built-in surface (bowl, saddle, x4-y3, rosenbrock, himmelblau).", show_default=False),
@@ -132,3 +131,8 @@ def print_surface(r: dict) -> None:
     for path in r["figures"]:
         print(f"figure: {path}")
     print(f"run id: {r['run_id']}")
+
+
+def register(app) -> None:
+    """Add this problem's own command to the Typer app (its registry entry's ``command`` hook)."""
+    app.command(help=SURFACE_HELP)(surface)

@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-from .app import EXIT_DIVERGED, JsonOption, StoreOption, app, emit, handle_errors, not_applicable, note
+from .app import EXIT_DIVERGED, JsonOption, StoreOption, emit, handle_errors, not_applicable, note
 from . import options
 from .progress import Progress
 
@@ -23,7 +23,6 @@ def _help() -> str:
             f"{lines}\n")
 
 
-@app.command(help=_help())
 @handle_errors
 def train(
     file: str = typer.Argument(..., help="The model file (.py).", show_default=False),
@@ -113,3 +112,8 @@ def print_train(r: dict) -> None:
     for path in r["figures"]:
         print(f"figure: {path}")
     print(f"run id: {r['run_id']}")
+
+
+def register(app) -> None:
+    """Add `sgdlab train FILE.py` to the Typer app (the model-file entry's ``command`` hook)."""
+    app.command(help=_help())(train)

@@ -19,7 +19,7 @@ from .grid import SweepSpec, cell_key, expand
 #     serial 0.77, vectorized 0.38 (2.0x; 1.7x-2.0x over runs; 1.25x with 1 torch thread),
 #     process 6.39 (two spawned workers pay torch's import, ~3 s each, before any cell)
 # The surface problem's cells are a handful of scalar ops each: serial (no vectorized form).
-AUTO_EXECUTOR = {"linreg": "vectorized", "mnist": "vectorized", "surface": "serial"}
+# Each problem's registry entry (``problems.Entry.executor``) holds its choice.
 
 
 def run_sweep(
@@ -60,7 +60,14 @@ def run_sweep(
     store.check_writable()
     from .. import problems  # the registry: the runner knows problems only by name
 
-    adapter = problems.get(spec.problem).sweep_adapter()
+    entry = problems.get(spec.problem)
+    adapter = entry.sweep_adapter()
+    executor = entry.executor if spec.executor == "auto" else spec.executor
+    if executor == "vectorized" and not adapter.vectorizable:
+        executor = "serial"
+    if executor not in EXECUTORS:
+        raise ConfigError(f"problem {spec.problem!r} asks for executor {executor!r}, which sgdlab does "
+                          f"not have; --executor takes {', '.join(EXECUTORS)}")
     cells = expand(spec)
     options = [spec.base | cell for cell in cells]
     configs = [adapter.config(o) for o in options]
@@ -72,16 +79,12 @@ def run_sweep(
             problems += [p for p in exc.problems if p not in problems]
     if problems:
         raise ConfigError(*problems)
+    # only now, with the problem, its executor and every cell's config known, is anything recorded
     store.save_sweep(sweep_id, spec.problem, spec.to_dict())
 
     done = {cell_key(r.metrics.get("sweep_cell", {})) for r in store.list_runs(sweep_id=sweep_id)
             if r.status in FINISHED}
     todo = [i for i, c in enumerate(cells) if cell_key(c) not in done]
-    executor = spec.executor
-    if executor == "auto":
-        executor = AUTO_EXECUTOR[spec.problem]
-    if executor == "vectorized" and not adapter.vectorizable:
-        executor = "serial"
 
     status, error = "completed", None
     start = time.perf_counter()
