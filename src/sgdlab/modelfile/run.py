@@ -147,6 +147,9 @@ def run(config: ModelFileConfig, *, store: Store | None = None, record: bool = T
                 "step_times": torch.tensor(step_times, dtype=torch.float64),
                 "train_seconds": time.perf_counter() - clock["start"] - clock["eval"],
                 "sharpness": [] if curvature is None else [dict(p) for p in curvature.curve],
+                # Lanczos warm-starts from the last top eigenvector: the same start, the same bits
+                "sharpness_vector": None if curvature is None or curvature.tracker.vector is None
+                else torch.from_numpy(curvature.tracker.vector.copy()),
                 "buffers": [b.detach().to("cpu", copy=True) for b in net.buffers()],
                 "torch_rng": torch.get_rng_state()}  # Dropout's stream
 
@@ -166,6 +169,8 @@ def run(config: ModelFileConfig, *, store: Store | None = None, record: bool = T
         clock["start"] = time.perf_counter() - saved["train_seconds"]
         if curvature is not None:
             curvature.curve.extend(saved.get("sharpness") or [])
+            if saved.get("sharpness_vector") is not None:
+                curvature.tracker.vector = saved["sharpness_vector"].numpy()
             if not curvature.curve:
                 curvature.measure(0)
     track.begin()
