@@ -14,7 +14,7 @@ from .progress import CellProgress
 @app.command()
 @handle_errors
 def sweep(
-    problem: Optional[str] = typer.Argument(None, help="linreg, mnist or surface (not needed with --resume)", show_default=False),
+    problem: Optional[str] = typer.Argument(None, help="linreg, mnist, surface, or your model file (FILE.py); not needed with --resume", show_default=False),
     lr: Optional[str] = typer.Option(None, "--lr", help="Learning rates, comma separated.", show_default=False),
     batch_size: Optional[str] = typer.Option(None, "--batch-size", help="Batch sizes, comma separated.", show_default=False),
     optimizer: Optional[str] = typer.Option(None, "--optimizer", help="Optimizers, comma separated.", show_default=False),
@@ -67,6 +67,15 @@ def sweep(
     from ..sweep.figures import draw_sweep
     from ..sweep.grid import MAX_CELLS, parse_axis
 
+    model_file = None
+    if problem is not None and resume is None:  # a name, or the path of a model file
+        from .. import problems as registry
+
+        entry = registry.resolve(problem)
+        if entry.name != problem:  # a file: the grid's fixed options name it, by absolute path
+            from pathlib import Path
+
+            model_file, problem = str(Path(problem).resolve()), entry.name
     lists = {"lr": lr, "batch_size": batch_size, "optimizer": optimizer, "momentum": momentum,
              "betas": betas, "eps": eps, "weight_decay": weight_decay}
     refused = _not_applicable(problem, resume, executor, noise, seeds)
@@ -96,6 +105,8 @@ def sweep(
 
         base.update({"surface": surface or "bowl", "f": f, "start": parse_point(start, "--start"),
                      "noise": noise})
+    if model_file is not None:
+        base.update({"file": model_file, "device": device})
     base = {k: v for k, v in base.items() if v is not None}
     first_seed = seed if seed is not None else _default_seed(problem)
     axes["seed"] = [first_seed + i for i in range(seeds)]
@@ -151,7 +162,11 @@ def _not_applicable(problem, resume, executor, noise, seeds) -> list[str]:
 
     if problem not in registry.names():
         return []  # an unknown (or missing) problem is reported by the sweep's validation
-    rules = [(name, problem in owners,
+    import dataclasses
+
+    # a flag applies to its owners, and to any problem whose config has a field of its name
+    fields = {f.name for f in dataclasses.fields(registry.get(problem).config_class())}
+    rules = [(name, problem in owners or name in fields,
               f"applies to `sgdlab sweep {' / '.join(owners)}` only, not {problem}")
              for name, owners in PROBLEM_OPTIONS.items()]
     rules.append(("workers", executor in ("process", "ray"), "is for --executor process or ray"))
