@@ -88,7 +88,8 @@ REGISTRY: dict[str, Entry] = {
         "modelfile", "sgdlab.modelfile.config:ModelFileConfig", "sgdlab.modelfile.run:run",
         "sgdlab.modelfile.sweep:ADAPTER", executor="vectorized", resumable=True,
         printer="sgdlab.cli.train:print_train", command="sgdlab.cli.train:register",
-        lr_find="sgdlab.modelfile.lrfind:setup",
+        lr_find="sgdlab.modelfile.lrfind:setup", sharpness="sgdlab.modelfile.theory:run_sharpness",
+        noise_scale="sgdlab.modelfile.theory:run_noise",
         summary="your own PyTorch model: a .py file defining data(), model() and loss(output, target)"),
 }
 

@@ -5,13 +5,26 @@ from __future__ import annotations
 from typing import Optional
 
 import typer
+from typer.core import TyperGroup
 
 from .app import JsonOption, StoreOption, app, emit, handle_errors, not_applicable
 from . import options
 
+class _Group(TyperGroup):
+    """`sgdlab lr-find FILE.py ...`: a path in the subcommand's place is a model file, handed to
+    the hidden ``file`` subcommand as its argument."""
+
+    def resolve_command(self, ctx, args):
+        if args and args[0].endswith(".py") and "file" in self.commands:
+            return "file", self.commands["file"], args
+        return super().resolve_command(ctx, args)
+
+
 lr_find_app = typer.Typer(
+    cls=_Group,
     help="The learning-rate range test (fastai's lr_find: 1e-7 to 10 over 100 steps, loss smoothed "
-         "with beta 0.98, stop at 4x the best) with 2/lambda_max at initialisation on the same axis.",
+         "with beta 0.98, stop at 4x the best) with 2/lambda_max at initialisation on the same axis. "
+         "`sgdlab lr-find FILE.py` runs it on your model file.",
     no_args_is_help=True,
 )
 app.add_typer(lr_find_app, name="lr-find")
@@ -82,6 +95,33 @@ def lr_find_mnist(
         device=device, limit_train=limit_train, out=out, plots=not no_plots,
         sharpness_subset=options.parse_subset(sharpness_subset),
     )
+    _run(config, start, end, num, beta, stop_factor, store, as_json)
+
+
+@lr_find_app.command("file", hidden=True)
+@handle_errors
+def lr_find_file(
+    file: str = typer.Argument(..., help="The model file (.py).", show_default=False),
+    batch_size: str = typer.Option("32", "--batch-size", help="Examples per step, or full."),
+    seed: int = typer.Option(0, "--seed", help="Seeds torch before model() (the weights) and the shuffling."),
+    device: str = options.device_option(),
+    sharpness_subset: str = typer.Option("1000", "--sharpness-subset", help="The bound's lambda_max on the first N training examples, or all."),
+    start: float = START, end: float = END, num: int = NUM, beta: float = BETA, stop_factor: float = STOP,
+    out: Optional[str] = OUT, no_plots: bool = NO_PLOTS,
+    store: Optional[str] = StoreOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Range test on your model file, plain SGD from its initialisation."""
+    from .. import problems
+    from ..core.errors import ConfigError
+
+    sizes = options.parse_batch_size(batch_size)
+    if len(sizes) != 1:
+        raise ConfigError(f"--batch-size takes one size here, got {batch_size!r}")
+    entry = problems.resolve(file)
+    config = entry.config_class().from_source(
+        file, batch_size=sizes[0], seed=seed, device=device, out=out, plots=not no_plots,
+        sharpness_subset=options.parse_subset(sharpness_subset))
     _run(config, start, end, num, beta, stop_factor, store, as_json)
 
 
