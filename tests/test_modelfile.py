@@ -237,3 +237,22 @@ def test_sigkill_at_a_random_moment_then_resume_gives_the_same_bits(tmp_path, cl
     assert [e["train_loss"] for e in resumed["epochs"]] == [e["train_loss"] for e in reference["epochs"]]
     for a, b in zip(_final(Store(store_path), run_id), _final(Store(tmp_path / "ref.db"), reference["run_id"])):
         assert torch.equal(a, b)
+
+
+def test_runs_report_and_the_page_show_a_model_files_run_without_importing_it(tmp_path, cli, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from sgdlab.serve.app import create_app
+
+    path = write(tmp_path, TANH)
+    doc = cli.json("train", path, "--steps", "4")  # with its figure
+    report = tmp_path / "r.html"
+    assert cli("report", doc["run_id"], "--out", report).exit_code == 0
+    assert doc["run_id"] in report.read_text() and "modelfile" in report.read_text()
+    path.unlink()  # the page reads the store only: the file is not needed, never imported
+    monkeypatch.setattr("sgdlab.modelfile.source.load_path", lambda *a: pytest.fail("imported a file"))
+    with TestClient(create_app(os.environ["SGDLAB_STORE"])) as client:
+        run = client.get(f"/api/runs/{doc['run_id']}").json()
+        assert run["command"] == "modelfile" and run["metrics"]["lr_bound"] == doc["lr_bound"]
+        assert client.get(f"/api/runs/{doc['run_id']}/curves").status_code == 200
+        assert client.get(f"/api/runs/{doc['run_id']}/figures/0").headers["content-type"] == "image/png"

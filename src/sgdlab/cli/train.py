@@ -86,7 +86,12 @@ def print_train(r: dict) -> None:
     test = f" / {d['test']} test" if d["test"] is not None else " (no test split)"
     print(f"{m['name']} ({m['file'] or 'from Python'}): {d['train']} training{test} rows, batch "
           f"{r['batch_size']}, lr {r['config']['lr']:g}, on {r['device']}")
-    for e in r["epochs"]:
+    epochs = r["epochs"]
+    shown = epochs if len(epochs) <= 12 else epochs[:3] + [None] + epochs[-3:]  # --steps, full batch
+    for e in shown:
+        if e is None:
+            print(f"... ({len(epochs) - 6} more epochs: `--json` has them all)")
+            continue
         line = f"epoch {e['epoch']}: train loss {e['train_loss']:.6f}"
         if e.get("test_loss") is not None:
             line += f", test loss {e['test_loss']:.6f}"
