@@ -100,6 +100,19 @@ def _with_file_hash(config, source):
     return config
 
 
+ELEMENTWISE = ("Tanh", "ReLU", "Sigmoid", "GELU", "ELU", "LeakyReLU", "SiLU", "Softplus", "Identity")
+
+
+def plain_sequential(net) -> bool:
+    """An ``nn.Sequential`` of Linear layers and elementwise activations only (the MLP)."""
+    from torch import nn
+
+    return isinstance(net, nn.Sequential) and len(net) > 0 and all(
+        isinstance(m, nn.Linear) or (type(m).__module__ == "torch.nn.modules.activation"
+                                     and type(m).__name__ in ELEMENTWISE)
+        or isinstance(m, nn.Identity) for m in net)
+
+
 class Stack:
     """K networks as one: stacked parameters and a vmapped loss over per-model batches."""
 
@@ -112,20 +125,37 @@ class Stack:
         self.trainable = [p for name, p in self.params.items() if name in trainable]
         self.base = copy.deepcopy(nets[0]).to("meta")
         self.loss_fn, self.accuracy_fn, self.k = loss_fn, accuracy_fn, len(nets)
+        self.plain = plain_sequential(nets[0])
 
     def outputs(self, params, xb):
+        """The K models' outputs on their own inputs xb (K, B, ...)."""
         from torch.func import functional_call, vmap
 
+        if self.plain and xb.dim() == 3:
+            return self._plain_forward(params, xb)
         return vmap(lambda p, a: functional_call(self.base, p, (a,)))(params, xb)
+
+    def _plain_forward(self, params, h):
+        """A Sequential of Linear layers and elementwise activations, stacked by hand: one
+        ``baddbmm`` per layer. vmap's batching rule for a linear layer with per-model weights
+        is measured here at 2.5x the time of ``baddbmm`` (37 vs 13 ms for 16 models of
+        784-100, batch 100, one thread); the arithmetic is the same up to float32 rounding."""
+        import torch
+        from torch import nn
+
+        for i, module in enumerate(self.base):
+            if isinstance(module, nn.Linear):
+                weight, bias = params[f"{i}.weight"].transpose(1, 2), params.get(f"{i}.bias")
+                h = torch.bmm(h, weight) if bias is None else torch.baddbmm(bias.unsqueeze(1), h, weight)
+            else:
+                h = module(h)  # elementwise: any shape
+        return h
 
     def losses(self, xb, yb):
         """Each model's mean loss on its own batch: (K,) from xb (K, B, ...), yb (K, B, ...)."""
-        from torch.func import functional_call, vmap
+        from torch.func import vmap
 
-        def one(p, a, b):
-            return self.loss_fn(functional_call(self.base, p, (a,)), b)
-
-        return vmap(one)(self.params, xb, yb)
+        return vmap(self.loss_fn)(self.outputs(self.params, xb), yb)
 
     def evaluate(self, x, y) -> tuple[list[float], list[float] | None]:
         """Per model (mean loss, accuracy or None) over all of ``x``, in chunks, no gradients."""

@@ -27,7 +27,7 @@ def run_sharpness(config: ModelFileConfig, lrs: list[float], *, steps: int = 300
                   on_progress: Callable[[float, int, int], None] | None = None) -> dict[str, Any]:
     """Full-batch gradient descent per learning rate, the sharpness every ``every`` steps on the
     whole training set, against 2 / lr; the verdict in words (``mnist.sharpness.analyse``)."""
-    from ..mnist.sharpness import analyse, check, draw
+    from ..theory.edge import analyse, check
     from .run import run
 
     check(lrs, steps, every)
@@ -64,6 +64,40 @@ def run_sharpness(config: ModelFileConfig, lrs: list[float], *, steps: int = 300
             "problem": ModelFileConfig.problem, "model": last["model"], "steps": steps, "every": every,
             "data": last["data"], "config": last["config"], "runs": runs, "notes": notes,
             "figures": figures}
+
+
+def draw(runs: list[dict[str, Any]], folder) -> list[str]:
+    """Cohen et al.'s figure 1: the training loss, and the sharpness with 2 / lr, per lr."""
+    from pathlib import Path
+
+    from ..core import plots
+
+    folder = Path(folder)
+    losses = {f"lr {r['lr']:g}": (list(range(len(r["losses"]))), r["losses"]) for r in runs}
+    series = {f"lr {r['lr']:g}": ([p["step"] for p in r["sharpness"]], [p["value"] for p in r["sharpness"]])
+              for r in runs}
+    levels = {f"lr {r['lr']:g}": (2 / r["lr"], f"2 / lr = {2 / r['lr']:.4g}") for r in runs}
+    return [
+        plots.curves(losses, folder / "eos_loss.png", xlabel="step (full-batch updates)",
+                     ylabel="training loss", title="Training loss under full-batch gradient descent"),
+        plots.curves(series, folder / "eos_sharpness.png", xlabel="step (updates)",
+                     ylabel="sharpness (top Hessian eigenvalue)",
+                     title="Sharpness against step, with the bound 2 / lr", log=False, levels=levels),
+    ]
+
+
+def check_noise(train_steps: int, small: int, big: int, draws: int, n: int) -> None:
+    from ..core.errors import ConfigError, Problems
+    from ..core.limits import MAX_STEPS, check_count
+
+    problems = Problems()
+    check_count(problems, train_steps, "--train-steps", low=0, high=MAX_STEPS)
+    problems.check(1 <= small < big and big % small == 0,
+                   f"--two-batch must be SMALL,BIG with 1 <= SMALL < BIG and BIG a multiple of SMALL "
+                   f"(a big batch is BIG/SMALL small ones), got {small},{big}")
+    problems.check(big <= n, f"--two-batch: {big} is larger than the training set ({n} rows)")
+    check_count(problems, draws, "--draws", high=MAX_STEPS)
+    problems.raise_if_any(ConfigError)
 
 
 def _sharpness_record(entry: dict[str, Any], result: dict[str, Any], study_id: str) -> RunRecord:
@@ -112,7 +146,6 @@ def run_noise(config: ModelFileConfig, *, train_steps: int | None = None, small:
 
     from .. import optim
     from ..core import loop as training_loop
-    from ..mnist.noise_scale import check
     from .checks import prepare
     from .problem import FileProblem, mode_note
 
@@ -125,7 +158,7 @@ def run_noise(config: ModelFileConfig, *, train_steps: int | None = None, small:
     n = int(x.shape[0])
     batch_size, epoch_steps = dataclasses.replace(config, epochs=1, steps=None).updates(n)
     train_steps = epoch_steps if train_steps is None else train_steps
-    check(train_steps, small, big, draws, n)
+    check_noise(train_steps, small, big, draws, n)
     generator = torch.Generator().manual_seed(config.seed)
     sizes = dict(small=small, big=big, draws=draws,
                  generator=torch.Generator().manual_seed(config.seed + 1))  # the draws' own stream
