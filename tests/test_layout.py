@@ -12,7 +12,15 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "sgdlab"
-PROBLEM_PACKAGES = {"linreg", "mnist", "surface"}
+
+def _problem_packages() -> set[str]:
+    """The packages of the built-in problems, from the registry (``sgdlab.X.config:...``)."""
+    from sgdlab import problems
+
+    return {entry.config.split(".")[1] for entry in problems.REGISTRY.values()}
+
+
+PROBLEM_PACKAGES = _problem_packages()
 SHARED_LAYERS = {"core", "optim", "sweep", "theory"}  # shared machinery: never imports a problem
 MAX_LINES = 320
 
@@ -135,3 +143,48 @@ def test_unknown_problem_is_a_config_error():
 
     with pytest.raises(ConfigError, match="unknown problem 'nope'; choose one of: linreg, mnist, surface"):
         problems.get("nope")
+
+
+# Shared code names no problem: which problem does what comes from the registry (and the config
+# dataclasses), so adding a problem changes nothing here.
+NAMELESS = ("core", "optim", "sweep", "theory", "cli", "serve", "api.py", "report.py", "lrfind.py")
+
+
+def _registered_names() -> tuple[set[str], set[str]]:
+    """The problems' names, and the config field names (and sweep flag aliases) of every
+    registered config: a string equal to one of these names a field, not a problem (the
+    surface problem's config has a field ``surface`` for `sgdlab sweep surface --surface`)."""
+    import dataclasses
+
+    from sgdlab import problems
+
+    names, fields = set(problems.names()), set()
+    for name in names:
+        cls = problems.get(name).config_class()
+        fields |= {f.name for f in dataclasses.fields(cls)} | set(getattr(cls, "sweep_aliases", {}))
+    return names, fields
+
+
+def _string_literals(path: Path) -> list[tuple[int, str]]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return [(node.lineno, node.value) for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str)]
+
+
+def test_shared_code_names_no_problem():
+    names, fields = _registered_names()
+    assert len(names) >= 3  # derived from the registry, so it cannot silently be empty
+    offenders = []
+    for part in NAMELESS:
+        for path in sorted([SRC / part] if part.endswith(".py") else (SRC / part).rglob("*.py")):
+            offenders += [f"{path.relative_to(SRC)}:{line} names problem {text!r}"
+                          for line, text in _string_literals(path) if text in names - fields]
+    assert not offenders, offenders
+
+
+def test_the_name_check_would_see_a_name(tmp_path):
+    """The literal reader is not blind: a problem's own package names itself."""
+    names, _ = _registered_names()
+    found = {text for path in SRC.rglob("*.py") if _unit(_module_name(path)) in names
+             for _, text in _string_literals(path)}
+    assert names & found

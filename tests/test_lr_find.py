@@ -81,7 +81,7 @@ def test_bad_input_and_problems_without_a_hook(cli):
     assert result.stderr.splitlines() == ["error: --start and --end must satisfy 0 < start < end, got 1, 0.1",
                                           "error: --num must be >= 2, got 1", "error: --beta must be in [0, 1), got 1"]
     result = cli("lr-find", "mnist", "--batch-size", "10,20")
-    assert result.exit_code == 2 and "--batch-size takes one size here" in result.stderr
+    assert result.exit_code == 2 and "--batch-size takes one value here" in result.stderr
     from sgdlab import ConfigError, SurfaceConfig
     from sgdlab.lrfind import run
 

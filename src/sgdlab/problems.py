@@ -40,6 +40,7 @@ class Entry:
     command: str | None = None  # register(app): adds the problem's own command to the Typer app
     lr_find: str | None = None  # setup(config) -> core.lr_range.Setup, for `sgdlab lr-find`
     lr_find_options: tuple[str, ...] = ()  # the config fields `sgdlab lr-find NAME` takes as flags
+    path_field: str | None = None  # the config field a model file's path fills (`lr-find mynet.py`)
     sharpness: str | None = None  # run_study(config, lrs, ...) for `sgdlab sharpness`
     noise_scale: str | None = None  # run(config, ...) for `sgdlab noise-scale`
     page: str | None = None  # the page's form: a ``serve.train.PageHook`` (options model, build)
@@ -71,7 +72,7 @@ REGISTRY: dict[str, Entry] = {
         executor="vectorized", resumable=True, printer="sgdlab.cli.linreg:print_linreg",
         command="sgdlab.cli.linreg:register", lr_find="sgdlab.linreg.lrfind:setup",
         lr_find_options=("csv", "x", "y", "standardize", "batch_size", "seed", "dtype"),
-        summary="linear regression (the tutorial's 15 points, or a CSV)"),
+        page="sgdlab.linreg.page:PAGE", summary="linear regression (the tutorial's 15 points, or a CSV)"),
     "mnist": Entry(
         "mnist", "sgdlab.mnist.config:MnistConfig", "sgdlab.mnist.run:run", "sgdlab.mnist.sweep:ADAPTER",
         executor="vectorized", resumable=True, printer="sgdlab.cli.mnist:print_mnist",
@@ -79,16 +80,23 @@ REGISTRY: dict[str, Entry] = {
         lr_find_options=("dataset", "data_dir", "hidden", "activation", "loss", "normalize", "batch_size",
                          "seed", "device", "limit_train", "sharpness_subset"),
         sharpness="sgdlab.mnist.sharpness:run_study", noise_scale="sgdlab.mnist.noise_scale:run",
-        summary="an MLP on MNIST-family images (mnist-5k by default)"),
+        page="sgdlab.mnist.page:PAGE", summary="an MLP on MNIST-family images (mnist-5k by default)"),
     "surface": Entry(
         "surface", "sgdlab.surface.config:SurfaceConfig", "sgdlab.surface.run:run", "sgdlab.surface.sweep:ADAPTER",
         printer="sgdlab.cli.surface:print_surface", command="sgdlab.cli.surface:register",
         summary="gradient descent on a 2-D function f(x, y)"),
+    "logreg": Entry(
+        "logreg", "sgdlab.logreg.config:LogRegConfig", "sgdlab.logreg.run:run", "sgdlab.logreg.sweep:ADAPTER",
+        executor="vectorized", resumable=True,
+        lr_find="sgdlab.logreg.sweep:lr_find_setup", lr_find_options=(
+            "csv", "x", "y", "standardize", "points", "separation", "data_seed", "batch_size", "seed", "dtype"),
+        summary="binary logistic regression (two Gaussian blobs, or a CSV with a 0/1 label)"),
     "modelfile": Entry(
         "modelfile", "sgdlab.modelfile.config:ModelFileConfig", "sgdlab.modelfile.run:run",
         "sgdlab.modelfile.sweep:ADAPTER", executor="vectorized", resumable=True,
         printer="sgdlab.cli.train:print_train", command="sgdlab.cli.train:register",
-        lr_find="sgdlab.modelfile.lrfind:setup", sharpness="sgdlab.modelfile.theory:run_sharpness",
+        lr_find="sgdlab.modelfile.lrfind:setup", path_field="file",
+        lr_find_options=("batch_size", "seed", "device", "sharpness_subset"), sharpness="sgdlab.modelfile.theory:run_sharpness",
         noise_scale="sgdlab.modelfile.theory:run_noise",
         summary="your own PyTorch model: a .py file defining data(), model() and loss(output, target)"),
 }

@@ -23,6 +23,10 @@ def _register_problem_commands() -> None:
             continue
         if register is not None:
             register(app)
+        else:  # no command of its own: one built from its config's fields
+            from .generic import register as generic
+
+            generic(app, entry)
 
 
 _register_problem_commands()

@@ -155,10 +155,24 @@ def emit(document: dict[str, Any], as_json: bool, human: Callable[[dict[str, Any
 
 
 def print_document(document: dict[str, Any]) -> None:
-    """The human text of a problem that has no printer of its own: its top-level numbers."""
+    """The human text of a problem that has no printer of its own: its numbers, a line per key
+    (a dict's numbers on one line; not its config), its figures."""
+    def text(value: Any) -> str:
+        if isinstance(value, float):
+            return f"{value:.6g}"
+        if isinstance(value, list) and len(value) <= 8 and all(isinstance(v, (int, float)) for v in value):
+            return "[" + ", ".join(text(v) for v in value) + "]"
+        return str(value)
+
     for key, value in document.items():
-        if isinstance(value, (str, int, float)) or value is None:
-            print(f"{key}: {value}")
+        if isinstance(value, dict) and key != "config":
+            inner = [f"{k} {text(v)}" for k, v in value.items() if isinstance(v, (str, int, float, list))]
+            print(f"{key}: {', '.join(inner)}")
+        elif key == "figures":
+            for path in value:
+                print(f"figure: {path}")
+        elif isinstance(value, (str, int, float)) or value is None:
+            print(f"{key}: {text(value)}")
 
 
 def note(message: str) -> None:

@@ -39,7 +39,7 @@ def linreg(
 ) -> None:
     """Linear regression by hand-written gradient descent (tutorial section 3)."""
     from ..linreg.config import LinRegConfig
-    from ..linreg.data import split_columns
+    from ..core.tabular import split_columns
     from ..linreg.run import run
     from ..core.errors import ConfigError
     from ..core.store import Store
@@ -60,7 +60,7 @@ def linreg(
     )
     bar = Progress()
     try:
-        result = run(config, store=Store(store), on_progress=lambda s, t: bar("linreg", s + 1, t))
+        result = run(config, store=Store(store), on_progress=lambda s, t: bar(config.problem, s + 1, t))
     finally:
         bar.close()
     emit(result, as_json, print_linreg)

@@ -1,30 +1,46 @@
-"""`sgdlab lr-find linreg|mnist`: the learning-rate range test beside the bound 2/lambda_max."""
+"""`sgdlab lr-find PROBLEM`: the learning-rate range test beside the bound 2/lambda_max."""
 
 from __future__ import annotations
 
 from typing import Optional
 
 import typer
+
 from typer.core import TyperGroup
 
 from .app import JsonOption, StoreOption, app, emit, handle_errors, not_applicable
 from . import options
 
-class _Group(TyperGroup):
-    """`sgdlab lr-find FILE.py ...`: a path in the subcommand's place is a model file, handed to
-    the hidden ``file`` subcommand as its argument."""
+class LrFindGroup(TyperGroup):
+    """`sgdlab lr-find PROBLEM`: one subcommand per problem with an ``lr_find`` hook, its flags
+    the config fields the entry names (``Entry.lr_find_options``), built when asked for, so
+    `sgdlab --help` imports no problem. A model file's path (``mynet.py``) is a problem too."""
 
-    def resolve_command(self, ctx, args):
-        if args and args[0].endswith(".py") and "file" in self.commands:
-            return "file", self.commands["file"], args
-        return super().resolve_command(ctx, args)
+    def list_commands(self, ctx) -> list[str]:
+        from .. import problems
+
+        return [e.name for e in problems.with_hook("lr_find")]
+
+    def get_command(self, ctx, name: str):
+        from .. import problems
+        from ..core.errors import ConfigError
+
+        entry = problems.find(name)
+        path = None
+        if entry is None and name.endswith(".py"):
+            try:
+                entry, path = problems.resolve(name), name
+            except ConfigError:
+                entry = None
+        if entry is None or not entry.lr_find:
+            return None
+        return _command(entry, path)
 
 
 lr_find_app = typer.Typer(
-    cls=_Group,
+    cls=LrFindGroup,
     help="The learning-rate range test (fastai's lr_find: 1e-7 to 10 over 100 steps, loss smoothed "
-         "with beta 0.98, stop at 4x the best) with 2/lambda_max at initialisation on the same axis. "
-         "`sgdlab lr-find FILE.py` runs it on your model file.",
+         "with beta 0.98, stop at 4x the best) with 2/lambda_max at initialisation on the same axis.",
     no_args_is_help=True,
 )
 app.add_typer(lr_find_app, name="lr-find")
@@ -36,93 +52,35 @@ BETA = typer.Option(0.98, "--beta", help="Smoothing of the loss (exponential mov
 STOP = typer.Option(4.0, "--stop-factor", help="Stop once the smoothed loss exceeds this times its best.")
 OUT = typer.Option(None, "--out", help="Folder for the figure (default: <store folder>/<run id>)", show_default=False)
 NO_PLOTS = typer.Option(False, "--no-plots", help="Do not draw the figure.")
+SETTINGS = {"start": (float, START), "end": (float, END), "num": (int, NUM), "beta": (float, BETA),
+            "stop_factor": (float, STOP), "out": (Optional[str], OUT), "no_plots": (bool, NO_PLOTS),
+            "store": (Optional[str], StoreOption), "as_json": (bool, JsonOption)}
 
 
-@lr_find_app.command("linreg")
-@handle_errors
-def lr_find_linreg(
-    csv: Optional[str] = options.CSV,
-    x: Optional[str] = options.X_COLUMNS,
-    y: Optional[str] = options.Y_COLUMN,
-    standardize: bool = options.STANDARDIZE,
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Rows per step (default: all rows)", show_default=False),
-    seed: int = options.LINREG_SEED,
-    dtype: str = options.DTYPE,
-    start: float = START, end: float = END, num: int = NUM, beta: float = BETA, stop_factor: float = STOP,
-    out: Optional[str] = OUT, no_plots: bool = NO_PLOTS,
-    store: Optional[str] = StoreOption,
-    as_json: bool = JsonOption,
-) -> None:
-    """Range test on linear regression (the tutorial's by default), plain SGD from its initialisation."""
-    from ..linreg.config import LinRegConfig
-    from ..linreg.data import split_columns
+def _command(entry, path: str | None):
+    """The click command of `sgdlab lr-find NAME` (or of a model file's ``path``)."""
+    import inspect
 
-    config = LinRegConfig(csv=csv, x=split_columns(x), y=y, standardize=standardize,
-                          batch_size=batch_size, seed=seed, dtype=dtype, out=out, plots=not no_plots)
-    _run(config, start, end, num, beta, stop_factor, store, as_json)
+    from . import fields
 
+    cls = entry.config_class()
+    names = [n for n in entry.lr_find_options if n != entry.path_field]
+    params = fields.parameters(cls, names) + [
+        inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=d, annotation=a)
+        for n, (a, d) in SETTINGS.items()]
 
-@lr_find_app.command("mnist")
-@handle_errors
-def lr_find_mnist(
-    dataset: str = options.dataset_option(),
-    data_dir: Optional[str] = options.data_dir_option(),
-    hidden: str = options.hidden_option(),
-    activation: str = options.activation_option(),
-    loss: str = options.loss_option(),
-    normalize: str = options.normalize_option(),
-    batch_size: str = typer.Option("100", "--batch-size", help="Images per step, or full."),
-    seed: int = options.seed_option(),
-    device: str = options.device_option(),
-    limit_train: Optional[int] = options.limit_train_option(),
-    sharpness_subset: str = typer.Option("1000", "--sharpness-subset", help="The bound's lambda_max on the first N training images, or all."),
-    start: float = START, end: float = END, num: int = NUM, beta: float = BETA, stop_factor: float = STOP,
-    out: Optional[str] = OUT, no_plots: bool = NO_PLOTS,
-    store: Optional[str] = StoreOption,
-    as_json: bool = JsonOption,
-) -> None:
-    """Range test on the MLP (the tutorial's by default), plain SGD from its initialisation."""
-    from ..core.config import parse_int_list
-    from ..core.errors import ConfigError
-    from ..mnist.config import MnistConfig
+    def body(**given) -> None:
+        kwargs = fields.values(cls, given, names)
+        if path is not None and entry.path_field:
+            kwargs[entry.path_field] = path
+        config = cls(**kwargs, out=given["out"], plots=not given["no_plots"])
+        _run(config, given["start"], given["end"], given["num"], given["beta"], given["stop_factor"],
+             given["store"], given["as_json"])
 
-    sizes = options.parse_batch_size(batch_size)
-    if len(sizes) != 1:
-        raise ConfigError(f"--batch-size takes one size here, got {batch_size!r}")
-    config = MnistConfig(
-        dataset=dataset, data_dir=data_dir, hidden=parse_int_list(hidden, "--hidden"),
-        activation=activation, loss=loss, normalize=normalize, batch_size=sizes[0], seed=seed,
-        device=device, limit_train=limit_train, out=out, plots=not no_plots,
-        sharpness_subset=options.parse_subset(sharpness_subset),
-    )
-    _run(config, start, end, num, beta, stop_factor, store, as_json)
-
-
-@lr_find_app.command("file", hidden=True)
-@handle_errors
-def lr_find_file(
-    file: str = typer.Argument(..., help="The model file (.py).", show_default=False),
-    batch_size: str = typer.Option("32", "--batch-size", help="Examples per step, or full."),
-    seed: int = typer.Option(0, "--seed", help="Seeds torch before model() (the weights) and the shuffling."),
-    device: str = options.device_option(),
-    sharpness_subset: str = typer.Option("1000", "--sharpness-subset", help="The bound's lambda_max on the first N training examples, or all."),
-    start: float = START, end: float = END, num: int = NUM, beta: float = BETA, stop_factor: float = STOP,
-    out: Optional[str] = OUT, no_plots: bool = NO_PLOTS,
-    store: Optional[str] = StoreOption,
-    as_json: bool = JsonOption,
-) -> None:
-    """Range test on your model file, plain SGD from its initialisation."""
-    from .. import problems
-    from ..core.errors import ConfigError
-
-    sizes = options.parse_batch_size(batch_size)
-    if len(sizes) != 1:
-        raise ConfigError(f"--batch-size takes one size here, got {batch_size!r}")
-    entry = problems.resolve(file)
-    config = entry.config_class().from_source(
-        file, batch_size=sizes[0], seed=seed, device=device, out=out, plots=not no_plots,
-        sharpness_subset=options.parse_subset(sharpness_subset))
-    _run(config, start, end, num, beta, stop_factor, store, as_json)
+    doc = (f"Range test on {entry.summary or entry.name}, plain SGD from its initialisation.")
+    sub = typer.Typer(add_completion=False)
+    sub.command(name=path or entry.name)(handle_errors(fields.function(params, body, doc)))
+    return typer.main.get_command(sub)
 
 
 def _run(config, start, end, num, beta, stop_factor, store, as_json) -> None:

@@ -46,8 +46,10 @@ def noise_scale(
     from ..core.config import parse_float_list, parse_int_list
     from ..core.errors import ConfigError
     from ..core.store import Store
-    from ..mnist.config import MnistConfig
-    from ..mnist.noise_scale import run
+    from .. import problems
+
+    entry = problems.with_hook("noise_scale")[0]  # the problem whose study this is (the MLP's)
+    MnistConfig, run = entry.config_class(), entry.hook("noise_scale")
 
     study = batch_sizes is not None
     refused = not_applicable(options.output_rules() + [

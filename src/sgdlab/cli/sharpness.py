@@ -40,8 +40,10 @@ def sharpness(
     from ..core.config import parse_float_list, parse_int_list
     from ..core.store import Store
     from ..core.errors import ConfigError
-    from ..mnist.config import MnistConfig
-    from ..mnist.sharpness import run_study
+    from .. import problems
+
+    entry = problems.with_hook("sharpness")[0]  # the problem whose study this is (the MLP's)
+    MnistConfig, run_study = entry.config_class(), entry.hook("sharpness")
 
     refused = not_applicable(options.output_rules())
     if refused:

@@ -11,10 +11,16 @@ from .app import JsonOption, StoreOption, app, emit, handle_errors
 from .progress import CellProgress
 
 
+def _registry():
+    from .. import problems
+
+    return problems
+
+
 @app.command()
 @handle_errors
 def sweep(
-    problem: Optional[str] = typer.Argument(None, help="linreg, mnist, surface, or your model file (FILE.py); not needed with --resume", show_default=False),
+    problem: Optional[str] = typer.Argument(None, help=f"The problem: {', '.join(_registry().names())} or a model file (FILE.py); not needed with --resume.", show_default=False),
     lr: Optional[str] = typer.Option(None, "--lr", help="Learning rates, comma separated.", show_default=False),
     batch_size: Optional[str] = typer.Option(None, "--batch-size", help="Batch sizes, comma separated.", show_default=False),
     optimizer: Optional[str] = typer.Option(None, "--optimizer", help="Optimizers, comma separated.", show_default=False),
@@ -25,26 +31,26 @@ def sweep(
     nesterov: bool = typer.Option(False, "--nesterov", help="Nesterov momentum in every cell."),
     seeds: int = typer.Option(1, "--seeds", help="Seeds per cell: seed, seed+1, ..."),
     seed: Optional[int] = typer.Option(None, "--seed", help="First seed (default: the problem's).", show_default=False),
-    steps: Optional[int] = typer.Option(None, "--steps", help="Updates per run (linreg, surface).", show_default=False),
+    steps: Optional[int] = typer.Option(None, "--steps", help="Updates per run.", show_default=False),
     epochs: Optional[int] = typer.Option(None, "--epochs", help="Passes over the data per run.", show_default=False),
-    csv: Optional[str] = typer.Option(None, "--csv", help="linreg: CSV file (default: the tutorial's points).", show_default=False),
-    x: Optional[str] = typer.Option(None, "--x", help="linreg: feature columns.", show_default=False),
-    y: Optional[str] = typer.Option(None, "--y", help="linreg: target column.", show_default=False),
-    standardize: bool = typer.Option(False, "--standardize", help="linreg: standardize features."),
+    csv: Optional[str] = typer.Option(None, "--csv", help="CSV file (default: the problem's own data).", show_default=False),
+    x: Optional[str] = typer.Option(None, "--x", help="Feature columns.", show_default=False),
+    y: Optional[str] = typer.Option(None, "--y", help="Target column.", show_default=False),
+    standardize: bool = typer.Option(False, "--standardize", help="Standardize the features."),
     dtype: Optional[str] = typer.Option(None, "--dtype", help="float32 or float64.", show_default=False),
-    dataset: Optional[str] = typer.Option(None, "--dataset", help="mnist: data set (default: mnist-5k).", show_default=False),
-    data_dir: Optional[str] = typer.Option(None, "--data-dir", help="mnist: folder with the IDX files.", show_default=False),
-    hidden: Optional[str] = typer.Option(None, "--hidden", help="mnist: hidden widths (default: 200).", show_default=False),
-    limit_train: Optional[int] = typer.Option(None, "--limit-train", help="mnist: first N training images.", show_default=False),
-    activation: Optional[str] = typer.Option(None, "--activation", help="mnist: relu (default) or tanh.", show_default=False),
-    loss: Optional[str] = typer.Option(None, "--loss", help="mnist: cross-entropy (default) or mse.", show_default=False),
-    normalize: Optional[str] = typer.Option(None, "--normalize", help="mnist: tutorial (default) or standardize.", show_default=False),
-    max_steps: Optional[int] = typer.Option(None, "--max-steps", help="mnist: stop each run after N updates.", show_default=False),
-    device: Optional[str] = typer.Option(None, "--device", help="mnist: auto, cpu or cuda.", show_default=False),
-    surface: Optional[str] = typer.Option(None, "--surface", help="surface: the built-in function (default: bowl).", show_default=False),
-    f: Optional[str] = typer.Option(None, "--f", help="surface: your own f(x, y) instead.", show_default=False),
-    start: Optional[str] = typer.Option(None, "--start", help="surface: starting point X,Y.", show_default=False),
-    noise: Optional[float] = typer.Option(None, "--noise", help="surface: gradient noise sigma.", show_default=False),
+    dataset: Optional[str] = typer.Option(None, "--dataset", help="Data set (default: the problem's).", show_default=False),
+    data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Folder with the data files.", show_default=False),
+    hidden: Optional[str] = typer.Option(None, "--hidden", help="Hidden widths, comma separated.", show_default=False),
+    limit_train: Optional[int] = typer.Option(None, "--limit-train", help="First N training examples.", show_default=False),
+    activation: Optional[str] = typer.Option(None, "--activation", help="Hidden activation.", show_default=False),
+    loss: Optional[str] = typer.Option(None, "--loss", help="Loss function.", show_default=False),
+    normalize: Optional[str] = typer.Option(None, "--normalize", help="Input scaling.", show_default=False),
+    max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Stop each run after N updates.", show_default=False),
+    device: Optional[str] = typer.Option(None, "--device", help="auto, cpu or cuda.", show_default=False),
+    surface: Optional[str] = typer.Option(None, "--surface", help="The built-in function.", show_default=False),
+    f: Optional[str] = typer.Option(None, "--f", help="Your own f(x, y) instead.", show_default=False),
+    start: Optional[str] = typer.Option(None, "--start", help="Starting point X,Y.", show_default=False),
+    noise: Optional[float] = typer.Option(None, "--noise", help="Gradient noise sigma.", show_default=False),
     executor: Optional[str] = typer.Option(None, "--executor", help="serial, process, vectorized, ray or auto (default: auto; on --resume: the sweep's own).", show_default=False),
     workers: Optional[int] = typer.Option(None, "--workers", help="Worker processes (process executor; default: CPU count), or CPUs of a local Ray.", show_default=False),
     address: Optional[str] = typer.Option(None, "--address", help="ray: the cluster to join: auto, HOST:PORT or ray://HOST:10001 (default: $RAY_ADDRESS, else a local Ray).", show_default=False),
@@ -56,8 +62,10 @@ def sweep(
     store: Optional[str] = StoreOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Run every combination of the given values; each cell is an ordinary, recorded run."""
-    from ..linreg.data import split_columns
+    """Run every combination of the given values; each cell is an ordinary, recorded run.
+
+    A flag of the problem's own (--csv, --hidden, ...) applies when the problem's config has a
+    field of that name; it is refused by name for the others."""
     from ..core.config import is_finite
     from ..core.errors import ClusterError, ConfigError, Problems
     from ..core.limits import check_count, check_seed
@@ -78,7 +86,12 @@ def sweep(
             model_file, problem = str(Path(problem).resolve()), entry.name
     lists = {"lr": lr, "batch_size": batch_size, "optimizer": optimizer, "momentum": momentum,
              "betas": betas, "eps": eps, "weight_decay": weight_decay}
-    refused = _not_applicable(problem, resume, executor, noise, seeds)
+    own = {"steps": steps, "epochs": epochs, "csv": csv, "x": x, "y": y, "standardize": standardize or None,
+           "dtype": dtype, "dataset": dataset, "data_dir": data_dir, "hidden": hidden,
+           "limit_train": limit_train, "activation": activation, "loss": loss, "normalize": normalize,
+           "max_steps": max_steps, "device": device, "surface": surface, "f": f, "start": start,
+           "noise": noise}
+    refused = _not_applicable(problem, resume, executor, {**own, "batch_size": batch_size}, seeds)
     if refused:
         raise ConfigError(*refused)
     axes = {k: v for k, v in ((k, parse_axis(k, t)) for k, t in lists.items()) if v is not None}
@@ -91,22 +104,9 @@ def sweep(
     if out is not None and not no_plots:
         check_folder(problems, out, "--out")
     problems.raise_if_any(ConfigError)
-    base = {"steps": steps, "epochs": epochs, "csv": csv, "x": split_columns(x), "y": y,
-            "dtype": dtype, "nesterov": nesterov or None, "standardize": standardize or None}
-    if problem == "mnist":
-        from ..core.config import parse_int_list
-
-        mnist = {"dataset": dataset, "data_dir": data_dir, "limit_train": limit_train, "device": device,
-                 "hidden": parse_int_list(hidden, "--hidden") if hidden else None,
-                 "activation": activation, "loss": loss, "normalize": normalize, "max_steps": max_steps}
-        base.update({k: v for k, v in mnist.items() if v is not None})
-    if problem == "surface":
-        from ..surface.config import parse_point
-
-        base.update({"surface": surface or "bowl", "f": f, "start": parse_point(start, "--start"),
-                     "noise": noise})
-    if model_file is not None:
-        base.update({"file": model_file, "device": device})
+    base = {"nesterov": nesterov or None, **_problem_options(problem, own)}
+    if model_file is not None:  # the model file problem's own field holds the path
+        base[registry.get(problem).path_field or "file"] = model_file
     base = {k: v for k, v in base.items() if v is not None}
     first_seed = seed if seed is not None else _default_seed(problem)
     axes["seed"] = [first_seed + i for i in range(seeds)]
@@ -115,12 +115,12 @@ def sweep(
     spec = None
     if resume is None:
         if problem is None:
-            raise ConfigError("give the problem to sweep (linreg, mnist or surface) or --resume SWEEP_ID")
+            raise ConfigError(f"give the problem to sweep ({', '.join(_registry().names())}) or --resume SWEEP_ID")
         spec = SweepSpec(problem=problem, axes=axes, base=base, executor=executor or "auto",
                          workers=workers, address=address, target=target)
     elif executor is not None or workers is not None or address is not None:
         # a resumed sweep keeps its grid and, unless told otherwise here, its executor
-        spec = SweepSpec(problem=problem or "linreg", axes={}, workers=workers, address=address,
+        spec = SweepSpec(problem=problem or "", axes={}, workers=workers, address=address,
                          executor=executor or ("ray" if address is not None else "auto"))
 
     with CellProgress(enabled=not as_json and sys.stderr.isatty()) as progress:
@@ -137,41 +137,62 @@ def sweep(
         raise typer.Exit(ClusterError.exit_code)
 
 
-# The options only some problems take, and the problems that take each.
-PROBLEM_OPTIONS = {
-    "steps": ("linreg", "surface"), "epochs": ("linreg", "mnist"), "batch_size": ("linreg", "mnist"),
-    "csv": ("linreg",), "x": ("linreg",), "y": ("linreg",), "standardize": ("linreg",),
-    "dtype": ("linreg",), "dataset": ("mnist",), "data_dir": ("mnist",), "hidden": ("mnist",),
-    "limit_train": ("mnist",), "device": ("mnist",), "surface": ("surface",), "f": ("surface",),
-    "start": ("surface",), "noise": ("surface",),
-}
 GRID_OPTIONS = ("lr", "batch_size", "optimizer", "momentum", "betas", "eps", "weight_decay",
                 "nesterov", "seeds", "seed", "steps", "epochs", "csv", "x", "y", "standardize",
-                "dtype", "dataset", "data_dir", "hidden", "limit_train", "device", "surface", "f",
-                "start", "noise", "target")
+                "dtype", "dataset", "data_dir", "hidden", "limit_train", "activation", "loss",
+                "normalize", "max_steps", "device", "surface", "f", "start", "noise", "target")
 
 
-def _not_applicable(problem, resume, executor, noise, seeds) -> list[str]:
+def _field(entry, name: str) -> str | None:
+    """The config field flag ``name`` sets for problem ``entry``: a field of that name, or one
+    the config class maps it to (``sweep_aliases``, e.g. a sweep's --f is a surface's expr)."""
+    from . import fields
+
+    cls = entry.config_class()
+    if name in fields.fields(cls):
+        return name
+    return getattr(cls, "sweep_aliases", {}).get(name)
+
+
+def _problem_options(problem, own: dict) -> dict:
+    """The problem's own flags that were given, each parsed by its config field's type, with
+    the problem's sweep defaults (``adapter.defaults(base)``) beneath them."""
+    from . import fields
+
+    registry = _registry()
+    if problem not in registry.names():
+        return {}
+    entry = registry.get(problem)
+    cls = entry.config_class()
+    base = {}
+    for name, value in own.items():
+        target = _field(entry, name) if value is not None else None
+        if target is not None:
+            base[name] = fields.parse(value, fields.hints(cls)[target], name)
+    defaults = getattr(entry.sweep_adapter(), "defaults", None)
+    return {**(defaults(base) if defaults else {}), **base}
+
+
+def _not_applicable(problem, resume, executor, own, seeds) -> list[str]:
     """Flags the user gave that this sweep would ignore: each is refused by name."""
     from .app import not_applicable
 
     if resume is not None:  # a resumed sweep keeps its grid: only how it runs may change
         return not_applicable([(name, False, "cannot change a resumed sweep's grid; --resume "
                                 "keeps the grid it was started with") for name in GRID_OPTIONS])
-    from .. import problems as registry
-
+    registry = _registry()
     if problem not in registry.names():
         return []  # an unknown (or missing) problem is reported by the sweep's validation
-    import dataclasses
-
-    # a flag applies to its owners, and to any problem whose config has a field of its name
-    fields = {f.name for f in dataclasses.fields(registry.get(problem).config_class())}
-    rules = [(name, problem in owners or name in fields,
-              f"applies to `sgdlab sweep {' / '.join(owners)}` only, not {problem}")
-             for name, owners in PROBLEM_OPTIONS.items()]
+    entry = registry.get(problem)
+    rules = []
+    for name in own:
+        if _field(entry, name) is None:
+            owners = [e.name for e in registry.entries().values() if _field(e, name) is not None]
+            rules.append((name, False, f"applies to `sgdlab sweep {' / '.join(owners)}` only, not {problem}"))
     rules.append(("workers", executor in ("process", "ray"), "is for --executor process or ray"))
-    rules.append(("seeds", problem != "surface" or bool(noise) or seeds == 1,
-                  "would repeat identical surface runs: without --noise nothing is random"))
+    identical = getattr(entry.sweep_adapter(), "identical_seeds", None)
+    why = identical({k: v for k, v in own.items() if v is not None}) if identical else None
+    rules.append(("seeds", why is None or seeds == 1, why or ""))
     return not_applicable(rules)
 
 

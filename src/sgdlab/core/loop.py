@@ -193,3 +193,31 @@ def divergence_reason(loss: float, first_loss: float) -> str | None:
     if math.isfinite(first_loss) and loss > BLOWUP_FACTOR * max(abs(first_loss), 1e-30):
         return f"the loss grew past {BLOWUP_FACTOR:g} times its first value ({loss:.4g})"
     return None
+
+
+def divergence_message(step, reason, last_finite, lr, bound, hint: str = "") -> str:
+    """A diverged run in words, beside the bound 2 / lambda_max; ``hint``: the problem's own
+    advice after "use a smaller --lr" (e.g. linear regression's " (or --standardize ...)")."""
+    last = "none" if last_finite is None else f"{last_finite:.6g}"
+    return (
+        f"diverged at step {step}: {reason} (last finite loss {last}) "
+        f"with learning rate {lr:g}; the largest stable learning rate for full-batch gradient "
+        f"descent on this problem is {bound:.6g} (2 / largest Hessian eigenvalue): "
+        f"use a smaller --lr{hint}"
+    )
+
+
+def settle(loop: LoopResult, final_loss: float, first_loss: float | None) -> str:
+    """The run's status once its final loss is known: a last update that blew the loss up
+    makes a completed loop ``diverged`` (at step ``steps_done + 1``)."""
+    reason = divergence_reason(final_loss, first_loss) if loop.status == "completed" and first_loss is not None else None
+    if reason is not None:
+        loop.status, loop.diverged_step, loop.divergence_reason = "diverged", loop.steps_done + 1, reason
+    return loop.status
+
+
+def divergence_document(loop: LoopResult, lr: float, bound: float, hint: str = "") -> dict:
+    """A diverged run's ``divergence`` entry: where, the last finite loss, lr beside the bound."""
+    return {"step": loop.diverged_step, "last_finite_loss": loop.last_finite_loss, "lr": lr, "lr_bound": bound,
+            "reason": loop.divergence_reason, "message": divergence_message(
+                loop.diverged_step, loop.divergence_reason, loop.last_finite_loss, lr, bound, hint)}

@@ -1,17 +1,11 @@
-"""Tabular data for linear regression: the tutorial's 15 points, or a user's CSV file.
-
-Loading goes through pandas (a well-kept CSV parser); the checks after it exist so that every
-bad cell is reported with its row and column, not as a stack trace deep inside training.
-"""
+"""Linear regression's data: the tutorial's 15 points, or a user's CSV file (``core.tabular``,
+re-exported here for the callers that know it by this name)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-
 import numpy as np
 
-from ..core.errors import DataError, Problems
+from ..core.tabular import Table, read_csv, read_text, split_columns  # noqa: F401  (re-exported)
 
 # Section 3.2.1 of the tutorial, verbatim (float32, as it was written).
 TUTORIAL_X = [3.3, 4.4, 5.5, 6.71, 6.93, 4.168, 9.779, 6.182, 7.59, 2.167, 7.042, 10.791, 5.313,
@@ -20,177 +14,7 @@ TUTORIAL_Y = [1.7, 2.76, 2.09, 3.19, 1.694, 1.573, 3.366, 2.596, 2.53, 1.221, 2.
               2.904, 1.3]
 
 
-@dataclass
-class Table:
-    """Features ``x`` (n, d) and targets ``y`` (n,), as float64 NumPy arrays, with their names."""
-
-    x: np.ndarray
-    y: np.ndarray
-    x_names: list[str]
-    y_name: str
-    source: str
-
-    @property
-    def n(self) -> int:
-        return int(self.x.shape[0])
-
-
 def tutorial_points() -> Table:
     x = np.array(TUTORIAL_X, dtype=np.float32).reshape(-1, 1)
     y = np.array(TUTORIAL_Y, dtype=np.float32)
     return Table(x=x, y=y, x_names=["x"], y_name="y", source="tutorial (15 points, section 3.2.1)")
-
-
-def split_columns(spec: str | None) -> list[str] | None:
-    if spec is None:
-        return None
-    return [c.strip() for c in spec.split(",") if c.strip()]
-
-
-def read_csv(path: str | Path, x_cols: list[str] | None = None, y_col: str | None = None) -> Table:
-    """Read ``path`` with a header row. Default columns: ``y`` = the last, ``x`` = all others."""
-    import io
-
-    import pandas as pd
-
-    path = Path(path)
-    text = read_text(path)
-    try:
-        # header=None: the header is checked here (pandas would rename a duplicate to "x.1", and
-        # a first data row wider than the header would turn into a huge index, which hangs)
-        frame = pd.read_csv(io.StringIO(text), header=None, dtype=str, keep_default_na=False,
-                            skipinitialspace=True, index_col=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise DataError(f"CSV file {path} cannot be parsed: {_parser_words(str(exc))}") from None
-    if frame.empty:
-        raise DataError(f"CSV file {path} has no header row")
-    columns = [str(c).strip() for c in frame.iloc[0]]
-    frame = frame.iloc[1:].reset_index(drop=True)
-    frame.columns = range(len(columns))
-
-    problems = Problems()
-    for i, name in enumerate(columns):
-        problems.check(name != "", f"{path}: column {i + 1} of the header has no name")
-    dupes = sorted({c for c in columns if c and columns.count(c) > 1})
-    problems.check(not dupes, f"{path}: the header names column(s) {', '.join(map(repr, dupes))} "
-                              "more than once; give every column its own name")
-    problems.raise_if_any(DataError)
-    if y_col is None:
-        y_col = columns[-1]
-    if x_cols is None:
-        x_cols = [c for c in columns if c != y_col]
-    wanted = list(x_cols) + [y_col]
-    known = ", ".join(columns)
-    for col in wanted:
-        problems.check(col in columns, f"{path}: no column {col!r}; the columns are: {known}")
-    problems.check(len(x_cols) > 0, f"{path}: no feature columns; pass --x COL[,COL...]")
-    problems.check(y_col not in x_cols, f"{path}: column {y_col!r} is both a feature and the target")
-    repeated = sorted({c for c in x_cols if x_cols.count(c) > 1})
-    problems.check(not repeated, f"--x names {', '.join(map(repr, repeated))} twice; name each "
-                                 "feature column once")
-    problems.raise_if_any(DataError)
-
-    if len(frame) < 2:
-        raise DataError(
-            f"CSV file {path} has {len(frame)} data row(s); linear regression needs at least 2"
-        )
-    frame = frame[[columns.index(c) for c in wanted]]
-    frame.columns = wanted
-    # vectorised conversion; only the bad cells are visited one by one, to name them
-    numeric = frame.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
-    bad_rows, bad_cols = np.nonzero(~np.isfinite(numeric))
-    for i, j in zip(bad_rows.tolist(), bad_cols.tolist()):
-        col = wanted[j]
-        cell = frame[col].iloc[i]
-        kind = "is not a finite number" if _looks_numeric(cell) else "is not a number"
-        # line i + 2 of the file: line 1 is the header
-        problems.add(f"{path}: data row {i + 1} (line {i + 2}), column {col!r}: {cell!r} {kind}")
-    values = numeric
-    if len(problems.items) > 20:  # keep the message readable on a badly broken file
-        extra = len(problems.items) - 20
-        problems.items = problems.items[:20] + [f"{path}: ... and {extra} more bad cells"]
-    problems.raise_if_any(DataError)
-    return Table(
-        x=values[:, :-1], y=values[:, -1], x_names=list(x_cols), y_name=y_col, source=str(path)
-    )
-
-
-MAX_CSV_BYTES = 2 * 1024**3  # read whole into memory (and then into tensors): 2 GB at most
-ENCODINGS = ("UTF-8 (with or without a byte-order mark, so ASCII too) and UTF-16 with a "
-             "byte-order mark")
-
-
-def read_text(path: Path) -> str:
-    """The file's text: gzip/bz2/xz decompressed (by content), decoded as UTF-8 or UTF-16 with
-    a byte-order mark; anything else is a DataError that says what the file is and what to do."""
-    import bz2
-    import gzip
-    import lzma
-
-    if not path.exists():
-        raise DataError(f"CSV file {path} does not exist; check the path given to --csv")
-    if path.is_dir():
-        raise DataError(f"{path} is a folder, not a CSV file; give the file to --csv")
-    if not path.is_file():
-        raise DataError(f"{path} is not a regular file (a device or a pipe?); give a CSV file to --csv")
-    size = path.stat().st_size
-    if size == 0:
-        raise DataError(f"CSV file {path} is empty; it needs a header row and at least 2 data rows")
-    if size > MAX_CSV_BYTES:
-        raise DataError(f"CSV file {path} is {size:,} bytes, more than the limit {MAX_CSV_BYTES:,}")
-    raw = path.read_bytes()
-    for magic, name, module in ((b"\x1f\x8b", "gzip", gzip), (b"BZh", "bzip2", bz2),
-                                (b"\xfd7zXZ\x00", "xz", lzma)):
-        if raw.startswith(magic):
-            try:
-                raw = module.decompress(raw)
-            except (OSError, EOFError, ValueError, lzma.LZMAError) as exc:
-                raise DataError(f"CSV file {path} is {name}-compressed but damaged or cut short "
-                                f"({type(exc).__name__}); compress it again") from None
-            break
-    else:
-        suffix = path.suffix.lower()
-        if suffix in (".gz", ".bz2", ".xz", ".zip"):
-            kind = {".gz": "gzip", ".bz2": "bzip2", ".xz": "xz", ".zip": "a zip archive"}[suffix]
-            raise DataError(f"CSV file {path} is named {suffix} but it is not {kind}: it holds "
-                            f"plain bytes; rename it without {suffix}, or compress it")
-    if raw.startswith(b"PK\x03\x04"):
-        raise DataError(f"{path} is a zip archive (or a spreadsheet), not CSV text; extract the "
-                        "CSV file, or save the sheet as CSV")
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return raw.decode("utf-16")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise DataError(
-            f"CSV file {path} is not UTF-8 text: byte 0x{raw[exc.start]:02x} on line {line} "
-            f"cannot be decoded; sgdlab reads {ENCODINGS}; save it as \"CSV UTF-8\" or convert it, "
-            f"e.g. iconv -f latin1 -t utf-8 {path} > converted.csv"
-        ) from None
-    if "\x00" in text:
-        raise DataError(f"{path} holds NUL bytes: it is a binary file, not CSV text")
-    return text
-
-
-def _parser_words(message: str) -> str:
-    """pandas' tokenizer errors, said as a person would."""
-    import re
-
-    first = message.strip().splitlines()[0] if message.strip() else "unreadable"
-    wide = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", first)
-    if wide:
-        expected, line, saw = (int(v) for v in wide.groups())
-        return (f"line {line} has {saw:,} fields but the lines before it have {expected:,}; "
-                "every row needs as many fields as the header")
-    if "EOF inside string" in first:
-        return "a quote (\") is opened and never closed"
-    return first
-
-
-def _looks_numeric(cell: str) -> bool:
-    try:
-        float(cell)
-    except (TypeError, ValueError):
-        return False
-    return True

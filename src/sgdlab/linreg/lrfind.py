@@ -9,7 +9,8 @@ from .config import LinRegConfig
 
 def setup(config: LinRegConfig) -> Setup:
     from .. import optim
-    from .model import LinearRegression, initial_parameters
+    from ..core.tabular import initial_parameters
+    from .model import LinearRegression
     from .run import Prepared
 
     prep = Prepared(config)

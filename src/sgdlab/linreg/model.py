@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..core.tabular import initial_parameters  # noqa: F401  (moved there; its old name here)
+
 
 class LinearRegression:
     """y_hat = X w + b with J = mean((y_hat - y)^2); the problem the training loop drives."""
@@ -61,15 +63,3 @@ def objective(x, y, w, b):
     from ..theory.curvature import Objective
 
     return Objective([w, b], lambda params, _: ((x @ params[0] + params[1] - y) ** 2).mean())
-
-
-def initial_parameters(seed: int, d: int, dtype):
-    """The tutorial's initialisation: w ~ N(0, 1) drawn from the seed, b = 0.
-
-    Returns (w, b, generator); the same generator then shuffles the minibatches.
-    """
-    import torch
-
-    generator = torch.Generator().manual_seed(seed)
-    w = torch.randn(d, generator=generator, dtype=dtype)
-    return w, torch.zeros(1, dtype=dtype), generator

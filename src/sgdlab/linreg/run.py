@@ -14,31 +14,21 @@ import numpy as np
 
 from ..core.errors import ConfigError, Problems
 from ..core.limits import check_steps
-from ..core.store import RunRecord, Store, new_run_id, run_folder
+from ..core.store import RunRecord, Store, new_run_id
 from . import data as data_mod, figures
 from .config import LinRegConfig
-from .model import LinearRegression, closed_form, initial_parameters, stable_lr_bound
+from ..core.loop import divergence_message
+from ..core.tabular import check_representable, initial_parameters, standardize
+from .model import LinearRegression, closed_form, stable_lr_bound
+
+
+STANDARDIZE_HINT = " (or --standardize the features, which raises it)"
 
 
 def load_table(config: LinRegConfig) -> data_mod.Table:
     if config.csv is None:
         return data_mod.tutorial_points()
     return data_mod.read_csv(config.csv, config.x, config.y)
-
-
-def check_representable(table: data_mod.Table, dtype: str) -> None:
-    """Values beyond float32's range would become inf in the tensors: refuse them by cell."""
-    from ..core.limits import FLOAT_MAX
-
-    limit = FLOAT_MAX.get(dtype, math.inf)
-    values = np.column_stack([table.x, table.y]).astype(np.float64)
-    rows, cols = np.nonzero(np.abs(values) > limit)
-    if rows.size:
-        names = table.x_names + [table.y_name]
-        raise ConfigError(
-            f"{table.source}: data row {rows[0] + 1}, column {names[cols[0]]!r}: {values[rows[0], cols[0]]:g} "
-            f"does not fit in {dtype} (largest {limit:.4g}; {rows.size} such value(s)); use "
-            "--dtype float64 or rescale the column")
 
 
 class Prepared:
@@ -58,10 +48,7 @@ class Prepared:
         check_representable(table, config.dtype)
         self.feature_scale = None
         if config.standardize:
-            mean, std = x_np.mean(axis=0), x_np.std(axis=0)
-            std = np.where(std > 0, std, 1.0)
-            x_np = (x_np - mean) / std
-            self.feature_scale = {"mean": mean.tolist(), "std": std.tolist()}
+            x_np, self.feature_scale = standardize(x_np)
         self.x_np, self.y_np = x_np, y_np
         self.dtype = getattr(torch, config.dtype)
         self.x = torch.tensor(x_np, dtype=self.dtype)  # a copy: pandas hands out read-only arrays
@@ -114,17 +101,12 @@ def run(
     import torch
 
     from .. import optim
-    from ..core import checkpoint as ckpt, loop as training_loop
-    from ..core.tracking import Tracking
+    from ..core.scaffold import Scaffold
 
     config = config or LinRegConfig()
     prep = Prepared(config, table)
-    store = store or Store()
-    run_id = run_id or new_run_id()
-    track = Tracking(store, run_id, "linreg", config, record=record, sweep_id=sweep_id,
-                     standalone=sweep_cell is None)
-    track.check_outputs()
-    payload = track.resume_payload() if resume else None
+    scaffold = Scaffold(config, store=store, record=record, sweep_id=sweep_id, sweep_cell=sweep_cell,
+                        run_id=run_id, resume=resume)
 
     w, b, generator = initial_parameters(config.seed, prep.d, prep.dtype)
     w.requires_grad_(True)
@@ -161,25 +143,14 @@ def run(
         if on_loss is not None:
             on_loss(step, full_losses[-1])
 
-    def extra() -> dict[str, Any]:  # what a checkpoint keeps besides the loop's own state
-        return {"full_losses": torch.tensor(full_losses, dtype=torch.float64),
-                "step1": snapshots.get("step1")}
+    def restore(extra: dict[str, Any]) -> None:
+        if extra["step1"] is not None:
+            snapshots["step1"] = extra["step1"]
 
-    checkpoints = track.checkpointer(params=problem.parameters(), optimizer=optimizer,
-                                     generator=generator, extra=extra,
-                                     every=config.checkpoint_every, per_epoch=config.epochs is not None)
-    if payload is not None:
-        ckpt.restore(payload, problem.parameters(), optimizer, generator)
-        full_losses.extend(payload["extra"]["full_losses"].tolist())
-        if payload["extra"]["step1"] is not None:
-            snapshots["step1"] = payload["extra"]["step1"]
-    track.begin()
-    with track.interruptible():
-        loop = training_loop.run(
-            problem, optimizer, batch_size=batch_size, steps=steps, generator=generator,
-            before_update=before_update, checkpoint=checkpoints,
-            resume=payload["loop"] if payload is not None else None,
-        )
+    loop = scaffold.train(problem, optimizer, generator, batch_size=batch_size, steps=steps,
+                          kept={"full_losses": full_losses}, before_update=before_update,
+                          every=config.checkpoint_every, per_epoch=config.epochs is not None,
+                          state=lambda: {"step1": snapshots.get("step1")}, restore=restore)
     with torch.no_grad():
         final_loss = float(problem.loss())
         snapshots["final"] = problem.predict().detach().clone()
@@ -188,15 +159,10 @@ def run(
         config, prep, init=init, full_losses=full_losses,
         batch_losses=loop.step_losses if batch_size < prep.n else None,
         loop=loop, final_w=w.detach().tolist(), final_b=float(b.detach()), final_loss=final_loss,
-        run_id=run_id,
+        run_id=scaffold.run_id,
     )
-    if config.plots:
-        folder = run_folder(store, result["run_id"], config.out)
-        result["figures"] = figures.draw(folder, prep.x_np, prep.y_np, snapshots, full_losses, prep.table)
-    if record:
-        store.save(to_record(result, sweep_id, sweep_cell))
-    track.finish(result["status"], config.keep_checkpoint, loop.final_state)
-    return result
+    return scaffold.finish(result, loop, to_record, lambda folder: figures.draw(
+        folder, prep.x_np, prep.y_np, snapshots, full_losses, prep.table))
 
 
 def assemble(config, prep: Prepared, *, init, full_losses, batch_losses, loop, final_w, final_b,
@@ -212,6 +178,7 @@ def assemble(config, prep: Prepared, *, init, full_losses, batch_losses, loop, f
     opt_w, opt_b, opt_loss = prep.optimum
     result: dict[str, Any] = {
         "status": status,
+        "problem": config.problem,
         "run_id": run_id or new_run_id(),
         "data": prep.data_info(config),
         "init": init,
@@ -230,9 +197,9 @@ def assemble(config, prep: Prepared, *, init, full_losses, batch_losses, loop, f
         result["divergence"] = {
             "step": loop.diverged_step, "last_finite_loss": loop.last_finite_loss,
             "lr": config.lr, "lr_bound": prep.lr_bound, "reason": loop.divergence_reason,
-            "message": divergence_message(loop.diverged_step, loop.divergence_reason,
-                                          loop.last_finite_loss, config.lr, prep.lr_bound,
-                                          config.standardize),
+            "message": divergence_message(
+                loop.diverged_step, loop.divergence_reason, loop.last_finite_loss, config.lr,
+                prep.lr_bound, "" if config.standardize else STANDARDIZE_HINT),
         }
     return result
 
@@ -252,15 +219,4 @@ def to_record(result: dict[str, Any], sweep_id: str | None = None,
         id=result["run_id"], command="linreg", status=result["status"], sweep_id=sweep_id,
         config=result["config"], metrics=metrics, figures=result["figures"], curves=curves,
         key_metric_name="final_loss", key_metric=result["final"]["loss"],
-    )
-
-
-def divergence_message(step, reason, last_finite, lr, bound, standardized=True) -> str:
-    last = "none" if last_finite is None else f"{last_finite:.6g}"
-    hint = "" if standardized else " (or --standardize the features, which raises it)"
-    return (
-        f"diverged at step {step}: {reason} (last finite loss {last}) "
-        f"with learning rate {lr:g}; the largest stable learning rate for full-batch gradient "
-        f"descent on this problem is {bound:.6g} (2 / largest Hessian eigenvalue): "
-        f"use a smaller --lr{hint}"
     )

@@ -7,19 +7,17 @@ weights and its own shuffling, exactly as the serial run draws them, so the resu
 serial executor's up to floating-point rounding (tests: 1e-10 relative in float64).
 
 Why by hand: torch.func.vmap could stack the forward pass, but linear regression is one batched
-matmul, and the divergence guard, per-model records and per-model batch orders are plain tensor
-indexing; nothing here needs more machinery. The gradients are the tutorial's own formulas
+matmul; the loop itself (per-model batch orders, the divergence guard) is ``sweep.stacked``. The gradients are the tutorial's own formulas
 (section 3.1.3, tested equal to autograd in tests/test_linreg.py) rather than autograd: on tensors
 this small, building and walking the graph cost more than the arithmetic.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-from ..core.loop import LoopResult, divergence_reason
 from ..core.store import RunRecord
+from ..sweep import stacked
 from ..sweep.protocol import stacked_hyperparameters
 
 
@@ -39,7 +37,7 @@ def compute_linreg_group(configs: list, cells: list[dict[str, Any]], sweep_id: s
 
     from .. import optim
     from . import run as linreg
-    from .model import initial_parameters
+    from ..core.tabular import initial_parameters
 
     first = configs[0]
     if first.optimizer.name not in optim.batched.BATCHED:  # torch-* rules: one number per hyperparameter
@@ -84,57 +82,18 @@ def compute_linreg_group(configs: list, cells: list[dict[str, Any]], sweep_id: s
         for i in range(k)
     ]
 
-    loops = [LoopResult() for _ in range(k)]
-    full: list[list[float]] = [[] for _ in range(k)]
-    alive = [True] * k
-    frozen: dict[int, tuple[list[float], float]] = {}
-    first_loss: list[float | None] = [None] * k
-    start = time.perf_counter()
-    step = 0
-    while step < steps and any(alive):
-        # one epoch: each model's own seeded permutation
-        orders = None if full_batch else torch.stack([torch.randperm(n, generator=g) for g in generators])
-        for begin in range(0, n, batch_size):
-            if step >= steps or not any(alive):
-                break
-            if orders is None:
-                batch_loss, grad = full_step()
-                full_now = batch_loss
-            else:
-                batch_loss, grad = batch_step(orders[:, begin:begin + batch_size])
-                full_now = (full_residuals() ** 2).mean(0)
-            values, full_values = batch_loss.tolist(), full_now.tolist()
-            for i in range(k):
-                if not alive[i]:
-                    continue
-                loops[i].step_losses.append(values[i])
-                full[i].append(full_values[i])
-                if first_loss[i] is None:
-                    first_loss[i] = values[i]
-                reason = divergence_reason(values[i], first_loss[i])
-                if reason is not None:  # this model stops here, the others go on
-                    alive[i] = False
-                    loops[i].status, loops[i].diverged_step = "diverged", step + 1
-                    loops[i].divergence_reason = reason
-                    frozen[i] = (w[i].tolist(), float(b[i]))
-                    continue
-                loops[i].last_finite_loss = values[i]
-                loops[i].steps_done = step + 1
-            theta.grad = grad
-            optimizer.step()
-            step += 1
-    seconds = time.perf_counter() - start
-
+    run = stacked.train(theta, optimizer, generators, n=n, batch_size=batch_size, steps=steps,
+                        batch=lambda index: full_step() if index is None else batch_step(index),
+                        full_loss=lambda: (full_residuals() ** 2).mean(0))
     final = (full_residuals() ** 2).mean(0).tolist()
     records = []
     for i, config in enumerate(configs):
-        loops[i].seconds = seconds / k  # the group's time, shared equally between its cells
-        final_w, final_b = frozen.get(i) or (w[i].tolist(), float(b[i]))
-        final_loss = full[i][-1] if i in frozen else final[i]
+        t = run.parameters(theta, i)
+        final_loss = run.full[i][-1] if i in run.frozen else final[i]
         result = linreg.assemble(
-            config, prep, init=inits_doc[i], full_losses=full[i],
-            batch_losses=loops[i].step_losses if not full_batch else None, loop=loops[i],
-            final_w=final_w, final_b=final_b, final_loss=final_loss,
+            config, prep, init=inits_doc[i], full_losses=run.full[i],
+            batch_losses=run.loops[i].step_losses if not full_batch else None, loop=run.loops[i],
+            final_w=t[:d].tolist(), final_b=float(t[d]), final_loss=final_loss,
         )
         records.append(linreg.to_record(result, sweep_id, cells[i]))
     return records

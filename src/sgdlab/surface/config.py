@@ -23,6 +23,8 @@ class SurfaceConfig:
     """
 
     problem: ClassVar[str] = "surface"  # its name in the problem registry (sgdlab.problems)
+    # `sgdlab sweep surface`'s flags for fields of another name (the sweep adapter reads them)
+    sweep_aliases: ClassVar[dict[str, str]] = {"surface": "name", "f": "expr"}
 
     name: str | None = None  # a built-in surface: bowl, saddle, x4-y3, rosenbrock, himmelblau
     expr: str | None = None  # or the user's f(x, y), e.g. "x**2 + 3*sin(y)" (safe evaluator)

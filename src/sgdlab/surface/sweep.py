@@ -29,6 +29,16 @@ class SurfaceAdapter:
         )
 
     @staticmethod
+    def defaults(base: dict[str, Any]) -> dict[str, Any]:
+        """`sgdlab sweep surface` without --surface or --f sweeps the bowl."""
+        return {} if base.get("f") is not None else {"surface": "bowl"}
+
+    @staticmethod
+    def identical_seeds(base: dict[str, Any]) -> str | None:
+        """Why cells that differ only in their seed would be the same run (None: they differ)."""
+        return None if base.get("noise") else "would repeat identical surface runs: without --noise nothing is random"
+
+    @staticmethod
     def check(config) -> None:
         from .run import build_surface
 

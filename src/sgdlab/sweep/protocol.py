@@ -118,3 +118,42 @@ def stacked_hyperparameters(configs: list) -> dict[str, Any]:
         else:
             hp[key] = torch.tensor([float(p[key]) for p in per_model], dtype=torch.float64)
     return hp
+
+
+class RunAdapter:
+    """The adapter of a problem whose run module (``module``, a dotted path) has
+    ``run(config, record=False, table=data)``, ``to_record(document, sweep_id, cell)``,
+    ``load(config)`` (the data cells share) and ``check(config)`` (data and schedule), and whose
+    records keep ``metrics["final"]["loss"]`` (and ``accuracy``) and the curve ``loss``. A
+    stacked form adds ``group_key`` and ``compute_group`` and sets ``vectorizable``."""
+
+    name: str
+    module: str
+    config_class: type
+    vectorizable = False
+
+    def _run_module(self):
+        from importlib import import_module
+
+        return import_module(self.module)
+
+    def config(self, options: dict[str, Any]):
+        return config_from(self.config_class, options, plots=False)
+
+    def check(self, config) -> None:
+        check_optimizer(config.optimizer, config.lr)
+        self._run_module().check(config)
+
+    def load_data(self, config):
+        return self._run_module().load(config)
+
+    def compute_cell(self, config, cell: dict[str, Any], sweep_id: str, data=None) -> RunRecord:
+        module = self._run_module()
+        return module.to_record(module.run(config, record=False, table=data), sweep_id, cell)
+
+    def summarize(self, record: RunRecord) -> dict[str, Any]:
+        final = record.metrics["final"]
+        loss = _as_float(final["loss"])
+        return summary(record, curve=list(record.curves.get("loss", [])) + [loss], final_loss=loss,
+                       samples_per_step=record.config.get("batch_size") or record.metrics["data"]["rows"],
+                       seconds=record.metrics["seconds"], accuracy=final.get("accuracy"))
