@@ -1,13 +1,14 @@
 """A quadratic: least squares, 0.5 * mean((x w - y)^2), whose Hessian X^T X / n is known.
 
     sgdlab train examples/quadratic.py --lr 0.5 --batch-size full --steps 50
-    sgdlab sharpness examples/quadratic.py --lr 0.5,1.2 --steps 60 --every 10
+    sgdlab sharpness examples/quadratic.py --lr 1.5,2.5 --steps 60 --every 10
     sgdlab sweep examples/quadratic.py --lr 0.1,0.5,1,1.5 --batch-size 16,256 --steps 50
 
-The features have scales 1, 0.8, ..., so the Hessian's top eigenvalue is about 1 and gradient
-descent is stable below lr = 2 / lambda_max (about 2): `sgdlab train` prints the bound, and
-lr 1.2 in `sgdlab sharpness` sits close to it. On a quadratic the sharpness never moves: it is
-the same matrix at every point, so the edge of stability is a sharp line, not a regime.
+The features have scales 1, 0.8, ..., so the Hessian's top eigenvalue is 0.90 and gradient
+descent is stable below lr = 2 / lambda_max = 2.23: `sgdlab train` prints the bound; in
+`sgdlab sharpness`, lr 1.5 converges and lr 2.5 diverges (the error grows by |1 - 2.5 x 0.90|
+per step). On a quadratic the sharpness never moves: it is the same matrix at every point, so
+the edge of stability is a sharp line, not a regime.
 """
 
 import torch
