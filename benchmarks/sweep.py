@@ -6,6 +6,8 @@
     python benchmarks/sweep.py --problem mnist --cluster loopback --cells-per-task 1,2,4,8
     python benchmarks/sweep.py --overhead --crossover --cluster loopback   # Ray's cost per task
     python benchmarks/sweep.py --problem mnist --json    # {problem, cells, serial_s, best_s, executor, speedup, ...}
+    python benchmarks/sweep.py --file examples/tanh_mlp.py   # a model file: 16 cells, 4 lrs x 4 seeds,
+                                                           # batch 100, 1 epoch (stacked with torch.func)
 
 Each executor runs the whole sweep (``sweep.run_sweep``: every cell trained, recorded and
 summarised) against a throwaway store in a temporary folder, so its store writes are timed too;
@@ -151,7 +153,16 @@ def main() -> None:
     parser.add_argument("--overhead", action="store_true", help="measure Ray's cost per task")
     parser.add_argument("--crossover", action="store_true", help="surface cells of growing length, serial vs ray")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
+    parser.add_argument("--file", default=None, help="a model file (.py): its 16-cell grid instead of --problem")
     args = parser.parse_args()
+    if args.file:  # a user's model: the problem a .py path resolves to
+        args.problem = "modelfile"
+        GRIDS["modelfile"] = {
+            "axes": {"optimizer": ["sgd"], "batch_size": [100], "lr": [0.01, 0.02, 0.03, 0.05],
+                     "seed": [0, 1, 2, 3]},
+            "base": {"file": str(Path(args.file).resolve()), "epochs": 1},
+            "executors": ["vectorized"], "problem": "modelfile",
+        }
 
     import torch
 
@@ -159,7 +170,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     os.environ.setdefault("MPLBACKEND", "Agg")
     grid = GRIDS[args.problem]
-    base = dict(grid["base"]) | ({"device": args.device} if "dataset" in grid["base"] else {})
+    base = dict(grid["base"]) | ({"device": args.device} if {"dataset", "file"} & set(grid["base"]) else {})
     cluster, ray_start = start_ray(args)
     try:
         executors = ["serial"] + (args.executors.split(",") if args.executors else
@@ -178,7 +189,7 @@ def main() -> None:
         if cluster is not None:
             cluster.stop()
     document.update({"repeats": args.repeats, "threads": torch.get_num_threads(), "cpus": os.cpu_count(),
-                     "torch": torch.__version__, "device": args.device, "ray_cluster": None if ray_start is None else args.address or args.cluster})
+                     "torch": torch.__version__, "device": args.device, "file": args.file, "ray_cluster": None if ray_start is None else args.address or args.cluster})
     if args.json:
         print(json.dumps(document, indent=2))
     else:
@@ -188,7 +199,8 @@ def main() -> None:
 def compare(args, grid: dict, base: dict, executors: list[str], ray_start: float | None) -> dict:
     from sgdlab.sweep import ray_executor
 
-    axes, problem = grid["axes"], "mnist" if args.problem.startswith("mnist") else args.problem
+    axes = grid["axes"]
+    problem = grid.get("problem") or ("mnist" if args.problem.startswith("mnist") else args.problem)
     cells = 1
     for values in axes.values():
         cells *= len(values)
@@ -216,7 +228,7 @@ def compare(args, grid: dict, base: dict, executors: list[str], ray_start: float
 
 
 def report(doc: dict) -> None:
-    print(f"{doc['problem']}: {doc['cells']} cells on {doc['device']}, best of {doc['repeats']}, "
+    print(f"{doc.get('file') or doc['problem']}: {doc['cells']} cells on {doc['device']}, best of {doc['repeats']}, "
           f"{doc['threads']} torch thread(s), {doc['cpus']} CPUs, Ray: {doc['ray_cluster']}")
     print(f"{'executor':<12} {'seconds':>9} {'vs serial':>10}")
     for executor, seconds in doc["seconds"].items():

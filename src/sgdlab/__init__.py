@@ -20,6 +20,7 @@ _EXPORTS = {
     "LinRegConfig": "linreg.config",
     "OptimizerSpec": "optim.spec",
     "MnistConfig": "mnist.config",
+    "ModelFileConfig": "modelfile.config",
     "SgdlabError": "core.errors",
     "ConfigError": "core.errors",
     "DataError": "core.errors",

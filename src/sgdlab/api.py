@@ -6,23 +6,48 @@ document the command line prints with ``--json``.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from .core.store import Store
 
 
-def train(config: Any, *, store: Store | str | None = None, record: bool = True) -> dict[str, Any]:
+def train(config: Any, *, store: Store | str | None = None, record: bool = True,
+          **options: Any) -> dict[str, Any]:
     """Run ``config`` (the config dataclass of any registered problem: ``LinRegConfig``,
     ``MnistConfig``, ...) and return its result document.
+
+    A model of one's own: ``config`` may instead be the path of a model file, or an object or
+    module with ``model``, ``data`` and ``loss``; ``options`` are then its config's fields
+    (``train(mynet, lr=0.1, epochs=2)``).
 
     ``store``: a ``Store`` or a path to the SQLite file (default: ``$SGDLAB_STORE`` or
     ``./sgdlab-runs/runs.db``); ``record=False`` keeps the run out of the store.
     """
+    import dataclasses
+
     from . import problems
 
+    own = isinstance(config, (str, os.PathLike)) or all(
+        callable(getattr(config, name, None)) for name in ("model", "data", "loss"))
+    if own and not dataclasses.is_dataclass(config):
+        config = _own_model(config, options)
+    elif options:
+        raise TypeError(f"train() got options {', '.join(options)} beside a config; set them on the config")
     if not isinstance(store, Store):
         store = Store(store)
     return problems.for_config(config).run_function()(config, store=store, record=record)
+
+
+def _own_model(source: Any, options: dict[str, Any]) -> Any:
+    """The config of a user's model: the registry's model-file problem builds it from the path
+    or object (its config class's ``from_source``)."""
+    from . import problems
+
+    entry = problems.find(problems.MODEL_FILE)
+    if entry is None:
+        raise TypeError(f"train() does not know {type(source).__name__} objects")
+    return entry.config_class().from_source(source, **options)
 
 
 def resume(run_id: str, *, store: Store | str | None = None) -> dict[str, Any]:

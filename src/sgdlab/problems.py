@@ -91,6 +91,14 @@ REGISTRY: dict[str, Entry] = {
         lr_find="sgdlab.logreg.sweep:lr_find_setup", lr_find_options=(
             "csv", "x", "y", "standardize", "points", "separation", "data_seed", "batch_size", "seed", "dtype"),
         summary="binary logistic regression (two Gaussian blobs, or a CSV with a 0/1 label)"),
+    "modelfile": Entry(
+        "modelfile", "sgdlab.modelfile.config:ModelFileConfig", "sgdlab.modelfile.run:run",
+        "sgdlab.modelfile.sweep:ADAPTER", executor="vectorized", resumable=True,
+        printer="sgdlab.cli.train:print_train", command="sgdlab.cli.train:register",
+        lr_find="sgdlab.modelfile.lrfind:setup", path_field="file",
+        lr_find_options=("batch_size", "seed", "device", "sharpness_subset"), sharpness="sgdlab.modelfile.theory:run_sharpness",
+        noise_scale="sgdlab.modelfile.theory:run_noise",
+        summary="your own PyTorch model: a .py file defining data(), model() and loss(output, target)"),
 }
 
 _plugins: dict[str, Entry] | None = None

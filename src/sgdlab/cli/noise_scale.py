@@ -13,6 +13,7 @@ from . import options
 @app.command("noise-scale")
 @handle_errors
 def noise_scale(
+    file: Optional[str] = options.model_file_option(),
     train_steps: Optional[int] = typer.Option(None, "--train-steps", help="Updates between the two measurements (default: one epoch at --batch-size).", show_default=False),
     lr: float = typer.Option(0.1, "--lr", help="Learning rate of that training (and the tutorial's SGD)."),
     batch_size: int = typer.Option(100, "--batch-size", help="Images per update of that training."),
@@ -62,6 +63,16 @@ def noise_scale(
     pair = parse_int_list(two_batch, "--two-batch")
     if len(pair) != 2:
         raise ConfigError(f"--two-batch must be two sizes SMALL,BIG, got {two_batch!r}")
+    if file is not None:  # a model of one's own: B_simple exact (vmap) and two-batch
+        if study:
+            raise ConfigError("--batch-sizes (the steps-to-target study) is the built-in MLP's; on "
+                              f"a model file, sweep batch sizes: `sgdlab sweep {file} --batch-size ...`")
+        measure, config = options.model_file_config(
+            file, "noise_scale", lr=lr, batch_size=batch_size, seed=seed, device=device,
+            plots=False)
+        document = measure(config, train_steps=train_steps, small=pair[0], big=pair[1], draws=draws,
+                           store=Store(store))
+        return _finish(document, as_json, lr)
     config = MnistConfig(
         dataset=dataset, data_dir=data_dir, hidden=parse_int_list(hidden, "--hidden"),
         activation=activation, loss=loss, normalize=normalize, lr=lr, batch_size=batch_size,
@@ -73,6 +84,10 @@ def noise_scale(
         target=target, lrs=parse_float_list(lrs, "--lrs") if lrs else None, max_steps=max_steps,
         max_epochs=max_epochs, store=Store(store),
     )
+    _finish(document, as_json, lr)
+
+
+def _finish(document: dict, as_json: bool, lr: float) -> None:
     emit(document, as_json, print_noise)
     if document["status"] == "diverged":
         note(f"error: the training diverged at lr {lr:g}; try a smaller --lr")
@@ -81,7 +96,10 @@ def noise_scale(
 
 def print_noise(doc: dict) -> None:
     d = doc["data"]
-    print(f"gradient noise scale B_simple = tr(Sigma) / |G|^2: {d['name']}, {d['train']} training images")
+    print(f"gradient noise scale B_simple = tr(Sigma) / |G|^2: {d['name']}, {d['train']} training "
+          f"{'rows' if 'model' in doc else 'images'}")
+    for text in doc.get("notes", []):
+        print(f"note: {text}")
     for name, m in (("at initialisation", doc["init"]), (f"after {doc['trained']['step']} updates "
                     f"(batch {doc['batch_size']}, lr {doc['lr']:g})", doc["trained"])):
         two = m["two_batch"]

@@ -109,3 +109,31 @@ Y_COLUMN = typer.Option(None, "--y", help="Target column (default: the last colu
 STANDARDIZE = typer.Option(False, "--standardize", help="Rescale each feature to mean 0, std 1.")
 LINREG_SEED = typer.Option(2019, "--seed", help="Seed for the initial w and the shuffling.")
 DTYPE = typer.Option("float32", "--dtype", help="float32 (the tutorial's) or float64.")
+
+
+# -- a model file where a command studies the built-in MLP by default (`sharpness`, `noise-scale`)
+MLP_ONLY = ("dataset", "data_dir", "hidden", "activation", "loss", "normalize", "limit_train")
+
+
+def model_file_option():
+    return typer.Argument(None, help="Your model file (.py, defining data(), model(), loss()); without one: the built-in MLP.", show_default=False)
+
+
+def model_file_config(file: str, hook: str, **options):
+    """(the problem's ``hook``, its config) for a model file given where the MLP is the default;
+    the MLP's own flags, given beside a file, are refused by name."""
+    from .. import problems
+    from ..core.errors import ConfigError
+    from .app import not_applicable
+
+    refused = not_applicable([(name, False, "is the built-in MLP's; a model file brings its own "
+                               "data and model") for name in MLP_ONLY])
+    if refused:
+        raise ConfigError(*refused)
+    entry = problems.resolve(file)
+    config_class = entry.config_class()
+    function = entry.hook(hook)
+    if entry.name == file or function is None or not hasattr(config_class, "from_source"):
+        raise ConfigError(f"{file!r}: give the path of a model file (.py) here; without one the "
+                          "command studies the built-in MLP")
+    return function, config_class.from_source(file, **options)

@@ -14,6 +14,7 @@ from . import options
 @app.command()
 @handle_errors
 def sharpness(
+    file: Optional[str] = options.model_file_option(),
     lr: str = typer.Option("0.2,0.3", "--lr", help="Learning rates, comma separated; one full-batch run each."),
     steps: int = typer.Option(300, "--steps", help="Full-batch gradient descent steps per learning rate."),
     every: int = typer.Option(20, "--every", help="Measure the sharpness every K steps (Lanczos on the whole training set)."),
@@ -48,6 +49,17 @@ def sharpness(
     if refused:
         raise ConfigError(*refused)
 
+    if file is not None:  # a model of one's own: the same study, the same document
+        study, config = options.model_file_config(file, "sharpness", seed=seed, device=device,
+                                                  out=out, plots=not no_plots)
+        bar = Progress()
+        try:
+            document = study(config, parse_float_list(lr, "--lr"), steps=steps, every=every,
+                             store=Store(store), on_progress=lambda lr, s, t: bar(f"lr {lr:g}", s, t))
+        finally:
+            bar.close()
+        emit(document, as_json, print_study)
+        return _exit_status(document)
     config = MnistConfig(
         dataset=dataset, data_dir=data_dir, hidden=parse_int_list(hidden, "--hidden"),
         activation=activation, loss=loss, normalize=normalize, seed=seed, device=device,
@@ -58,6 +70,10 @@ def sharpness(
                          store=Store(store), on_progress=lambda lr, s, t: bar(f"lr {lr:g}", s, t))
     bar.close()
     emit(document, as_json, print_study)
+    _exit_status(document)
+
+
+def _exit_status(document: dict) -> None:
     for r in document["runs"]:
         if r["status"] == "diverged":
             note(f"error: lr {r['lr']:g}: {r['verdict']}")
@@ -68,10 +84,15 @@ def sharpness(
 def print_study(doc: dict) -> None:
     data = doc["data"] or {}
     config = doc["config"]
-    print(f"edge of stability: {data.get('name')}, {data.get('train')} training images, "
-          f"{'-'.join(map(str, [784, *config['hidden'], 10]))} {config['activation']} MLP, "
-          f"{config['loss']} loss, full-batch gradient descent, {doc['steps']} steps; sharpness "
-          f"every {doc['every']} steps")
+    if "model" in doc:  # a model file
+        print(f"edge of stability: {doc['model']['name']} ({doc['model']['file']}), {data.get('train')} "
+              f"training rows, full-batch gradient descent, {doc['steps']} steps; sharpness every "
+              f"{doc['every']} steps")
+    else:
+        print(f"edge of stability: {data.get('name')}, {data.get('train')} training images, "
+              f"{'-'.join(map(str, [784, *config['hidden'], 10]))} {config['activation']} MLP, "
+              f"{config['loss']} loss, full-batch gradient descent, {doc['steps']} steps; sharpness "
+              f"every {doc['every']} steps")
     for r in doc["runs"]:
         median = "-" if r["ratio_median"] is None else f"{r['ratio_median']:.3f}"
         hit = "never" if r["hit_step"] is None else f"step {r['hit_step']}"
@@ -79,6 +100,8 @@ def print_study(doc: dict) -> None:
               f"step 0, {r['sharpness_final']:.4g} at the end; reaches 2/lr: {hit}; median "
               f"sharpness*lr/2 after it: {median}; final loss {r['losses'][-1]:.4g}")
         print(f"  verdict: {r['verdict']}")
+    for text in doc.get("notes", []):
+        print(f"note: {text}")
     print(f"study id: {doc['study_id']} (`sgdlab runs --sweep {doc['study_id']}`)")
     for path in doc["figures"]:
         print(f"figure: {path}")

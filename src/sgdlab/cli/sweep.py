@@ -20,7 +20,7 @@ def _registry():
 @app.command()
 @handle_errors
 def sweep(
-    problem: Optional[str] = typer.Argument(None, help=f"The problem: {', '.join(_registry().names())} (not needed with --resume).", show_default=False),
+    problem: Optional[str] = typer.Argument(None, help=f"The problem: {', '.join(_registry().names())} or a model file (FILE.py); not needed with --resume.", show_default=False),
     lr: Optional[str] = typer.Option(None, "--lr", help="Learning rates, comma separated.", show_default=False),
     batch_size: Optional[str] = typer.Option(None, "--batch-size", help="Batch sizes, comma separated.", show_default=False),
     optimizer: Optional[str] = typer.Option(None, "--optimizer", help="Optimizers, comma separated.", show_default=False),
@@ -75,6 +75,15 @@ def sweep(
     from ..sweep.figures import draw_sweep
     from ..sweep.grid import MAX_CELLS, parse_axis
 
+    model_file = None
+    if problem is not None and resume is None:  # a name, or the path of a model file
+        from .. import problems as registry
+
+        entry = registry.resolve(problem)
+        if entry.name != problem:  # a file: the grid's fixed options name it, by absolute path
+            from pathlib import Path
+
+            model_file, problem = str(Path(problem).resolve()), entry.name
     lists = {"lr": lr, "batch_size": batch_size, "optimizer": optimizer, "momentum": momentum,
              "betas": betas, "eps": eps, "weight_decay": weight_decay}
     own = {"steps": steps, "epochs": epochs, "csv": csv, "x": x, "y": y, "standardize": standardize or None,
@@ -96,6 +105,8 @@ def sweep(
         check_folder(problems, out, "--out")
     problems.raise_if_any(ConfigError)
     base = {"nesterov": nesterov or None, **_problem_options(problem, own)}
+    if model_file is not None:  # the model file problem's own field holds the path
+        base[registry.get(problem).path_field or "file"] = model_file
     base = {k: v for k, v in base.items() if v is not None}
     first_seed = seed if seed is not None else _default_seed(problem)
     axes["seed"] = [first_seed + i for i in range(seeds)]

@@ -1,0 +1,262 @@
+"""One run of a model file on the run scaffold: recorded at start, checkpointed, resumable.
+
+``run(ModelFileConfig(file="mynet.py", ...))`` returns the document ``sgdlab train mynet.py
+--json`` prints: status, run_id, problem, step_losses, lr_bound (2 / lambda_max at
+initialisation on the first ``sharpness_subset`` training rows), sharpness_init, final_loss
+(the whole training set's mean loss after the last update, eval mode) and per-epoch train and
+test loss (and accuracy when the file defines ``accuracy``).
+
+Randomness: ``torch.manual_seed(seed)`` before ``model()`` (the weights; Dropout then draws from
+the same global stream) and a ``torch.Generator`` seeded with ``seed`` for the shuffling. A
+checkpoint keeps both streams and the network's buffers (BatchNorm's statistics), so a resumed
+run equals the uninterrupted one bit for bit on the CPU; the file's SHA-256 must not have changed.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+from ..core.errors import ConfigError, Problems
+from ..core.limits import check_steps
+from ..core.store import RunRecord, Store, new_run_id, run_folder
+from .config import ModelFileConfig
+
+COMMAND = "modelfile"  # the run store's command for these runs (the registry's name)
+
+
+class Curvature:
+    """lambda_max of the training loss on the run's fixed subset, warm-started along training."""
+
+    def __init__(self, config, prepared):
+        from ..theory.curvature import Sharpness
+        from .problem import objective, subset
+
+        xs, ys = subset(prepared.x, prepared.y, config.sharpness_subset)
+        self.rows = int(xs.shape[0])
+        self.objective = objective(prepared.net, prepared.source.loss, xs, ys)
+        self.tracker, self.curve, self.seconds = Sharpness(), [], 0.0
+
+    def measure(self, step: int) -> float:
+        began = time.perf_counter()
+        value = self.tracker(self.objective)
+        self.seconds += time.perf_counter() - began
+        self.curve.append({"step": step, "value": value})
+        return value
+
+
+def check_unchanged(config: ModelFileConfig, run_id: str) -> None:
+    """A resumed run needs the file's text as it was when the run started."""
+    from .source import sha256_of
+
+    if config.file is None or config.file_sha256 is None:
+        raise ConfigError(f"run {run_id} trained an object given from Python, not a file: it "
+                          "cannot be resumed; run it again")
+    try:
+        now = sha256_of(config.file)
+    except OSError as exc:
+        raise ConfigError(f"run {run_id}: its model file {config.file} cannot be read "
+                          f"({exc.strerror or exc}); resume needs it unchanged") from None
+    if now != config.file_sha256:
+        raise ConfigError(f"run {run_id}: {config.file} changed since the run started (sha256 "
+                          f"{config.file_sha256[:12]}... then, {now[:12]}... now); resume needs "
+                          "the same text: restore it, or start a new run")
+
+
+def run(config: ModelFileConfig, *, store: Store | None = None, record: bool = True,
+        sweep_id: str | None = None, sweep_cell: dict[str, Any] | None = None, data=None,
+        on_progress: Callable[[int, int], None] | None = None, run_id: str | None = None,
+        resume: bool = False, source=None) -> dict[str, Any]:
+    """Train the model file; return (and record) its result document. ``data``: the checked
+    data dict to use instead of calling ``data()`` (a sweep loads it once)."""
+    import dataclasses
+
+    import torch
+
+    from .. import optim
+    from ..core import checkpoint as ckpt, loop as training_loop
+    from ..core.tracking import Tracking
+    from .checks import prepare
+    from .problem import FileProblem, evaluate, mode_note
+
+    config.validate()
+    run_id = run_id or new_run_id()
+    if resume:
+        check_unchanged(config, run_id)
+    store = store or Store()
+    prepared = prepare(config, data, source=source)
+    src = prepared.source
+    if config.file_sha256 is None and src.sha256 is not None:  # recorded: resume compares it
+        from pathlib import Path
+
+        config = dataclasses.replace(config, file=str(Path(config.file).resolve()),
+                                     file_sha256=src.sha256)
+    track = Tracking(store, run_id, COMMAND, config, record=record, sweep_id=sweep_id,
+                     standalone=sweep_cell is None)
+    track.check_outputs()
+    net, x, y = prepared.net, prepared.x, prepared.y
+    n = int(x.shape[0])
+    batch_size, steps = config.updates(n)
+    problems = Problems()
+    check_steps(problems, steps, f"--epochs {config.epochs} at batch size {batch_size}")
+    problems.raise_if_any(ConfigError)
+    payload = track.resume_payload() if resume else None
+
+    problem = FileProblem(net, src.loss, x, y)
+    generator = torch.Generator().manual_seed(config.seed)
+    optimizer = optim.create(config.optimizer.name, problem.parameters(), lr=config.lr,
+                             **config.optimizer.hyperparameters())
+    curvature = Curvature(config, prepared) if config.bound or config.sharpness_every else None
+    if curvature is not None and payload is None:
+        curvature.measure(0)
+
+    step_times: list[float] = []
+    clock = {"start": time.perf_counter(), "eval": 0.0, "epoch_theory": 0.0}
+    epochs: list[dict[str, Any]] = []
+    batch_losses: list[float] = []
+
+    def sharpness_at(step: int) -> None:  # theory's seconds are not training time
+        began = time.perf_counter()
+        curvature.measure(step)
+        clock["eval"] += time.perf_counter() - began
+        clock["epoch_theory"] += time.perf_counter() - began
+
+    def before_update(step: int, loss) -> None:
+        step_times.append(time.perf_counter() - clock["start"] - clock["eval"])
+        batch_losses.append(float(loss.detach()))
+        if config.sharpness_every and step > 0 and step % config.sharpness_every == 0:
+            sharpness_at(step)
+        if on_progress is not None:
+            on_progress(step + 1, steps)
+
+    def after_epoch(epoch: int, seconds: float) -> None:
+        seconds, clock["epoch_theory"] = seconds - clock["epoch_theory"], 0.0
+        began = time.perf_counter()
+        entry = {"epoch": epoch, "train_loss": sum(batch_losses) / len(batch_losses),
+                 "test_loss": None, "seconds": seconds}
+        if prepared.xt is not None:
+            entry["test_loss"], accuracy = evaluate(net, src.loss, src.accuracy, prepared.xt, prepared.yt)
+            if accuracy is not None:
+                entry["test_accuracy"] = accuracy
+        epochs.append(entry)
+        batch_losses.clear()
+        clock["eval"] += time.perf_counter() - began
+
+    def extra() -> dict[str, Any]:  # what a checkpoint keeps besides the loop's own state
+        return {"epochs": [dict(e) for e in epochs], "batch_losses": list(batch_losses),
+                "step_times": torch.tensor(step_times, dtype=torch.float64),
+                "train_seconds": time.perf_counter() - clock["start"] - clock["eval"],
+                "sharpness": [] if curvature is None else [dict(p) for p in curvature.curve],
+                # Lanczos warm-starts from the last top eigenvector: the same start, the same bits
+                "sharpness_vector": None if curvature is None or curvature.tracker.vector is None
+                else torch.from_numpy(curvature.tracker.vector.copy()),
+                "buffers": [b.detach().to("cpu", copy=True) for b in net.buffers()],
+                "torch_rng": torch.get_rng_state()}  # Dropout's stream
+
+    checkpoints = track.checkpointer(params=problem.parameters(), optimizer=optimizer,
+                                     generator=generator, extra=extra,
+                                     every=config.checkpoint_every, per_epoch=True)
+    if payload is not None:
+        ckpt.restore(payload, problem.parameters(), optimizer, generator)
+        saved = payload["extra"]
+        with torch.no_grad():
+            for b, s in zip(net.buffers(), saved["buffers"]):
+                b.copy_(s.to(b.device))
+        torch.set_rng_state(saved["torch_rng"])
+        epochs.extend(saved["epochs"])
+        batch_losses.extend(saved["batch_losses"])
+        step_times.extend(saved["step_times"].tolist())
+        clock["start"] = time.perf_counter() - saved["train_seconds"]
+        if curvature is not None:
+            curvature.curve.extend(saved.get("sharpness") or [])
+            if saved.get("sharpness_vector") is not None:
+                curvature.tracker.vector = saved["sharpness_vector"].numpy()
+            if not curvature.curve:
+                curvature.measure(0)
+    track.begin()
+    with track.interruptible():
+        loop = training_loop.run(
+            problem, optimizer, batch_size=batch_size, steps=steps, generator=generator,
+            before_update=before_update, after_epoch=after_epoch, checkpoint=checkpoints,
+            resume=payload["loop"] if payload is not None else None,
+        )
+        every = config.sharpness_every
+        if every and loop.status == "completed" and loop.steps_done % every == 0:
+            sharpness_at(loop.steps_done)
+    final_loss = evaluate(net, src.loss, None, x, y)[0] if loop.status == "completed" else None
+    result = assemble(config, src, loop, epochs, step_times, n, prepared, run_id, final_loss)
+    note = mode_note(net, "the sharpness") if curvature is not None else None
+    if curvature is not None:
+        add_curvature(result, config, curvature, note)
+    if config.plots:
+        from ..core import plots
+
+        path = run_folder(store, run_id, config.out) / "loss.png"
+        result["figures"] = [plots.curves({f"lr {config.lr:g}": (list(range(1, len(loop.step_losses) + 1)),
+                                                                  loop.step_losses)},
+                                          path, xlabel="update", ylabel="batch loss",
+                                          title=f"{src.name}: training loss")]
+    if record:
+        store.save(to_record(result, sweep_id, sweep_cell))
+    track.finish(result["status"], config.keep_checkpoint, loop.final_state)
+    return result
+
+
+def add_curvature(result: dict, config, curvature: Curvature, note: str | None) -> None:
+    from ..theory.curvature import lr_bound
+
+    first = curvature.curve[0]["value"]
+    result.update({"sharpness_init": first, "lr_bound": lr_bound(first),
+                   "sharpness_rows": curvature.rows,
+                   "sharpness_cost": {"estimates": curvature.tracker.estimates,
+                                      "hessian_vector_products": curvature.tracker.matvecs,
+                                      "seconds": curvature.seconds}})
+    if config.sharpness_every:
+        result["sharpness"] = curvature.curve
+    if note:
+        result["notes"] = result.get("notes", []) + [note]
+
+
+def assemble(config, src, loop, epochs, step_times, n, prepared, run_id, final_loss) -> dict[str, Any]:
+    """One run's document (shared with the stacked sweep); no figures yet."""
+    final = epochs[-1] if epochs else {}
+    result: dict[str, Any] = {
+        "status": loop.status, "run_id": run_id, "problem": COMMAND, "model": src.describe(),
+        "batch_size": config.updates(n)[0], "device": str(prepared.device),
+        "data": {"train": n, "test": None if prepared.xt is None else int(prepared.xt.shape[0])},
+        "epochs": epochs, "step_losses": loop.step_losses,
+        "step_times": step_times[: len(loop.step_losses)], "steps": loop.steps_done,
+        "seconds": sum(e["seconds"] for e in epochs) if epochs else loop.seconds,
+        "final_loss": final_loss, "test_loss": final.get("test_loss"),
+        "test_accuracy": final.get("test_accuracy"),
+        "lr_bound": None, "sharpness_init": None, "sharpness_rows": None,
+        "config": config.to_dict(), "figures": [],
+    }
+    if loop.status == "diverged":
+        last = "none" if loop.last_finite_loss is None else f"{loop.last_finite_loss:.6g}"
+        result["divergence"] = {
+            "step": loop.diverged_step, "last_finite_loss": loop.last_finite_loss, "lr": config.lr,
+            "reason": loop.divergence_reason,
+            "message": (f"{src.name}: diverged at step {loop.diverged_step}: {loop.divergence_reason} "
+                        f"(last finite loss {last}) with learning rate {config.lr:g}; try a smaller --lr"),
+        }
+    return result
+
+
+def to_record(result: dict[str, Any], sweep_id: str | None = None,
+              sweep_cell: dict[str, Any] | None = None) -> RunRecord:
+    keys = ("problem", "model", "batch_size", "data", "device", "epochs", "steps", "seconds",
+            "final_loss", "test_loss", "test_accuracy", "lr_bound", "sharpness_init", "notes",
+            "divergence")
+    metrics = {k: result[k] for k in keys if k in result}
+    if sweep_cell is not None:
+        metrics["sweep_cell"] = sweep_cell
+    curves = {"step_loss": result["step_losses"], "step_time": result["step_times"]}
+    if "sharpness" in result:
+        curves["sharpness_step"] = [p["step"] for p in result["sharpness"]]
+        curves["sharpness"] = [p["value"] for p in result["sharpness"]]
+    return RunRecord(
+        id=result["run_id"], command=COMMAND, status=result["status"], sweep_id=sweep_id,
+        config=result["config"], metrics=metrics, figures=result["figures"], curves=curves,
+        key_metric_name="final_loss", key_metric=result["final_loss"],
+    )

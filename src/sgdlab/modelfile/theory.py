@@ -1,0 +1,187 @@
+"""The theory commands on a model file: ``sgdlab sharpness FILE.py`` (the edge of stability)
+and ``sgdlab noise-scale FILE.py`` (B_simple, exact and two-batch), with the documents
+``sgdlab sharpness`` and ``sgdlab noise-scale`` give for the MLP.
+
+Both measure the network in eval mode where it has BatchNorm or Dropout (``problem.mode_note``
+says so in the document's ``notes``, naming the layers); the exact noise scale takes every
+per-example gradient through ``torch.func.vmap(grad(...))`` (``theory.noise.exact``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, Callable
+
+from ..core.paths import check_outputs
+from ..core.store import RunRecord, Store, new_run_id, run_folder
+from .config import ModelFileConfig
+
+EXACT_CHUNK = 256  # per-example gradients held at once (memory grows with it, not with the data)
+TWO_BATCH = (100, 1000)
+TWO_BATCH_DRAWS = 30
+
+
+def run_sharpness(config: ModelFileConfig, lrs: list[float], *, steps: int = 300, every: int = 20,
+                  store: Store | None = None, record: bool = True, data=None,
+                  on_progress: Callable[[float, int, int], None] | None = None) -> dict[str, Any]:
+    """Full-batch gradient descent per learning rate, the sharpness every ``every`` steps on the
+    whole training set, against 2 / lr; the verdict in words (``mnist.sharpness.analyse``)."""
+    from ..theory.edge import analyse, check
+    from .run import run
+
+    check(lrs, steps, every)
+    base = dataclasses.replace(config, batch_size=None, epochs=steps, steps=steps, sharpness_every=every,
+                               sharpness_subset=None, bound=True, plots=False)
+    base.validate()
+    store = store or Store()
+    study_id = new_run_id()
+    check_outputs(store, run_folder(store, study_id, config.out), record=record, plots=config.plots,
+                  out=config.out)
+    runs, records, notes, last = [], [], [], None
+    for lr in lrs:
+        progress = None if on_progress is None else (lambda s, t, lr=lr: on_progress(lr, s, t))
+        last = run(dataclasses.replace(base, lr=lr), store=store, record=False, data=data,
+                   on_progress=progress)
+        notes = last.get("notes", [])
+        entry = analyse(lr, last["sharpness"], last["step_losses"], last["status"])
+        entry.update({"sharpness": last["sharpness"], "losses": last["step_losses"],
+                      "status": last["status"], "seconds": last["seconds"], "run_id": last["run_id"],
+                      "test_accuracy": last["test_accuracy"], "cost": last["sharpness_cost"]})
+        runs.append(entry)
+        records.append(_sharpness_record(entry, last, study_id))
+    figures: list[str] = []
+    if config.plots:
+        figures = draw(runs, run_folder(store, study_id, config.out))
+        for r in records:
+            r.figures = figures
+    if record:
+        store.save_sweep(study_id, ModelFileConfig.problem, {"study": "sharpness", "lrs": lrs, "steps": steps,
+                                                             "every": every, "config": last["config"]})
+        store.save_many(records)
+    statuses = {r["status"] for r in runs}
+    return {"status": "diverged" if "diverged" in statuses else "completed", "study_id": study_id,
+            "problem": ModelFileConfig.problem, "model": last["model"], "steps": steps, "every": every,
+            "data": last["data"], "config": last["config"], "runs": runs, "notes": notes,
+            "figures": figures}
+
+
+def draw(runs: list[dict[str, Any]], folder) -> list[str]:
+    """Cohen et al.'s figure 1: the training loss, and the sharpness with 2 / lr, per lr."""
+    from pathlib import Path
+
+    from ..core import plots
+
+    folder = Path(folder)
+    losses = {f"lr {r['lr']:g}": (list(range(len(r["losses"]))), r["losses"]) for r in runs}
+    series = {f"lr {r['lr']:g}": ([p["step"] for p in r["sharpness"]], [p["value"] for p in r["sharpness"]])
+              for r in runs}
+    levels = {f"lr {r['lr']:g}": (2 / r["lr"], f"2 / lr = {2 / r['lr']:.4g}") for r in runs}
+    return [
+        plots.curves(losses, folder / "eos_loss.png", xlabel="step (full-batch updates)",
+                     ylabel="training loss", title="Training loss under full-batch gradient descent"),
+        plots.curves(series, folder / "eos_sharpness.png", xlabel="step (updates)",
+                     ylabel="sharpness (top Hessian eigenvalue)",
+                     title="Sharpness against step, with the bound 2 / lr", log=False, levels=levels),
+    ]
+
+
+def check_noise(train_steps: int, small: int, big: int, draws: int, n: int) -> None:
+    from ..core.errors import ConfigError, Problems
+    from ..core.limits import MAX_STEPS, check_count
+
+    problems = Problems()
+    check_count(problems, train_steps, "--train-steps", low=0, high=MAX_STEPS)
+    problems.check(1 <= small < big and big % small == 0,
+                   f"--two-batch must be SMALL,BIG with 1 <= SMALL < BIG and BIG a multiple of SMALL "
+                   f"(a big batch is BIG/SMALL small ones), got {small},{big}")
+    problems.check(big <= n, f"--two-batch: {big} is larger than the training set ({n} rows)")
+    check_count(problems, draws, "--draws", high=MAX_STEPS)
+    problems.raise_if_any(ConfigError)
+
+
+def _sharpness_record(entry: dict[str, Any], result: dict[str, Any], study_id: str) -> RunRecord:
+    keys = ("lr", "bound", "hit_step", "ratio_median", "ratio_spread", "loss_rises_after_hit",
+            "verdict", "sharpness_init", "sharpness_final", "seconds")
+    metrics = {k: entry[k] for k in keys} | {"problem": result["problem"], "model": result["model"],
+                                            "data": result["data"], "steps": result["steps"],
+                                            "device": result["device"]}
+    return RunRecord(
+        id=result["run_id"], command="sharpness", status=result["status"], sweep_id=study_id,
+        config=result["config"], metrics=metrics,
+        curves={"loss": result["step_losses"], "sharpness_step": [p["step"] for p in entry["sharpness"]],
+                "sharpness": [p["value"] for p in entry["sharpness"]]},
+        key_metric_name="ratio_median", key_metric=entry["ratio_median"],
+    )
+
+
+def measure(net, loss_fn, x, y, *, small: int, big: int, draws: int, generator) -> dict[str, Any]:
+    """B_simple, tr(Sigma) and |G|^2 on (x, y): exact (vmap per-example) and two-batch."""
+    import time
+
+    from ..theory import noise
+    from .problem import batch_gradient, per_example_loss
+
+    began = time.perf_counter()
+    params = [p for p in net.parameters() if p.requires_grad]
+    chunks = [(x[i : i + EXACT_CHUNK], y[i : i + EXACT_CHUNK]) for i in range(0, int(x.shape[0]), EXACT_CHUNK)]
+    exact = noise.exact(per_example_loss(net, loss_fn), params, chunks)
+    exact_seconds = time.perf_counter() - began
+    began = time.perf_counter()
+    estimate = noise.two_batch(batch_gradient(net, loss_fn, x, y), int(x.shape[0]), small, big, draws, generator)
+    return {
+        "b_simple_exact": exact.b_simple, "b_simple_two_batch": estimate.b_simple,
+        "trace_sigma": exact.trace_sigma, "grad_norm_sq": exact.grad_norm_sq,
+        "two_batch": estimate.to_dict() | {"small": small, "big": big, "draws": draws},
+        "seconds": {"exact": exact_seconds, "two_batch": time.perf_counter() - began},
+    }
+
+
+def run_noise(config: ModelFileConfig, *, train_steps: int | None = None, small: int = TWO_BATCH[0],
+              big: int = TWO_BATCH[1], draws: int = TWO_BATCH_DRAWS, store: Store | None = None,
+              record: bool = True) -> dict[str, Any]:
+    """B_simple at initialisation, after ``train_steps`` updates (default one epoch at the
+    config's batch size), and the training between; the ``noise-scale`` document."""
+    import torch
+
+    from .. import optim
+    from ..core import loop as training_loop
+    from .checks import prepare
+    from .problem import FileProblem, mode_note
+
+    config.validate()
+    store = store or Store()
+    run_id = new_run_id()
+    check_outputs(store, run_folder(store, run_id, config.out), record=record, plots=False, out=config.out)
+    prepared = prepare(config)
+    src, net, x, y = prepared.source, prepared.net, prepared.x, prepared.y
+    n = int(x.shape[0])
+    batch_size, epoch_steps = dataclasses.replace(config, epochs=1, steps=None).updates(n)
+    train_steps = epoch_steps if train_steps is None else train_steps
+    check_noise(train_steps, small, big, draws, n)
+    generator = torch.Generator().manual_seed(config.seed)
+    sizes = dict(small=small, big=big, draws=draws,
+                 generator=torch.Generator().manual_seed(config.seed + 1))  # the draws' own stream
+    init = measure(net, src.loss, x, y, **sizes)
+    problem = FileProblem(net, src.loss, x, y)
+    optimizer = optim.create(config.optimizer.name, problem.parameters(), lr=config.lr,
+                             **config.optimizer.hyperparameters())
+    loop = training_loop.run(problem, optimizer, batch_size=batch_size, steps=train_steps, generator=generator)
+    trained = measure(net, src.loss, x, y, **sizes) | {"step": loop.steps_done, "status": loop.status}
+    recorded = config.to_dict() | {"file_sha256": src.sha256}
+    note = mode_note(net, "the noise scale")
+    document: dict[str, Any] = {
+        "status": "diverged" if loop.status == "diverged" else "completed", "run_id": run_id,
+        "problem": ModelFileConfig.problem, "model": src.describe(),
+        "data": {"name": src.name, "train": n}, "batch_size": batch_size, "lr": config.lr,
+        "init": init, "trained": trained, "train_losses": loop.step_losses,
+        "notes": [note] if note else [], "config": recorded, "figures": [],
+    }
+    if record:
+        b = trained["b_simple_exact"]
+        metrics = {k: document[k] for k in ("problem", "model", "data", "batch_size", "lr", "init",
+                                            "trained", "notes")}
+        store.save(RunRecord(id=run_id, command="noise-scale", status=document["status"], config=recorded,
+                             metrics=metrics, figures=[], curves={"train_loss": loop.step_losses},
+                             key_metric_name="b_simple_trained", key_metric=b if math.isfinite(b) else None))
+    return document

@@ -1,0 +1,74 @@
+"""The edge of stability in words (Cohen et al. 2021): given the sharpness measured along a
+full-batch gradient-descent run at learning rate lr, did it sharpen, reach 2 / lr, hover there,
+or diverge? Problem-agnostic: the MLP's study (``mnist/sharpness.py``) and a model file's
+(``modelfile/theory.py``) both state their verdict with ``analyse``.
+"""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+from ..core.config import is_finite
+from ..core.errors import ConfigError, Problems
+from ..core.limits import MAX_STEPS, check_count
+
+SHARPENING = 1.1  # sharpness grew by more than 10% since initialisation: "progressive sharpening"
+EDGE_BAND = (0.8, 1.25)  # median of sharpness * lr / 2 after the hit within this: "at the edge"
+MIN_AFTER = 3  # measurements at or after the hit needed to say it hovers there
+
+
+def check(lrs: list[float], steps: int, every: int) -> None:
+    problems = Problems()
+    problems.check(len(lrs) > 0, "--lr: give at least one learning rate")
+    for lr in lrs:
+        problems.check(is_finite(lr) and lr > 0, f"--lr must be > 0, got {lr}")
+    check_count(problems, steps, "--steps", high=MAX_STEPS, why="every step's loss is kept")
+    check_count(problems, every, "--every")
+    problems.raise_if_any(ConfigError)
+
+
+def analyse(lr: float, sharpness: list[dict[str, Any]], losses: list[float], status: str) -> dict[str, Any]:
+    """The numbers and the verdict of one learning rate's run."""
+    bound = 2 / lr
+    points = [(p["step"], p["value"]) for p in sharpness if p["value"] == p["value"]]
+    hit = next((step for step, value in points if value >= bound), None)
+    after = [value * lr / 2 for step, value in points if hit is not None and step >= hit]
+    median = statistics.median(after) if after else None
+    spread = _quartiles(after)
+    first, last = (points[0][1], points[-1][1]) if points else (None, None)
+    rises = 0
+    if hit is not None:
+        tail = losses[hit:]
+        rises = sum(b > a for a, b in zip(tail, tail[1:]))
+    how = "" if hit is None else (
+        f"started above 2/lr = {bound:.4g} (sharpness {first:.4g})" if hit == 0
+        else f"reached 2/lr = {bound:.4g} at step {hit}")
+    if status == "diverged":
+        verdict = "diverged: the loss blew up (lr far above 2 / sharpness, and no catapult saved it)"
+    elif hit is not None and len(after) < MIN_AFTER:
+        verdict = (f"reached the edge: the sharpness {how}; too few measurements after it to tell "
+                   f"whether it stays there (give more --steps)")
+    elif hit is not None and median is not None and EDGE_BAND[0] <= median <= EDGE_BAND[1]:
+        falling = (f"non-monotonically ({rises} of the {len(losses) - hit - 1} steps after it raised "
+                   f"the loss)" if rises else "monotonically")
+        verdict = (f"at the edge of stability: the sharpness {how} and then hovered around it "
+                   f"(median sharpness * lr / 2 = {median:.3f}) while the loss went on falling, {falling}")
+    elif hit is not None:
+        verdict = f"above the edge: the sharpness {how} and stayed at {median:.3f} x 2/lr (median)"
+    elif first is not None and last > SHARPENING * first:
+        verdict = (f"progressive sharpening: the sharpness rose from {first:.4g} to {last:.4g}, still "
+                   f"below 2/lr = {bound:.4g} ({last * lr / 2:.2f} of it); more steps would reach it")
+    else:
+        verdict = (f"stable below the edge: the sharpness stayed near {last if last is not None else float('nan'):.4g}, "
+                   f"below 2/lr = {bound:.4g}")
+    return {"lr": lr, "bound": bound, "hit_step": hit, "ratio_median": median, "ratio_spread": spread,
+            "loss_rises_after_hit": rises if hit is not None else None, "verdict": verdict,
+            "sharpness_init": first, "sharpness_final": last}
+
+
+def _quartiles(values: list[float]) -> list[float] | None:
+    if len(values) < 2:
+        return [values[0], values[0]] if values else None
+    q = statistics.quantiles(values, n=4, method="inclusive")
+    return [q[0], q[2]]
