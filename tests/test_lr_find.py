@@ -16,18 +16,20 @@ from sgdlab.linreg.model import stable_lr_bound
 
 def test_schedule_is_fastais_exponential_range():
     lrs = lr_range.schedule()
+    # lr_i = start * ratio**i in float64: pow and a product, a few eps (Python floats, no kernel path)
     assert len(lrs) == 100 and lrs[0] == 1e-7 and lrs[-1] == pytest.approx(10.0, rel=1e-12)
     ratios = {round(b / a, 12) for a, b in zip(lrs, lrs[1:])}
     assert len(ratios) == 1 and ratios.pop() == pytest.approx(1e8 ** (1 / 99))
 
 
+@pytest.mark.numeric
 def test_smoothing_is_bias_corrected_and_the_test_stops_at_four_times_the_best():
     losses = iter([5.0, 4.0, 3.0, 2.0, 50.0, 500.0, 5000.0, 1e5])
     result = lr_range.range_test(lambda lr: next(losses), lr_range.schedule(1e-3, 1, 8))
     average = 0.0
     for i, (loss, smoothed) in enumerate(zip(result["losses"], result["smoothed"])):
         average = 0.98 * average + 0.02 * loss
-        assert smoothed == pytest.approx(average / (1 - 0.98 ** (i + 1)), rel=1e-12)
+        assert smoothed == pytest.approx(average / (1 - 0.98 ** (i + 1)), rel=1e-12)  # the same recurrence in Python floats: a few eps
     assert result["smoothed"][0] == 5.0  # no pull towards zero at the start
     best = min(result["smoothed"][:-1])
     assert result["smoothed"][-1] > 4 * best and all(v <= 4 * best for v in result["smoothed"][:-1])
@@ -37,6 +39,7 @@ def test_smoothing_is_bias_corrected_and_the_test_stops_at_four_times_the_best()
     assert lr_range.range_test(lambda lr: next(nan), [0.1, 0.2, 0.3])["stop_lr"] == 0.2
 
 
+@pytest.mark.numeric
 def test_named_suggestions():
     lrs = lr_range.schedule(1e-4, 1, 5)  # 1e-4, 1e-3, 1e-2, 1e-1, 1
     smoothed = [3.0, 2.9, 1.0, 0.5, 9.0]
@@ -46,11 +49,12 @@ def test_named_suggestions():
     assert lr_range.suggestions(lrs[:2], smoothed[:2]) == {"minimum/10": None, "steep": None}
 
 
+@pytest.mark.numeric
 def test_linreg_range_test_beside_the_closed_form_bound(cli, tmp_path):
     doc = cli.json("lr-find", "linreg", "--out", "lf")
     assert set(doc) >= {"lrs", "losses", "smoothed", "stop_lr", "bound", "suggestion", "figures"}
-    assert doc["bound"] == pytest.approx(stable_lr_bound(tutorial_points().x), rel=1e-12)  # 0.0231
-    assert doc["losses"][0] == pytest.approx(10.2335, abs=1e-4)  # the tutorial's initial loss
+    assert doc["bound"] == pytest.approx(stable_lr_bound(tutorial_points().x), rel=1e-12)  # 0.0231, the same float64 formula
+    assert doc["losses"][0] == pytest.approx(10.2335, abs=1e-4)  # the tutorial's initial loss, printed to 4 decimals
     assert doc["lrs"] == lr_range.schedule()[: len(doc["lrs"])]
     # full-batch gradient descent blows up only above its bound, never below it
     assert doc["blowup_lr"] > doc["bound"] and doc["stop_lr"] > doc["bound"]
@@ -66,13 +70,14 @@ def test_linreg_range_test_beside_the_closed_form_bound(cli, tmp_path):
     assert "rule minimum/10: " in text and "(the suggestion)" in text
 
 
+@pytest.mark.numeric
 def test_mnist_range_test_bound_is_the_runs_bound(cli):
     args = ["--limit-train", "200", "--hidden", "16", "--sharpness-subset", "100"]
     doc = cli.json("lr-find", "mnist", *args, "--num", "40", "--no-plots")
     run = cli.json("mnist", *args, "--limit-test", "20", "--no-plots")
-    assert doc["bound"] == pytest.approx(run["lr_bound"], rel=1e-9)
+    assert doc["bound"] == pytest.approx(run["lr_bound"], rel=1e-9)  # the same Lanczos on the same weights and images: bit-identical on one path
     assert len(doc["lrs"]) <= 40 and doc["batch_size"] == 100
-    assert math.isclose(doc["losses"][0], run["step_losses"][0], rel_tol=1e-6)  # same weights, same first batch
+    assert math.isclose(doc["losses"][0], run["step_losses"][0], rel_tol=1e-6)  # same weights, same first batch, same kernels: ~eps32
 
 
 def test_bad_input_and_problems_without_a_hook(cli):
