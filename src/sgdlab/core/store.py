@@ -186,7 +186,8 @@ class Store:
             record.id, record.created, record.command, record.status, record.sweep_id,
             record.key_metric_name, finite_or_none(record.key_metric),
             json.dumps(jsonable(record.config)), json.dumps(jsonable(record.metrics)),
-            json.dumps(record.figures), record.sgdlab_version, record.torch_version,
+            # whole paths: a relative one would mean another file when read from another folder
+            json.dumps([os.path.abspath(str(f)) for f in record.figures]), record.sgdlab_version, record.torch_version,
             record.pid, record.host, record.pid_start, record.updated,
         )
         conn.execute(
