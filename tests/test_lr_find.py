@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 
 import pytest
+import torch
 
 from sgdlab.core import lr_range
 from sgdlab.core.store import Store
@@ -39,14 +40,59 @@ def test_smoothing_is_bias_corrected_and_the_test_stops_at_four_times_the_best()
     assert lr_range.range_test(lambda lr: next(nan), [0.1, 0.2, 0.3])["stop_lr"] == 0.2
 
 
+def _fastai(lrs, losses, num_it):
+    """fastai's Learner.lr_find suggestions (fastai/callback/schedule.py), as written there, in
+    float64 (fastai's ``tensor`` of Python floats is float32: the rule is compared, not rounding)."""
+    f64 = torch.float64
+    lrs, losses = torch.tensor(lrs[num_it // 10:-5], dtype=f64), torch.tensor(losses[num_it // 10:-5], dtype=f64)
+    nan_idxs = torch.nonzero(torch.isnan(losses.view(-1)))
+    if len(nan_idxs) > 0:
+        drop_idx = min(nan_idxs)
+        lrs, losses = lrs[:drop_idx], losses[:drop_idx]
+    minimum = lrs[losses.argmin()].item() / 10
+    grads = (losses[1:] - losses[:-1]) / (lrs[1:].log() - lrs[:-1].log())
+    return minimum, lrs[grads.argmin()].item()
+
+
+def _lightning(lrs, losses, skip_begin=10, skip_end=1):
+    """Lightning's _LRFinder.suggestion (lightning/pytorch/tuner/lr_finder.py), as written there
+    (in float64, as above)."""
+    l = torch.tensor(losses[skip_begin:-skip_end], dtype=torch.float64)  # noqa: E741
+    x = torch.tensor(lrs[skip_begin:-skip_end], dtype=torch.float64)
+    finite = torch.isfinite(l)
+    l, x = l[finite], x[finite]
+    gradients = torch.gradient(l, spacing=[x])[0]
+    min_grad = torch.argmin(gradients).item()
+    idx = torch.arange(len(losses))[skip_begin:-skip_end][finite]
+    return lrs[idx[min_grad].item()]
+
+
+CURVES = {  # smoothed range-test curves: a valley, a noisy one, one that ends in NaN
+    "valley": [3.0 - 2.5 / (1 + math.exp(-(i - 40) / 6)) + 0.002 * max(0, i - 70) ** 2 for i in range(96)],
+    "noisy": [2.0 + 0.3 * math.sin(i * 1.7) * math.exp(-i / 30) - 0.015 * i + 0.0004 * max(0, i - 60) ** 3
+              for i in range(100)],
+    "nan": [5.0 - 0.04 * i for i in range(60)] + [float("inf"), float("nan")],
+}
+
+
 @pytest.mark.numeric
-def test_named_suggestions():
-    lrs = lr_range.schedule(1e-4, 1, 5)  # 1e-4, 1e-3, 1e-2, 1e-1, 1
-    smoothed = [3.0, 2.9, 1.0, 0.5, 9.0]
-    rules = lr_range.suggestions(lrs, smoothed)
-    assert rules["minimum/10"] == pytest.approx(1e-1 / 10)  # the minimum is at lr 0.1
-    assert rules["steep"] == pytest.approx(1e-3)  # 2.9 -> 1.0 is the steepest fall per decade
-    assert lr_range.suggestions(lrs[:2], smoothed[:2]) == {"minimum/10": None, "steep": None}
+@pytest.mark.parametrize("name", list(CURVES))
+def test_suggestions_are_fastais_and_lightnings_rules(name):
+    smoothed = CURVES[name]
+    lrs = lr_range.schedule()[: len(smoothed)]
+    rules = lr_range.suggestions(lrs, smoothed, 100)
+    minimum, steep = _fastai(lrs, smoothed, 100)
+    # the same float64 operations on the same points: equal up to log's last bit (1 ulp)
+    assert rules["minimum/10"] == pytest.approx(minimum, rel=1e-15)
+    assert rules["steep"] == steep and rules["lightning"] == _lightning(lrs, smoothed)  # a chosen lr: exact
+
+
+@pytest.mark.numeric
+def test_too_short_curves_have_no_suggestion():
+    lrs = lr_range.schedule(1e-4, 1, 13)
+    assert lr_range.suggestions(lrs, [1.0] * 13, 13)["lightning"] is not None  # [10:-1]: two points
+    assert lr_range.suggestions(lrs[:12], [1.0] * 12, 12)["lightning"] is None  # one point
+    assert lr_range.suggestions(lrs[:11], [1.0] * 11, 100) == {"minimum/10": None, "steep": None, "lightning": None}
 
 
 @pytest.mark.numeric
@@ -58,6 +104,8 @@ def test_linreg_range_test_beside_the_closed_form_bound(cli, tmp_path):
     assert doc["lrs"] == lr_range.schedule()[: len(doc["lrs"])]
     # full-batch gradient descent blows up only above its bound, never below it
     assert doc["blowup_lr"] > doc["bound"] and doc["stop_lr"] > doc["bound"]
+    # fastai's rule (first 10 and last 5 points dropped): 0.00792; dropping only the last gave 0.01385
+    assert doc["suggestions"]["minimum/10"] == pytest.approx(0.00792, rel=1e-3)
     assert doc["blowup_over_bound"] == pytest.approx(doc["blowup_lr"] / doc["bound"])
     assert doc["suggestion_rule"] == "minimum/10"
     assert doc["suggestion"] == doc["suggestions"]["minimum/10"]

@@ -200,7 +200,7 @@ def test_sharpness_study_human_output_and_bad_input(cli):
     assert "lr 0.3: 2/lr = 6.667" in result.stdout and "verdict: " in result.stdout
     result = cli("sharpness", "--lr", "0,-1", "--steps", "0", "--every", "0")
     assert result.exit_code == 2 and result.stdout == ""
-    assert result.stderr.splitlines() == ["error: --lr must be > 0, got 0.0", "error: --lr must be > 0, got -1.0",
+    assert result.stderr.splitlines() == ["error: --lr must be a finite number > 0, got 0.0", "error: --lr must be a finite number > 0, got -1.0",
                                           "error: --steps must be >= 1, got 0", "error: --every must be >= 1, got 0"]
     assert "about a minute" in cli("sharpness", "--help").stdout
     result = cli("sharpness", "--out", "figs", "--no-plots")

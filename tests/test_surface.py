@@ -206,7 +206,7 @@ def test_cli_human_output_and_diverged_exit_code(cli):
 
 @pytest.mark.parametrize("args,message", [
     (["bowl", "--start", "1"], "error: --start must be two finite numbers X,Y (e.g. --start 1.5,-0.5), got '1.0'"),
-    (["bowl", "--lr", "-1"], "error: --lr must be > 0, got -1.0"),
+    (["bowl", "--lr", "-1"], "error: --lr must be a finite number > 0, got -1.0"),
     (["bowl", "--steps", "0"], "error: --steps must be >= 1, got 0"),
     (["bowl", "--lr", "0.1,x"], "error: --lr: 'x' is not a number"),
     (["--f", "x + foo(y)"], "error: --f 'x + foo(y)': unknown function 'foo' at column 5 (x + >>foo(y)); known functions: sin, cos,"),

@@ -65,4 +65,9 @@ def resume(run_id: str, *, store: Store | str | None = None) -> dict[str, Any]:
     options["optimizer"] = OptimizerSpec.from_dict(options.get("optimizer") or {})
     config = cls(**options)
     run = problems.get(record.command).run_function()
-    return run(config, store=store, run_id=record.id, resume=True, sweep_id=record.sweep_id)
+    from .core.checkpoint import folder_for, resume_lock
+
+    with resume_lock(folder_for(store.path, record.id), record.id):  # one resume at a time
+        if store.get(record.id, curves=False).state != "interrupted":  # another just finished it
+            raise ConfigError(f"run {record.id} was resumed by another process meanwhile")
+        return run(config, store=store, run_id=record.id, resume=True, sweep_id=record.sweep_id)

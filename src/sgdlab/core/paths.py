@@ -59,6 +59,23 @@ def special_kind(path: Path) -> str | None:
     return None
 
 
+def store_path_problem(path: Path) -> str | None:
+    """Why ``path`` can never be a run store (a folder, a device, a socket, a fifo, a path under
+    a file), or None; nothing is created."""
+    path = path.expanduser()
+    if path.is_dir():
+        return f"{path} is a folder; give a file name (e.g. {path / 'runs.db'})"
+    kind = special_kind(path)
+    if kind:
+        return f"{path} is {kind}, not a run store file"
+    parent = path.parent
+    while not parent.exists() and parent.parent != parent:
+        parent = parent.parent
+    if parent.exists() and not parent.is_dir():
+        return f"{path} cannot be created: {parent} is a file, not a folder"
+    return None
+
+
 def check_not_empty(problems: Problems, paths: dict[str, object]) -> None:
     """Paths that were given (not None) but are empty: ``--out ""`` would otherwise mean "here"."""
     for flag, value in paths.items():

@@ -24,6 +24,7 @@ from ..core.errors import ConfigError, Problems
 from ..core.limits import MAX_STEPS, check_count
 from ..core.paths import check_outputs
 from ..core.store import RunRecord, Store, new_run_id, run_folder
+from ..core.study import Recorder
 from .config import MnistConfig
 
 STUDY_DEFAULTS = dict(hidden=[200, 200], activation="tanh", loss="mse", normalize="standardize")
@@ -37,13 +38,22 @@ EDGE_BAND = (0.8, 1.25)  # median of sharpness * lr / 2 after the hit within thi
 MIN_AFTER = 3  # measurements at or after the hit needed to say it hovers there
 
 
+MAX_LRS = 20
+
+
 def check(lrs: list[float], steps: int, every: int) -> None:
     problems = Problems()
     problems.check(len(lrs) > 0, "--lr: give at least one learning rate")
-    for lr in lrs:
-        problems.check(is_finite(lr) and lr > 0, f"--lr must be > 0, got {lr}")
+    # one full training run per lr: a handful is a study, a thousand is a mistake
+    problems.check(len(lrs) <= MAX_LRS, f"--lr: {len(lrs):,} learning rates is more than the limit {MAX_LRS} "
+                                        "(one full-batch run each); give fewer")
+    for lr in lrs[:MAX_LRS]:
+        problems.check(is_finite(lr) and lr > 0, f"--lr must be a finite number > 0, got {lr}")
     check_count(problems, steps, "--steps", high=MAX_STEPS, why="every step's loss is kept")
     check_count(problems, every, "--every")
+    if isinstance(every, int) and isinstance(steps, int) and 0 < steps < every:
+        problems.add(f"--every {every} is more than --steps {steps}: the sharpness would be measured "
+                     "only at step 0; give --every <= --steps")
     problems.raise_if_any(ConfigError)
 
 
@@ -110,25 +120,40 @@ def run_study(config: MnistConfig, lrs: list[float], *, steps: int = DEFAULT_STE
                   out=config.out)
     data = data if data is not None else datasets.load(config.dataset, config.data_dir)
     runs, records = [], []
+    if record:  # recorded at start: a killed study shows its finished lrs and the one it was on
+        store.save_sweep(study_id, "mnist", {"study": "sharpness", "lrs": lrs, "steps": steps,
+                                             "every": every, "config": base.to_dict()})
     for lr in lrs:
         progress = None if on_progress is None else (lambda s, t, lr=lr: on_progress(lr, s, t))
-        result = run(replace(base, lr=lr), store=store, record=False, data=data, on_progress=progress)
+        run_id = new_run_id()
+        recorder = Recorder(store, RunRecord(id=run_id, command="sharpness", status="running", sweep_id=study_id,
+                                             config=replace(base, lr=lr).to_dict(), metrics={"lr": lr}), enabled=record)
+        losses: list[float] = []
+
+        def on_loss(step: int, loss: float, recorder=recorder, losses=losses) -> None:
+            losses.append(loss)
+            recorder.update(curves={"loss": losses})
+
+        recorder.begin()
+        with recorder.interruptible():
+            result = run(replace(base, lr=lr), store=store, record=False, data=data, on_progress=progress,
+                         on_loss=on_loss, run_id=run_id)
         entry = analyse(lr, result["sharpness"], result["step_losses"], result["status"])
         entry.update({"sharpness": result["sharpness"], "losses": result["step_losses"],
                       "status": result["status"], "seconds": result["seconds"], "run_id": result["run_id"],
                       "test_accuracy": result["test_accuracy"], "cost": result["sharpness_cost"]})
         runs.append(entry)
         records.append(to_record(entry, result, study_id))
+        if record:
+            store.save(records[-1])
     figures_out: list[str] = []
     if config.plots:
         folder = run_folder(store, study_id, config.out)
         figures_out = draw(runs, folder)
         for r in records:
             r.figures = figures_out
-    if record:
-        store.save_sweep(study_id, "mnist", {"study": "sharpness", "lrs": lrs, "steps": steps,
-                                             "every": every, "config": base.to_dict()})
-        store.save_many(records)
+    if record and figures_out:
+        store.save_many(records)  # again, with the figures
     statuses = {r["status"] for r in runs}
     return {"status": "diverged" if "diverged" in statuses else "completed", "study_id": study_id,
             "steps": steps, "every": every, "data": records[0].metrics["data"],

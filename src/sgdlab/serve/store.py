@@ -17,7 +17,7 @@ from typing import Any
 
 from ..core.errors import ConfigError, StoreError
 from ..core.owned import FIGURE_SUFFIXES, owned_figure
-from ..core.store import BUSY_TIMEOUT_S, RunRecord, Store, row_to_record
+from ..core.store import BUSY_TIMEOUT_S, RunRecord, Store, readable_records
 
 RUN_ID = re.compile(r"^[0-9A-Za-z-]{1,64}$")  # what run and sweep ids are made of (no LIKE wildcards)
 __all__ = ["FIGURE_SUFFIXES", "ReadOnlyStore", "check_id", "decimate", "figure_file"]
@@ -66,7 +66,7 @@ class ReadOnlyStore(Store):
         query += " ORDER BY created DESC, rowid DESC LIMIT ?"
         with closing(self._connect()) as conn:
             rows = conn.execute(query, [*args, int(limit)]).fetchall()
-        return [row_to_record(r) for r in rows]
+        return readable_records(rows, self.path)
 
     def sweeps(self, limit: int = 200) -> list[dict[str, Any]]:
         """Recorded sweeps (and mnist batch-size studies), newest first, with their cell counts."""

@@ -93,6 +93,9 @@ def start_linreg(request: Request, options: LinregOptions) -> Any:
 
     problems = Problems()
     problems.check(options.steps <= MAX_LINREG_STEPS, f"--steps must be <= {MAX_LINREG_STEPS:,} here")
+    # the command line's rule: both set the length of the run (epochs would silently win)
+    problems.check("steps" not in options.model_fields_set or options.epochs is None,
+                   "--steps and --epochs both set the length of the run; give one of them")
     problems.raise_if_any(ConfigError)
     fields = options.model_dump(exclude={"optimizer", "momentum", "nesterov", "betas", "eps",
                                          "weight_decay", "seed"})
@@ -159,7 +162,9 @@ async def job_events(request: Request, job_id: int, since: int = 0,
     job = _job(request, job_id)
     manager = _manager(request)
     # a browser that reconnects sends the id of the last event it got: the points it already has
-    start = int(last_event_id) if last_event_id and last_event_id.isdigit() else max(0, since)
+    # ASCII digits only: "²".isdigit() is True but int("²") fails
+    valid = last_event_id and last_event_id.isascii() and last_event_id.isdigit() and len(last_event_id) < 19
+    start = int(last_event_id) if valid else max(0, since)
 
     async def events():
         sent, waited, last = start, 0.0, None
