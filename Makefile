@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-slow test-all venv clean notebooks
+.PHONY: demo test test-slow test-all test-numeric venv clean notebooks
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,11 @@ test: $(STAMP)
 # the tests marked slow (CI runs them after `make test`); pytest's exit 5 means none is marked
 test-slow: $(STAMP)
 	MPLBACKEND=Agg $(BIN)/python -m pytest -q -m slow || [ $$? -eq 5 ]
+
+# the numeric-equality tests (marker `numeric`) again under each CPU kernel path: default/SSE4_2,
+# avx2/AVX2 and avx512/AVX512 where the CPU has it (ATEN_CPU_CAPABILITY, MKL_ENABLE_INSTRUCTIONS)
+test-numeric: $(STAMP)
+	.ci/numeric $(BIN)/python
 
 # every test: `make test`, then the slow ones
 test-all: test test-slow

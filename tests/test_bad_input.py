@@ -57,7 +57,7 @@ def test_unknown_column_lists_the_existing_ones(cli, tmp_path):
 def test_every_bad_hyperparameter_is_reported_at_once(cli):
     lines = errors_of(cli("linreg", "--lr", "0", "--steps", "0", "--batch-size", "0"))
     assert lines == [
-        "error: --lr must be > 0, got 0.0",
+        "error: --lr must be a finite number > 0, got 0.0",
         "error: --steps must be >= 1, got 0",
         "error: --batch-size must be >= 1, got 0",
     ]

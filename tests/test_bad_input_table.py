@@ -40,7 +40,7 @@ CASES = [
     ("linreg --lr 1e308", "--lr 1e+308 does not fit in float32"),
     ("linreg --weight-decay 1e39", "--weight-decay 1e+39 does not fit in float32"),
     ("linreg --optimizer adam --eps 1e300", "--eps 1e+300 does not fit in float32"),
-    ("linreg --lr 1e400", "--lr must be > 0, got inf"),
+    ("linreg --lr 1e400", "--lr must be a finite number > 0, got inf"),
     ("linreg --steps 100000000000000", "is more than the limit 10,000,000"),
     ("linreg --epochs 10000000 --batch-size 1", "asks for 150,000,000 updates"),
     ("linreg --batch-size " + BIG, "is out of range"),
@@ -129,7 +129,7 @@ CASES = [
     ("mnist --batch-size ful", "--batch-size: 'ful' is not a whole number"),
     ("mnist --no-bound --sharpness-subset 10", "--sharpness-subset needs the sharpness; --no-bound skips it"),
     ("mnist --out {tmp}/afile", "--out: {tmp}/afile is a file, not a folder"),
-    ("sharpness --lr 0,0.2", "--lr must be > 0, got 0.0"),
+    ("sharpness --lr 0,0.2", "--lr must be a finite number > 0, got 0.0"),
     ("sharpness --steps 100000000000000", "--steps 100,000,000,000,000 is more than the limit 10,000,000"),
     ("sharpness --loss hinge", "--loss must be one of cross-entropy, mse, got 'hinge'"),
     ("sharpness --out {tmp}/afile", "--out: {tmp}/afile is a file, not a folder"),
@@ -143,6 +143,17 @@ CASES = [
     ("lr-find mnist --normalize minmax", "--normalize must be one of tutorial, standardize, got 'minmax'"),
     ("lr-find mnist --out {tmp}/afile", "--out: {tmp}/afile is a file, not a folder"),
     ("lr-find surface", "unknown command 'surface'"),
+    # issue 19, the third hostile round
+    ("lr-find linreg --end inf", "--end must be a finite number <= 3.403e+38 (float32's largest), got inf"),
+    ("lr-find mnist --end 1e39", "--end must be a finite number <= 3.403e+38 (float32's largest), got 1e+39"),
+    ("noise-scale --batch-sizes ''", "--batch-sizes: empty value in ''"),
+    ("sharpness --lr " + ",".join(["0.1"] * 1000), "--lr: 1,000 learning rates is more than the limit 20"),
+    ("sharpness --every 1000 --steps 5", "--every 1000 is more than --steps 5"),
+    ("runs --store {tmp}/adir", "{tmp}/adir is a folder; give a file name"),
+    ("serve --store {tmp}/afile/x.db --port 0", "{tmp}/afile/x.db cannot be created: {tmp}/afile is a file"),
+    ("serve --host 'not a host' --port 0", "cannot listen on not a host:0"),
+    ("report x --out /dev/null", "report --out: /dev/null is a device node, not a regular file"),
+    ("sweep mnist --resume s1", "no sweep 's1' in"),
 ]
 
 

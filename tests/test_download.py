@@ -46,6 +46,7 @@ def test_wrong_checksum_is_refused_and_leaves_nothing(tmp_path):
     assert f"checksum mismatch: md5 {md5s(payloads)['train-images-idx3-ubyte.gz']}, expected {'0' * 32}" in text
     assert "; 2 tries)" in text and "SGDLAB_MNIST_MIRROR" in text
     assert leftovers(folder) == []
+    assert not folder.exists()  # the folder it made for the download is gone too (issue 19)
 
 
 def test_cut_short_download_leaves_no_partial_file(tmp_path):

@@ -10,6 +10,9 @@ import torch
 from sgdlab.core.store import Store
 from sgdlab.lessons import optimizers as lesson
 
+# numbers compared to a tolerance or bit for bit: `make test-numeric` runs these on every kernel path
+pytestmark = pytest.mark.numeric
+
 
 def test_lesson_writes_both_figures_and_records_every_run(tmp_path):
     store = Store(tmp_path / "runs.db")
@@ -48,7 +51,7 @@ def test_surface_paths_come_from_the_surface_module_and_equal_torch(panel):
         path.append(xy.detach().tolist())
     adam = runs["adam"]
     assert adam["path"] == path  # every point, bit for bit
-    assert len(adam["f"]) == 31 and math.isclose(adam["f"][0], float(surface.at(torch.tensor(start))))
+    assert len(adam["f"]) == 31 and math.isclose(adam["f"][0], float(surface.at(torch.tensor(start))))  # rel 1e-9: the same function
     assert adam["verdict"] in {"converged", "slow", "oscillating"}
 
 
@@ -56,4 +59,4 @@ def test_the_quadratic_is_bowl_with_curvatures_1_and_25():
     surface = lesson.surface_of("quadratic")
     xy = torch.tensor([[-4.0, 1.5], [0.3, -2.0], [1.0, 1.0]], dtype=torch.float64)
     expected = 0.5 * (xy[:, 0] ** 2 + 25 * xy[:, 1] ** 2)
-    assert torch.allclose(surface.f(xy[:, 0], xy[:, 1]), expected, rtol=1e-15, atol=0)
+    assert torch.allclose(surface.f(xy[:, 0], xy[:, 1]), expected, rtol=1e-15, atol=0)  # four float64 operations on short decimals: a few eps

@@ -52,6 +52,7 @@ def test_default_json_matches_the_tutorial(cli):
         assert Path(path).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.numeric
 def test_same_numbers_as_a_plain_pytorch_loop_written_like_the_tutorial():
     torch.manual_seed(2019)
     x = torch.tensor([[3.3], [4.4], [5.5], [6.71], [6.93], [4.168], [9.779], [6.182], [7.59],
@@ -69,10 +70,15 @@ def test_same_numbers_as_a_plain_pytorch_loop_written_like_the_tutorial():
         w.data = w.data - 1e-2 * w.grad.data
         b.data = b.data - 1e-2 * b.grad.data
     got = train(LinRegConfig(plots=False), record=False)
+    # float32, 32 steps: the loop computes the same formula as the tutorial but its mean sums the
+    # 15 terms in another order (and another kernel path may vectorise differently): <= 15 eps32 a
+    # step, 32 steps * 15 * 6e-8 = 2.9e-5 at worst without damping; the iteration contracts
+    # (lr 0.01 < bound 0.023), so the error stays near one step's: 1e-6 ~ 17 eps32
     np.testing.assert_allclose(got["losses"], expected, rtol=1e-6)
     np.testing.assert_allclose(got["final"]["w"], w.detach().numpy(), rtol=1e-6)
 
 
+@pytest.mark.numeric
 @pytest.mark.parametrize("n,d", [(15, 1), (40, 3), (7, 5)])
 def test_analytic_gradients_equal_autograd_in_float64(n, d):
     g = torch.Generator().manual_seed(n * 100 + d)
@@ -83,10 +89,13 @@ def test_analytic_gradients_equal_autograd_in_float64(n, d):
     loss = ((x @ w + b - y) ** 2).mean()
     auto_w, auto_b = torch.autograd.grad(loss, [w, b])
     hand_w, hand_b = analytic_gradients(x, y, w.detach(), b.detach())
+    # the same sum of n <= 40 float64 products in another order: <= n * eps = 9e-15 relative to
+    # the sum of magnitudes; 1e-12 allows a sum that cancels to 1/100 of its terms
     torch.testing.assert_close(hand_w, auto_w, rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(hand_b, auto_b, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.numeric
 @pytest.mark.parametrize("batch_size,epochs", [(None, None), (4, 3), (1, 2)])
 def test_hand_written_sgd_equals_torch_optim_sgd_exactly(batch_size, epochs):
     runs = [
@@ -98,6 +107,7 @@ def test_hand_written_sgd_equals_torch_optim_sgd_exactly(batch_size, epochs):
     assert runs[0]["final"] == runs[1]["final"]
 
 
+@pytest.mark.numeric
 def test_closed_form_against_the_normal_equations():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(50, 3))
@@ -105,16 +115,18 @@ def test_closed_form_against_the_normal_equations():
     w, b, loss = closed_form(x, y)
     design = torch.tensor(np.hstack([x, np.ones((50, 1))]))
     solution = torch.linalg.solve(design.T @ design, design.T @ torch.tensor(y))
+    # two float64 solvers of a 4 x 4 system with cond(X'X) ~ 1e2: each within cond * eps ~ 2e-14
     np.testing.assert_allclose(np.append(w, b), solution.numpy(), rtol=1e-10)
-    assert loss == pytest.approx(float(((design @ solution - torch.tensor(y)) ** 2).mean()))
+    assert loss == pytest.approx(float(((design @ solution - torch.tensor(y)) ** 2).mean()))  # approx: 1e-6
 
 
+@pytest.mark.numeric
 def test_learning_rate_bound_separates_convergence_from_divergence():
     bound = stable_lr_bound(np.array([[v] for v in [3.3, 4.4, 5.5, 6.71, 6.93, 4.168, 9.779, 6.182,
                                                    7.59, 2.167, 7.042, 10.791, 5.313, 7.997, 3.1]]))
     below = train(LinRegConfig(lr=0.98 * bound, steps=3000, dtype="float64", plots=False), record=False)
     above = train(LinRegConfig(lr=1.02 * bound, steps=3000, dtype="float64", plots=False), record=False)
-    assert below["lr_bound"] == pytest.approx(bound)
+    assert below["lr_bound"] == pytest.approx(bound)  # the same formula in float32 vs float64: 1e-6 >> eps32
     assert below["status"] == "completed"
     assert below["gap_to_optimum"] < 1e-6
     assert above["status"] == "diverged"
@@ -151,6 +163,7 @@ def test_minibatch_sgd_is_seeded_and_counts_epochs():
     assert len(a["losses"]) == 12  # full-data loss before each update
 
 
+@pytest.mark.numeric
 def test_csv_several_features_standardized_reaches_the_optimum(cli, tmp_path):
     rng = np.random.default_rng(1)
     x = rng.normal(loc=[10, -3], scale=[5, 0.5], size=(60, 2))
@@ -162,6 +175,7 @@ def test_csv_several_features_standardized_reaches_the_optimum(cli, tmp_path):
     assert doc["data"]["features"] == ["height", "weight"] and doc["data"]["rows"] == 60
     assert len(doc["final"]["w"]) == 2
     assert doc["gap_to_optimum"] < 1e-8
+    # a convergence tolerance, not rounding: gap < 1e-8 in the loss bounds |w - w*| by sqrt(gap / lambda_min)
     np.testing.assert_allclose(doc["final"]["w"], doc["optimum"]["w"], rtol=1e-4)
 
 

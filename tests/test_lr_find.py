@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 
 import pytest
+import torch
 
 from sgdlab.core import lr_range
 from sgdlab.core.store import Store
@@ -16,18 +17,20 @@ from sgdlab.linreg.model import stable_lr_bound
 
 def test_schedule_is_fastais_exponential_range():
     lrs = lr_range.schedule()
+    # lr_i = start * ratio**i in float64: pow and a product, a few eps (Python floats, no kernel path)
     assert len(lrs) == 100 and lrs[0] == 1e-7 and lrs[-1] == pytest.approx(10.0, rel=1e-12)
     ratios = {round(b / a, 12) for a, b in zip(lrs, lrs[1:])}
     assert len(ratios) == 1 and ratios.pop() == pytest.approx(1e8 ** (1 / 99))
 
 
+@pytest.mark.numeric
 def test_smoothing_is_bias_corrected_and_the_test_stops_at_four_times_the_best():
     losses = iter([5.0, 4.0, 3.0, 2.0, 50.0, 500.0, 5000.0, 1e5])
     result = lr_range.range_test(lambda lr: next(losses), lr_range.schedule(1e-3, 1, 8))
     average = 0.0
     for i, (loss, smoothed) in enumerate(zip(result["losses"], result["smoothed"])):
         average = 0.98 * average + 0.02 * loss
-        assert smoothed == pytest.approx(average / (1 - 0.98 ** (i + 1)), rel=1e-12)
+        assert smoothed == pytest.approx(average / (1 - 0.98 ** (i + 1)), rel=1e-12)  # the same recurrence in Python floats: a few eps
     assert result["smoothed"][0] == 5.0  # no pull towards zero at the start
     best = min(result["smoothed"][:-1])
     assert result["smoothed"][-1] > 4 * best and all(v <= 4 * best for v in result["smoothed"][:-1])
@@ -37,23 +40,72 @@ def test_smoothing_is_bias_corrected_and_the_test_stops_at_four_times_the_best()
     assert lr_range.range_test(lambda lr: next(nan), [0.1, 0.2, 0.3])["stop_lr"] == 0.2
 
 
-def test_named_suggestions():
-    lrs = lr_range.schedule(1e-4, 1, 5)  # 1e-4, 1e-3, 1e-2, 1e-1, 1
-    smoothed = [3.0, 2.9, 1.0, 0.5, 9.0]
-    rules = lr_range.suggestions(lrs, smoothed)
-    assert rules["minimum/10"] == pytest.approx(1e-1 / 10)  # the minimum is at lr 0.1
-    assert rules["steep"] == pytest.approx(1e-3)  # 2.9 -> 1.0 is the steepest fall per decade
-    assert lr_range.suggestions(lrs[:2], smoothed[:2]) == {"minimum/10": None, "steep": None}
+def _fastai(lrs, losses, num_it):
+    """fastai's Learner.lr_find suggestions (fastai/callback/schedule.py), as written there, in
+    float64 (fastai's ``tensor`` of Python floats is float32: the rule is compared, not rounding)."""
+    f64 = torch.float64
+    lrs, losses = torch.tensor(lrs[num_it // 10:-5], dtype=f64), torch.tensor(losses[num_it // 10:-5], dtype=f64)
+    nan_idxs = torch.nonzero(torch.isnan(losses.view(-1)))
+    if len(nan_idxs) > 0:
+        drop_idx = min(nan_idxs)
+        lrs, losses = lrs[:drop_idx], losses[:drop_idx]
+    minimum = lrs[losses.argmin()].item() / 10
+    grads = (losses[1:] - losses[:-1]) / (lrs[1:].log() - lrs[:-1].log())
+    return minimum, lrs[grads.argmin()].item()
 
 
+def _lightning(lrs, losses, skip_begin=10, skip_end=1):
+    """Lightning's _LRFinder.suggestion (lightning/pytorch/tuner/lr_finder.py), as written there
+    (in float64, as above)."""
+    l = torch.tensor(losses[skip_begin:-skip_end], dtype=torch.float64)  # noqa: E741
+    x = torch.tensor(lrs[skip_begin:-skip_end], dtype=torch.float64)
+    finite = torch.isfinite(l)
+    l, x = l[finite], x[finite]
+    gradients = torch.gradient(l, spacing=[x])[0]
+    min_grad = torch.argmin(gradients).item()
+    idx = torch.arange(len(losses))[skip_begin:-skip_end][finite]
+    return lrs[idx[min_grad].item()]
+
+
+CURVES = {  # smoothed range-test curves: a valley, a noisy one, one that ends in NaN
+    "valley": [3.0 - 2.5 / (1 + math.exp(-(i - 40) / 6)) + 0.002 * max(0, i - 70) ** 2 for i in range(96)],
+    "noisy": [2.0 + 0.3 * math.sin(i * 1.7) * math.exp(-i / 30) - 0.015 * i + 0.0004 * max(0, i - 60) ** 3
+              for i in range(100)],
+    "nan": [5.0 - 0.04 * i for i in range(60)] + [float("inf"), float("nan")],
+}
+
+
+@pytest.mark.numeric
+@pytest.mark.parametrize("name", list(CURVES))
+def test_suggestions_are_fastais_and_lightnings_rules(name):
+    smoothed = CURVES[name]
+    lrs = lr_range.schedule()[: len(smoothed)]
+    rules = lr_range.suggestions(lrs, smoothed, 100)
+    minimum, steep = _fastai(lrs, smoothed, 100)
+    # the same float64 operations on the same points: equal up to log's last bit (1 ulp)
+    assert rules["minimum/10"] == pytest.approx(minimum, rel=1e-15)
+    assert rules["steep"] == steep and rules["lightning"] == _lightning(lrs, smoothed)  # a chosen lr: exact
+
+
+@pytest.mark.numeric
+def test_too_short_curves_have_no_suggestion():
+    lrs = lr_range.schedule(1e-4, 1, 13)
+    assert lr_range.suggestions(lrs, [1.0] * 13, 13)["lightning"] is not None  # [10:-1]: two points
+    assert lr_range.suggestions(lrs[:12], [1.0] * 12, 12)["lightning"] is None  # one point
+    assert lr_range.suggestions(lrs[:11], [1.0] * 11, 100) == {"minimum/10": None, "steep": None, "lightning": None}
+
+
+@pytest.mark.numeric
 def test_linreg_range_test_beside_the_closed_form_bound(cli, tmp_path):
     doc = cli.json("lr-find", "linreg", "--out", "lf")
     assert set(doc) >= {"lrs", "losses", "smoothed", "stop_lr", "bound", "suggestion", "figures"}
-    assert doc["bound"] == pytest.approx(stable_lr_bound(tutorial_points().x), rel=1e-12)  # 0.0231
-    assert doc["losses"][0] == pytest.approx(10.2335, abs=1e-4)  # the tutorial's initial loss
+    assert doc["bound"] == pytest.approx(stable_lr_bound(tutorial_points().x), rel=1e-12)  # 0.0231, the same float64 formula
+    assert doc["losses"][0] == pytest.approx(10.2335, abs=1e-4)  # the tutorial's initial loss, printed to 4 decimals
     assert doc["lrs"] == lr_range.schedule()[: len(doc["lrs"])]
     # full-batch gradient descent blows up only above its bound, never below it
     assert doc["blowup_lr"] > doc["bound"] and doc["stop_lr"] > doc["bound"]
+    # fastai's rule (first 10 and last 5 points dropped): 0.00792; dropping only the last gave 0.01385
+    assert doc["suggestions"]["minimum/10"] == pytest.approx(0.00792, rel=1e-3)
     assert doc["blowup_over_bound"] == pytest.approx(doc["blowup_lr"] / doc["bound"])
     assert doc["suggestion_rule"] == "minimum/10"
     assert doc["suggestion"] == doc["suggestions"]["minimum/10"]
@@ -66,13 +118,14 @@ def test_linreg_range_test_beside_the_closed_form_bound(cli, tmp_path):
     assert "rule minimum/10: " in text and "(the suggestion)" in text
 
 
+@pytest.mark.numeric
 def test_mnist_range_test_bound_is_the_runs_bound(cli):
     args = ["--limit-train", "200", "--hidden", "16", "--sharpness-subset", "100"]
     doc = cli.json("lr-find", "mnist", *args, "--num", "40", "--no-plots")
     run = cli.json("mnist", *args, "--limit-test", "20", "--no-plots")
-    assert doc["bound"] == pytest.approx(run["lr_bound"], rel=1e-9)
+    assert doc["bound"] == pytest.approx(run["lr_bound"], rel=1e-9)  # the same Lanczos on the same weights and images: bit-identical on one path
     assert len(doc["lrs"]) <= 40 and doc["batch_size"] == 100
-    assert math.isclose(doc["losses"][0], run["step_losses"][0], rel_tol=1e-6)  # same weights, same first batch
+    assert math.isclose(doc["losses"][0], run["step_losses"][0], rel_tol=1e-6)  # same weights, same first batch, same kernels: ~eps32
 
 
 def test_bad_input_and_problems_without_a_hook(cli):

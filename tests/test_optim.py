@@ -17,6 +17,9 @@ import torch
 from sgdlab import optim
 from sgdlab.core.errors import ConfigError
 
+# numbers compared to a tolerance or bit for bit: `make test-numeric` runs these on every kernel path
+pytestmark = pytest.mark.numeric
+
 STEPS = 25
 TORCH = {"sgd": torch.optim.SGD, "adagrad": torch.optim.Adagrad, "rmsprop": torch.optim.RMSprop,
          "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}

@@ -81,7 +81,7 @@ BAD = [
     (["--optimizer", "adam", "--betas", "0.9"], ["error: --betas must be two numbers in [0, 1), got 0.9"]),
     (["--optimizer", "adam", "--eps", "0"], ["error: --eps must be > 0, got 0.0"]),
     (["--weight-decay", "-1"], ["error: --weight-decay must be >= 0, got -1.0"]),
-    (["--lr", "-0.1", "--optimizer", "torch-sgd"], ["error: --lr must be > 0, got -0.1"]),
+    (["--lr", "-0.1", "--optimizer", "torch-sgd"], ["error: --lr must be a finite number > 0, got -0.1"]),
     (["--optimizer", "sgd", "--eps", "1e-8", "--momentum", "-1"],
      ["error: optimizer sgd does not take eps; it takes lr, momentum, dampening, weight_decay, nesterov "
       "(see `sgdlab optimizers`)", "error: --momentum must be >= 0, got -1.0"]),

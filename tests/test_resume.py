@@ -54,6 +54,7 @@ LINREG = dict(epochs=4, batch_size=4, checkpoint_every=3, keep_checkpoint=True, 
               dtype="float64")
 
 
+@pytest.mark.numeric
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
 def test_linreg_resumed_anywhere_equals_uninterrupted(tmp_path, optimizer):
     from sgdlab import OptimizerSpec

@@ -33,7 +33,7 @@ def test_runs_lists_every_run_with_its_key_metric(cli):
     listed = cli.json("runs")["runs"]
     assert [r["id"] for r in listed] == [first["run_id"], second["run_id"]]
     assert listed[0]["key_metric_name"] == "final_loss"
-    assert listed[0]["key_metric"] == pytest.approx(first["final"]["loss"])
+    assert listed[0]["key_metric"] == pytest.approx(first["final"]["loss"])  # the same float, stored and read back
     table = cli("runs")
     assert table.exit_code == 0 and first["run_id"] in table.stdout and "linreg" in table.stdout
 

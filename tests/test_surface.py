@@ -29,12 +29,14 @@ ANALYTIC = {  # name -> analytic gradient
 POINTS = [(0.3, -1.2), (-1.5, 2.0), (2.2, 0.7), (0.0, 0.0)]
 
 
+@pytest.mark.numeric
 @pytest.mark.parametrize("name", list(ANALYTIC))
 def test_builtin_gradients_equal_their_analytic_forms(name):
     surface = surfaces.get(name)
     for x, y in POINTS:
         got = theory.gradient(surface, theory.point((x, y))).tolist()
         want = ANALYTIC[name](x, y)
+        # autograd vs the analytic formula in float64, a handful of operations (pow, exp, products): < 20 eps each
         assert got == pytest.approx(want, rel=1e-12, abs=1e-12), (name, x, y)
 
 
@@ -49,9 +51,10 @@ def _config(**kw):
     return SurfaceConfig(**kw)
 
 
+@pytest.mark.numeric
 def test_bowl_just_below_the_bound_converges_just_above_diverges():
     result = run(_config(name="bowl", lrs=[0.99 * 0.2, 1.01 * 0.2], steps=800), record=False)
-    assert result["lr_bound"] == pytest.approx(0.2, rel=1e-15)
+    assert result["lr_bound"] == pytest.approx(0.2, rel=1e-15)  # 2 / 10 in float64: correctly rounded
     assert result["lr_bound_kind"].startswith("exact")
     below, above = result["runs"]
     assert below["verdict"] == "converged"
@@ -64,6 +67,7 @@ def test_bowl_just_below_the_bound_converges_just_above_diverges():
     assert above["steps"] == k and len(above["path"]) == k + 1
 
 
+@pytest.mark.numeric
 def test_bowl_verdicts_for_known_learning_rates():
     result = run(_config(name="bowl", lrs=[0.01, 0.1, 0.199, 0.21], steps=200), record=False)
     assert [r["verdict"] for r in result["runs"]] == ["slow", "converged", "oscillating", "diverged"]
@@ -79,7 +83,7 @@ def test_bowl_verdicts_for_known_learning_rates():
     path = result["runs"][1]["path"]
     x0, y0 = result["start"]
     for k in (1, 5, 20):
-        assert path[k] == pytest.approx([x0 * 0.9**k, y0 * 0.0**k], abs=1e-12)
+        assert path[k] == pytest.approx([x0 * 0.9**k, y0 * 0.0**k], abs=1e-12)  # k <= 20 float64 products of |x| < 5: 20 * 5 * eps
 
 
 def test_saddle_is_classified_and_the_escape_step_is_exact():
@@ -121,10 +125,12 @@ def test_start_far_from_a_saddle_is_judged_normally():
     assert "blow-up radius" in r["reason"] and r["diverged_step"] == 74
 
 
+@pytest.mark.numeric
 def test_user_expression_descends_to_its_minimum():
     result = run(_config(expr="x**2 + 3*sin(y)", lrs=[0.1], steps=200), record=False)
     r = result["runs"][0]
     assert r["verdict"] == "converged"
+    # convergence, not rounding: 200 steps contract x by 0.8 and y by 0.7 a step (0.8**200 ~ 4e-20)
     assert [r["final"]["x"], r["final"]["y"]] == pytest.approx([0.0, -math.pi / 2], abs=1e-8)
     assert result["lr_bound_kind"].startswith("local")
 
@@ -140,12 +146,14 @@ def test_torch_optimizer_gives_the_same_path_as_ours():
     assert heavy["runs"][0]["path"] != run(_config(name="bowl", steps=50), record=False)["runs"][0]["path"]
 
 
+@pytest.mark.numeric
 def test_noise_check_mean_gradient_matches_the_true_gradient():
     g = torch.tensor([3.0, -1.5], dtype=torch.float64)
     check = theory.noise_check(g, 2.0, 4000, torch.Generator().manual_seed(0))
     standard_error = 2.0 / math.sqrt(4000)
-    assert check["mean"] == pytest.approx(g.tolist(), abs=4 * standard_error)
+    assert check["mean"] == pytest.approx(g.tolist(), abs=4 * standard_error)  # statistics: 4 standard errors, seeded
     half = [(hi - lo) / 2 for lo, hi in zip(check["ci95_low"], check["ci95_high"])]
+    # a sample std of 4000 draws: its relative standard error is 1/sqrt(2 * 4000) = 1.1%; 0.06 is 5 of them
     assert half == pytest.approx([theory.Z_95 * 2.0 / math.sqrt(4000)] * 2, rel=0.06)
     # coverage over many seeds is close to 95%: the interval is honest, not just wide
     inside = [theory.noise_check(g, 2.0, 200, torch.Generator().manual_seed(s))["true_inside_ci"][0]
@@ -198,7 +206,7 @@ def test_cli_human_output_and_diverged_exit_code(cli):
 
 @pytest.mark.parametrize("args,message", [
     (["bowl", "--start", "1"], "error: --start must be two finite numbers X,Y (e.g. --start 1.5,-0.5), got '1.0'"),
-    (["bowl", "--lr", "-1"], "error: --lr must be > 0, got -1.0"),
+    (["bowl", "--lr", "-1"], "error: --lr must be a finite number > 0, got -1.0"),
     (["bowl", "--steps", "0"], "error: --steps must be >= 1, got 0"),
     (["bowl", "--lr", "0.1,x"], "error: --lr: 'x' is not a number"),
     (["--f", "x + foo(y)"], "error: --f 'x + foo(y)': unknown function 'foo' at column 5 (x + >>foo(y)); known functions: sin, cos,"),

@@ -17,6 +17,9 @@ from sgdlab.surface import functions as surfaces
 from sgdlab.surface import theory as surface_theory
 from sgdlab.theory import curvature, noise
 
+# numbers compared to a tolerance or bit for bit: `make test-numeric` runs these on every kernel path
+pytestmark = pytest.mark.numeric
+
 
 def tiny_mlp(activation="tanh", loss="mse", n=40, seed=0):
     """A 6-5-3 MLP (53 parameters) on random data, float64: small enough for the full Hessian."""
@@ -58,12 +61,13 @@ def test_lanczos_equals_eigvalsh_of_the_full_hessian(activation, loss, chunk):
     assert objective.dim == 53 and len(objective.chunks) == math.ceil(40 / chunk)
     lanczos = curvature.top_eigenvalues(objective, k=3, tol=1e-12, dense_max=0)
     assert lanczos.method == "lanczos"
-    assert lanczos.values == pytest.approx(exact, rel=1e-6)
+    assert lanczos.values == pytest.approx(exact, rel=1e-6)  # Lanczos stops at residual 1e-12; 1e-6 covers its gap-dependent error
     dense = curvature.top_eigenvalues(objective, k=3)  # 53 <= DENSE_MAX: built from 53 HVPs
     assert dense.method == "dense" and dense.matvecs == 53
-    assert dense.values == pytest.approx(exact, rel=1e-10)
+    assert dense.values == pytest.approx(exact, rel=1e-10)  # two float64 eigensolvers of a 53 x 53 matrix: ~53 eps * ||H|| / lambda
     # the eigenvector is one: H v = lambda v
     v = torch.from_numpy(lanczos.vectors[:, 0])
+    # the vector is accurate to the Lanczos residual (its tolerance scaled by the eigengap), not to eps
     torch.testing.assert_close(curvature.hvp(objective, v), lanczos.values[0] * v, rtol=1e-5, atol=1e-7)
 
 
@@ -82,7 +86,7 @@ def test_lanczos_without_scipy_equals_eigvalsh(monkeypatch):
 
     monkeypatch.setattr(builtins, "__import__", no_scipy)
     eigen = curvature.top_eigenvalues(mlp_objective(net, x, y, criterion, 40), 2, tol=1e-10, dense_max=0)
-    assert eigen.method == "lanczos (no scipy)" and eigen.values == pytest.approx(exact, rel=1e-6)
+    assert eigen.method == "lanczos (no scipy)" and eigen.values == pytest.approx(exact, rel=1e-6)  # tol 1e-10, as above
 
 
 def test_gradient_and_hvp_equal_autograd_chunked():
@@ -90,11 +94,13 @@ def test_gradient_and_hvp_equal_autograd_chunked():
     objective = mlp_objective(net, x, y, criterion, 10)  # chunks of 10, 10, 10, 3: weighted
     hessian = full_hessian(net, x, y, criterion)
     v = torch.randn(objective.dim, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    # float64, chunked double backward against the full Hessian: sums of <= 53 * 40 terms, ~2000 eps = 5e-13
     torch.testing.assert_close(curvature.hvp(objective, v), hessian @ v, rtol=1e-10, atol=1e-12)
     loss = criterion(net(x), y)
     expected = torch.cat([g.reshape(-1) for g in torch.autograd.grad(loss, list(net.parameters()))])
+    # chunks of 10 summed and weighted against one sum of 33: <= 33 eps = 7e-15 relative, 1e-12 for cancellation
     torch.testing.assert_close(curvature.gradient(objective), expected, rtol=1e-12, atol=1e-14)
-    assert curvature.loss_value(objective) == pytest.approx(float(loss.detach()), rel=1e-13)
+    assert curvature.loss_value(objective) == pytest.approx(float(loss.detach()), rel=1e-13)  # a positive sum of 33: <= 33 eps
 
 
 def test_warm_start_saves_products_and_gives_the_same_value():
@@ -103,10 +109,10 @@ def test_warm_start_saves_products_and_gives_the_same_value():
     exact = float(torch.linalg.eigvalsh(full_hessian(net, x, y, criterion))[-1])
     first = curvature.top_eigenvalues(objective, 1, tol=1e-8, dense_max=0)
     warm = curvature.top_eigenvalues(objective, 1, tol=1e-8, dense_max=0, v0=first.vectors[:, 0])
-    assert first.values[0] == pytest.approx(exact, rel=1e-6) and warm.values[0] == pytest.approx(exact, rel=1e-6)
+    assert first.values[0] == pytest.approx(exact, rel=1e-6) and warm.values[0] == pytest.approx(exact, rel=1e-6)  # Lanczos tol 1e-8
     assert warm.matvecs < first.matvecs
     tracker = curvature.Sharpness(tol=1e-8)
-    assert tracker(objective) == pytest.approx(exact, rel=1e-6) and tracker.estimates == 1
+    assert tracker(objective) == pytest.approx(exact, rel=1e-6) and tracker.estimates == 1  # Lanczos tol 1e-8
     assert tracker.vector is not None and tracker.matvecs == 53  # dense path: one product per column
 
 
@@ -119,7 +125,7 @@ def test_linear_regression_bound_is_the_closed_form():
     objective = linreg_objective(torch.from_numpy(x), torch.from_numpy(y), w, b)
     for dense_max in (0, 64):  # Lanczos and the dense path
         top = curvature.top_eigenvalues(objective, 1, tol=1e-12, dense_max=dense_max).values[0]
-        assert curvature.lr_bound(top) == pytest.approx(stable_lr_bound(x), rel=1e-9)
+        assert curvature.lr_bound(top) == pytest.approx(stable_lr_bound(x), rel=1e-9)  # Lanczos tol 1e-12 on a 2 x 2 Hessian
     # the tutorial's 15 points, 2 parameters (float32 as the tutorial runs): 0.0231492
     from sgdlab.linreg.data import tutorial_points
 
@@ -128,7 +134,7 @@ def test_linear_regression_bound_is_the_closed_form():
                                  torch.from_numpy(table.y.astype(np.float64)),
                                  torch.zeros(1, dtype=torch.float64), torch.zeros(1, dtype=torch.float64))
     top = curvature.top_eigenvalues(objective, 1).values[0]
-    assert curvature.lr_bound(top) == pytest.approx(stable_lr_bound(table.x), rel=1e-12)
+    assert curvature.lr_bound(top) == pytest.approx(stable_lr_bound(table.x), rel=1e-12)  # 2 x 2: the dense path, exact to a few eps
 
 
 @pytest.mark.parametrize("a,b", [(1.0, 10.0), (2.0, 7.0), (3.0, -4.0)])
@@ -136,11 +142,11 @@ def test_bowl_curvature_and_the_surfaces_hessian(a, b):
     surface = surfaces.get("bowl", (a, b))
     at = surface_theory.point((0.4, -0.3))
     eigen = curvature.top_eigenvalues(surface_theory.objective(surface, at), 2)
-    assert eigen.values == pytest.approx(sorted([a, b], reverse=True), rel=1e-12)
+    assert eigen.values == pytest.approx(sorted([a, b], reverse=True), rel=1e-12)  # a diagonal 2 x 2 of small integers: exact to a few eps
     assert eigen.values == pytest.approx(surface_theory.at_point(surface, (0.4, -0.3))["eigenvalues"][::-1])
     # Hutchinson with Rademacher probes is exact on a diagonal Hessian: z^T D z = tr D
     trace, _ = curvature.hutchinson_trace(surface_theory.objective(surface, at), 3, torch.Generator().manual_seed(0))
-    assert trace == pytest.approx(a + b, rel=1e-12)
+    assert trace == pytest.approx(a + b, rel=1e-12)  # exact on a diagonal Hessian: three sums of two integers
     assert curvature.lr_bound(max(a, b)) == 2 / max(a, b)
 
 
@@ -185,6 +191,8 @@ def test_exact_noise_scale_equals_per_example_autograd(chunk):
     chunks = [(x[i : i + chunk], y[i : i + chunk]) for i in range(0, len(x), chunk)]
     got = noise.exact(loss_one, list(net.parameters()), chunks)
     assert got.gradients == 40 and got.method == "exact"
+    # float64 per-example gradients summed in chunks vs at once: sums of 40 terms, 40 eps = 9e-15;
+    # trace(Sigma) subtracts |G|^2 from the mean square, which can cancel a few digits: 1e-10
     assert got.grad_norm_sq == pytest.approx(float(mean @ mean), rel=1e-10)
     assert got.trace_sigma == pytest.approx(trace_sigma, rel=1e-10)
     assert got.b_simple == pytest.approx(trace_sigma / float(mean @ mean), rel=1e-10)
@@ -195,7 +203,7 @@ def test_two_batch_formulas_invert_the_expected_norms():
     for small, big in [(1, 2), (10, 1000), (100, 4000)]:
         expected = lambda b: g2 + trace / b  # E|G_B|^2 for batches drawn with replacement
         got = noise.from_norms(small, big, expected(small), expected(big))
-        assert got == pytest.approx((g2, trace), rel=1e-12)
+        assert got == pytest.approx((g2, trace), rel=1e-12)  # inverting a 2 x 2 linear system of exact inputs: cond (<= 4000/3999 ~ 1e3) * eps
 
 
 def test_two_batch_estimator_converges_to_the_exact_value():
@@ -206,6 +214,7 @@ def test_two_batch_estimator_converges_to_the_exact_value():
     estimate = noise.two_batch(lambda index: grads[index].mean(0), 60, 2, 30, 4000,
                                torch.Generator().manual_seed(0))
     assert estimate.gradients == 4000 * 30 and estimate.method == "two-batch"
+    # statistics (seeded): 4000 draws, the estimator's relative standard error ~1-2%; 3-5 of them
     assert estimate.trace_sigma == pytest.approx(exact_trace, rel=0.05)
     assert estimate.grad_norm_sq == pytest.approx(exact_g2, rel=0.1)
     assert noise.ratio(1.0, -0.5) != noise.ratio(1.0, -0.5)  # NaN, never a negative B_simple

@@ -88,7 +88,12 @@ def resume(run_id: str, *, store: Store | str | None = None) -> dict[str, Any]:
     options = dict(record.config)
     options["optimizer"] = OptimizerSpec.from_dict(options.get("optimizer") or {})
     config = cls(**options)
-    document = entry.run_function()(config, store=store, run_id=record.id, resume=True,
-                                    sweep_id=record.sweep_id)
+    from .core.checkpoint import folder_for, resume_lock
+
+    with resume_lock(folder_for(store.path, record.id), record.id):  # one resume at a time
+        if store.get(record.id, curves=False).state != "interrupted":  # another just finished it
+            raise ConfigError(f"run {record.id} was resumed by another process meanwhile")
+        document = entry.run_function()(config, store=store, run_id=record.id, resume=True,
+                                        sweep_id=record.sweep_id)
     document.setdefault("problem", entry.name)  # which printer shows it: `sgdlab resume`
     return document

@@ -13,18 +13,25 @@ explodes only some steps (and learning rates) later.
 
 from __future__ import annotations
 
+import math
 from typing import Any
+
+FLOAT32_MAX = 3.4028234663852886e38
 
 from .core import lr_range
 from .core.errors import ConfigError, Problems
 from .core.limits import MAX_STEPS, check_count
 from .core.paths import check_outputs
 from .core.store import RunRecord, Store, new_run_id, run_folder
+from .core.study import Recorder
 
 
 def check(start: float, end: float, num: int, beta: float, stop_factor: float) -> None:
     problems = Problems()
     problems.check(0 < start < end, f"--start and --end must satisfy 0 < start < end, got {start:g}, {end:g}")
+    for flag, value in (("--start", start), ("--end", end)):  # float32 models hold the lr too
+        problems.check(math.isfinite(value) and abs(value) <= FLOAT32_MAX,
+                       f"{flag} must be a finite number <= {FLOAT32_MAX:.4g} (float32's largest), got {value:g}")
     check_count(problems, num, "--num", low=2, high=MAX_STEPS)
     problems.check(0 <= beta < 1, f"--beta must be in [0, 1), got {beta:g}")
     problems.check(stop_factor > 1, f"--stop-factor must be > 1, got {stop_factor:g}")
@@ -51,8 +58,22 @@ def run(config: Any, *, start: float = lr_range.START, end: float = lr_range.END
     folder = run_folder(store, run_id, out)
     check_outputs(store, folder, record=record, plots=plots, out=out)
     setup = hook(config)
-    test = lr_range.range_test(setup.step, lr_range.schedule(start, end, num), beta, stop_factor)
-    rules = lr_range.suggestions(test["lrs"], test["smoothed"])
+    # recorded from here on: a killed range test shows `interrupted` with the curve it had
+    recorder = Recorder(store, RunRecord(id=run_id, command="lr-find", status="running", config=setup.config,
+                                         metrics={"problem": entry.name, "bound": setup.bound}), enabled=record)
+    seen: dict[str, list[float]] = {"lr": [], "loss": []}
+
+    def step(lr: float) -> float:
+        loss = setup.step(lr)
+        seen["lr"].append(lr)
+        seen["loss"].append(loss)
+        recorder.update(curves=seen)
+        return loss
+
+    recorder.begin()
+    with recorder.interruptible():
+        test = lr_range.range_test(step, lr_range.schedule(start, end, num), beta, stop_factor)
+    rules = lr_range.suggestions(test["lrs"], test["smoothed"], num)
     bound, stop_lr = setup.bound, test["stop_lr"]
     document = {
         "status": "completed", "run_id": run_id, "problem": entry.name, "data": setup.data,

@@ -19,6 +19,7 @@ from typing import Any
 from . import __version__
 from .core.errors import ConfigError
 from .core.files import write_text
+from .core.owned import owned_figure
 from .core.paths import require_file
 from .core.store import Store, jsonable
 
@@ -143,7 +144,11 @@ def run_section(store: Store, run_id: str, scratch: Path) -> str:
                             title=f"curves of run {record.id}")
         parts.append(image(path, "recorded curves"))
     for figure in record.figures:
-        parts.append(image(figure))
+        # only a figure the store owns: a row from a store received from someone else may name
+        # /etc/passwd or /proc/self/environ, which must never end up in a page meant to be shared
+        owned = owned_figure(store.path, figure)
+        parts.append(image(owned) if owned else f"<p>(figure {e(figure)} is missing or outside "
+                     f"the run store's folder {e(store.path.parent)}; not included)</p>")
     return "".join(parts)
 
 

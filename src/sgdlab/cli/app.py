@@ -43,8 +43,10 @@ class SgdlabGroup(TyperGroup):
             code = super().main(args=argv, prog_name=prog_name, complete_var=complete_var,
                                 standalone_mode=False, **extra)
             code = code if isinstance(code, int) else 0
-        except click.exceptions.NoArgsIsHelpError as exc:  # bare `sgdlab`: the help, as before
+        except click.exceptions.NoArgsIsHelpError as exc:  # bare `sgdlab`: the help, then why it failed
             print(exc.format_message(), file=sys.stderr)
+            group = " ".join(["sgdlab"] + [a for a in argv if not a.startswith("-")])
+            print(f"error: {group} needs a command; `{group} --help` lists them", file=sys.stderr)
             code = EXIT_BAD_INPUT
         except click.exceptions.ClickException as exc:
             code = fail([usage_message(exc, argv)], "--json" in argv)

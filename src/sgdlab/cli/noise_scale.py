@@ -80,7 +80,7 @@ def noise_scale(
     )
     document = run(
         config, train_steps=train_steps, small=pair[0], big=pair[1], draws=draws,
-        batch_sizes=parse_int_list(batch_sizes, "--batch-sizes") if batch_sizes else None,
+        batch_sizes=parse_int_list(batch_sizes, "--batch-sizes") if study else None,  # "" is an error, not "no study"
         target=target, lrs=parse_float_list(lrs, "--lrs") if lrs else None, max_steps=max_steps,
         max_epochs=max_epochs, store=Store(store),
     )

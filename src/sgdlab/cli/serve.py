@@ -16,6 +16,7 @@ def serve(
     port: int = typer.Option(8000, "--port", help="TCP port (0: any free port; the URL is printed)."),
     store: Optional[str] = StoreOption,
     open_browser: bool = typer.Option(False, "--open", help="Open the page in the default web browser."),
+    allowed_host: Optional[list[str]] = typer.Option(None, "--allowed-host", help="A host name the server may be reached by besides the --host address (and localhost); repeat for more. Any other Host header is refused (DNS rebinding)."),
 ) -> None:
     """A local web app: the descent playground (tutorial section 2, live), every run and sweep in
     the store, and training runs you start and watch from the page. Ctrl-C stops it."""
@@ -29,12 +30,15 @@ def serve(
     except ImportError as exc:  # fastapi/uvicorn missing from a partial install
         raise ConfigError(f"sgdlab serve needs {exc.name}: pip install fastapi uvicorn") from None
 
+    for name in allowed_host or []:
+        if not name.strip() or any(c in name for c in "/ @?#"):
+            raise ConfigError(f"--allowed-host must be a host name, got {name!r}")
+    sock = server.bind(host, port)  # a host that cannot be bound fails here, before the warning
     warning = server.host_warning(host)
     if warning:
         note(warning)
-    sock = server.bind(host, port)
     url = server.url_of(sock)
-    application = create_app(store)
+    application = create_app(store, host=host, allowed_hosts=tuple(allowed_host or ()))
     # the URL goes to stdout (a script can read it, e.g. with --port 0); the rest to stderr
     print(url, flush=True)
     note(f"sgdlab serve: run store {application.state.read_store.path} (read-only for the pages); "

@@ -113,6 +113,10 @@ def sweep(
 
     db = Store(store)
     spec = None
+    saved = db.sweep(resume) if resume is not None and problem is not None else None
+    if saved is not None and saved["problem"] != problem:  # never ignore the problem named
+        raise ConfigError(f"sweep {resume} is a {saved['problem']} sweep, not {problem}; "
+                          f"give `sgdlab sweep --resume {resume}` alone")
     if resume is None:
         if problem is None:
             raise ConfigError(f"give the problem to sweep ({', '.join(_registry().names())}) or --resume SWEEP_ID")

@@ -17,6 +17,7 @@ list of states to gather, the integrity trailer and the fall back to the previou
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
@@ -24,9 +25,9 @@ import shutil
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
-from .errors import DataError
+from .errors import ConfigError, DataError
 from .files import write_bytes
 
 FORMAT = 1
@@ -116,7 +117,35 @@ def read(path: Path) -> dict[str, Any]:
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise DataError(f"checkpoint {path} has an unknown format; it was written by another "
                         "version of sgdlab")
+    # a valid trailer proves only that the bytes are whole: a forged file may lack any part
+    kinds = {"params": list, "optimizer": dict, "generator": torch.Tensor, "loop": dict, "extra": dict}
+    bad = [key for key, kind in kinds.items() if not isinstance(payload.get(key), kind)]
+    loop = payload.get("loop") if isinstance(payload.get("loop"), dict) else {}
+    bad += [f"loop.{key}" for key in ("step", "position") if not isinstance(loop.get(key), int)]
+    if bad:
+        raise DataError(f"checkpoint {path} lacks or has a malformed {', '.join(bad)}; "
+                        "it was not written by sgdlab")
     return payload
+
+
+@contextlib.contextmanager
+def resume_lock(folder: Path, run_id: str) -> Iterator[None]:
+    """Held while a run is resumed: a second `sgdlab resume` of it refuses in one line instead
+    of training the same steps again. An advisory lock on the run's checkpoint folder, released
+    by the kernel when the process ends, however it ends."""
+    import fcntl
+
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConfigError(f"run {run_id} is being resumed by another process; "
+                              "wait for it (`sgdlab runs` shows it)") from None
+        yield
+    finally:
+        os.close(fd)
 
 
 def latest(folder: Path) -> tuple[dict[str, Any] | None, Path | None]:

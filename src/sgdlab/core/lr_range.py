@@ -8,10 +8,15 @@ the first values are not pulled towards zero). The test stops once the smoothed 
 smoothing lags (it remembers ~50 steps), so the raw loss blows up earlier: ``blowup_lr`` is the
 first lr past the smoothed minimum whose batch loss is back above the first one (or not finite).
 
-The suggestion rules, named, since none is a law:
-* ``minimum/10``: a tenth of the lr at the smoothed loss's minimum (fastai's classic rule);
-* ``steep``: the lr where the smoothed loss falls fastest per unit of log lr, on the way down to
-  its minimum (fastai's ``steep``, Lightning's default rule).
+The suggestion rules, named, since none is a law, each exactly as its library computes it on the
+smoothed curve (tests/test_lr_find.py reimplements each library's source and compares):
+* fastai (``Learner.lr_find``) first drops the first ``num // 10`` points and the last 5, and cuts
+  at the first NaN; then ``minimum/10`` is a tenth of the lr at the lowest smoothed loss and
+  ``steep`` the lr at the start of the steepest fall per unit of log lr (over what is left, not
+  only down to the minimum);
+* ``lightning`` (``_LRFinder.suggestion``, Lightning's default) drops the first 10 points and the
+  last 1, keeps the finite ones, and takes the lr where ``torch.gradient(losses, spacing=lrs)`` is
+  most negative: the slope per unit of lr (not of log lr), by central differences.
 
 Nothing here knows a problem: a problem hands over ``step(lr)``, one update at that learning rate
 returning the batch loss before it (``stepper`` builds one from a problem and an optimizer).
@@ -71,19 +76,41 @@ def range_test(step: Callable[[float], float], lrs: list[float], beta: float = B
             "blowup_lr": blowup}
 
 
-def suggestions(lrs: list[float], smoothed: list[float]) -> dict[str, float | None]:
-    """Each named rule's learning rate (None when the curve is too short to say)."""
-    finite = [(lr, v) for lr, v in zip(lrs, smoothed) if math.isfinite(v)]
-    if len(finite) < 3:
-        return {"minimum/10": None, "steep": None}
-    # the last point is where it blew up: leave it out, as fastai and Lightning do
-    finite = finite[:-1]
-    lowest = min(range(len(finite)), key=lambda i: finite[i][1])
-    # the steepest fall on the way down to the minimum (past it, a loss that recovers from a
-    # spike would count as "steep")
-    down = finite[: lowest + 1]
-    slopes = [((b[1] - a[1]) / (math.log(b[0]) - math.log(a[0])), a[0]) for a, b in zip(down, down[1:])]
-    return {"minimum/10": finite[lowest][0] / 10, "steep": min(slopes)[1] if slopes else None}
+FASTAI_SKIP_END, LIGHTNING_SKIP_BEGIN, LIGHTNING_SKIP_END = 5, 10, 1
+
+
+def suggestions(lrs: list[float], smoothed: list[float], num: int = NUM) -> dict[str, float | None]:
+    """Each named rule's learning rate (None when the curve is too short to say). ``num`` is the
+    number of lrs scheduled (fastai skips ``num // 10`` of them, however many were run)."""
+    rules: dict[str, float | None] = {"minimum/10": None, "steep": None, "lightning": None}
+    # fastai: lrs[num_it//10:-5], cut at the first NaN
+    x, y = lrs[num // 10: len(lrs) - FASTAI_SKIP_END], smoothed[num // 10: len(smoothed) - FASTAI_SKIP_END]
+    if any(math.isnan(v) for v in y):
+        cut = next(i for i, v in enumerate(y) if math.isnan(v))
+        x, y = x[:cut], y[:cut]
+    if y:
+        rules["minimum/10"] = x[min(range(len(y)), key=y.__getitem__)] / 10  # argmin: the first lowest
+    if len(y) >= 2:
+        slopes = [(b - a) / (math.log(lb) - math.log(la)) for a, b, la, lb in zip(y, y[1:], x, x[1:])]
+        rules["steep"] = x[min(range(len(slopes)), key=slopes.__getitem__)]
+    # Lightning: [10:-1], the finite points, torch.gradient's central differences in lr
+    kept = [(lr, v) for lr, v in zip(lrs[LIGHTNING_SKIP_BEGIN: len(lrs) - LIGHTNING_SKIP_END],
+                                     smoothed[LIGHTNING_SKIP_BEGIN: len(smoothed) - LIGHTNING_SKIP_END])
+            if math.isfinite(v)]
+    if len(kept) >= 2:
+        gradient = _gradient([v for _, v in kept], [lr for lr, _ in kept])
+        rules["lightning"] = kept[min(range(len(gradient)), key=gradient.__getitem__)][0]
+    return rules
+
+
+def _gradient(f: list[float], x: list[float]) -> list[float]:
+    """numpy's / torch's ``gradient`` with coordinates ``x``: second-order central differences
+    inside, one-sided first-order ones at both ends (``edge_order=1``)."""
+    out = [(f[1] - f[0]) / (x[1] - x[0])]
+    for i in range(1, len(f) - 1):
+        hs, hd = x[i] - x[i - 1], x[i + 1] - x[i]
+        out.append((hs * hs * f[i + 1] + (hd * hd - hs * hs) * f[i] - hd * hd * f[i - 1]) / (hs * hd * (hd + hs)))
+    return out + [(f[-1] - f[-2]) / (x[-1] - x[-2])]
 
 
 def stepper(problem, optimizer, batch_size: int, generator) -> Callable[[float], float]:

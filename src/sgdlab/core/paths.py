@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -35,10 +36,44 @@ def check_file(problems: Problems, path: str | os.PathLike, what: str) -> None:
     if target.is_dir():
         problems.add(f"{what}: {target} is a folder; give a file name (e.g. {target / _example(what)})")
         return
+    kind = special_kind(target)
+    if kind:  # written atomically, the node itself would be replaced by a regular file (/dev/null!)
+        problems.add(f"{what}: {target} is {kind}, not a regular file; give a file name")
+        return
     if target.exists() and not os.access(target, os.W_OK):
         problems.add(f"{what}: {target} exists and is not writable")
         return
     _check_creatable(problems, target.parent, what, shown=target)
+
+
+def special_kind(path: Path) -> str | None:
+    """'a device node', 'a socket' or 'a fifo' when ``path`` (followed through symlinks) is one."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None
+    for test, kind in ((stat.S_ISCHR, "a device node"), (stat.S_ISBLK, "a device node"),
+                       (stat.S_ISSOCK, "a socket"), (stat.S_ISFIFO, "a fifo")):
+        if test(mode):
+            return kind
+    return None
+
+
+def store_path_problem(path: Path) -> str | None:
+    """Why ``path`` can never be a run store (a folder, a device, a socket, a fifo, a path under
+    a file), or None; nothing is created."""
+    path = path.expanduser()
+    if path.is_dir():
+        return f"{path} is a folder; give a file name (e.g. {path / 'runs.db'})"
+    kind = special_kind(path)
+    if kind:
+        return f"{path} is {kind}, not a run store file"
+    parent = path.parent
+    while not parent.exists() and parent.parent != parent:
+        parent = parent.parent
+    if parent.exists() and not parent.is_dir():
+        return f"{path} cannot be created: {parent} is a file, not a folder"
+    return None
 
 
 def check_not_empty(problems: Problems, paths: dict[str, object]) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import sys
 from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,10 +32,38 @@ def encode_curve(values: Iterable[float]) -> bytes:
     return array("d", (float(v) for v in values)).tobytes()
 
 
+class BadRow(ValueError):
+    """A row of the store that cannot be read (edited by hand, written by a damaged copy)."""
+
+
 def decode_curve(blob: bytes) -> list[float]:
+    if not isinstance(blob, bytes) or len(blob) % 8:
+        raise BadRow(f"a curve blob of {len(blob) if isinstance(blob, bytes) else type(blob).__name__} "
+                     "bytes is not float64 values")
     values = array("d")
     values.frombytes(blob)
     return values.tolist()
+
+
+_warned: set[str] = set()
+
+
+def warn_bad_row(message: str) -> None:
+    """One line on stderr per damaged row and process: the rest of the store stays usable."""
+    if message not in _warned:
+        _warned.add(message)
+        print(f"warning: {message}", file=sys.stderr)
+
+
+def readable_records(rows, where: object) -> list["RunRecord"]:
+    """The rows as records, each damaged one skipped with a warning naming it."""
+    records = []
+    for row in rows:
+        try:
+            records.append(row_to_record(row))
+        except BadRow as exc:
+            warn_bad_row(f"run store {where}: skipped {exc}")
+    return records
 
 
 @dataclass
@@ -67,13 +96,45 @@ class RunRecord:
         return effective_status(self.status, self.pid, self.host, self.pid_start)
 
 
+def readable_curves(rows, run_id: str, where: object) -> dict[str, list[float]]:
+    """A run's curves from (name, blob) rows; a damaged blob is skipped with a warning."""
+    curves = {}
+    for name, blob in rows:
+        try:
+            curves[name] = decode_curve(blob)
+        except BadRow as exc:
+            warn_bad_row(f"run store {where}: run {run_id}: skipped curve {name!r} ({exc})")
+    return curves
+
+
+def sweep_spec(text: Any, sweep_id: str, where: object) -> dict[str, Any]:
+    """A sweeps row's spec; one that is not a JSON object is a clear error naming the sweep."""
+    from .errors import StoreError
+
+    try:
+        spec = json.loads(text)
+    except (TypeError, ValueError):
+        spec = None
+    if not isinstance(spec, dict):
+        raise StoreError(f"sweep {sweep_id} in {where} is damaged (its spec is not a JSON object)")
+    return spec
+
+
 def row_to_record(row) -> RunRecord:
     """A ``runs`` row (an ``sqlite3.Row``, or a plain tuple in column order) as a RunRecord;
     columns a store written before them lacks read as None."""
     keys = row.keys() if isinstance(row, sqlite3.Row) else COLUMNS[: len(row)]
     data = {name: None for name in COLUMNS} | {k: v for k, v in zip(keys, row) if k in COLUMNS}
-    for name in ("config", "metrics", "figures"):
-        data[name] = json.loads(data[name])
+    kinds = {"config": dict, "metrics": dict, "figures": list}
+    for name, kind in kinds.items():
+        try:
+            data[name] = json.loads(data[name])
+        except (TypeError, ValueError):
+            raise BadRow(f"run {data['id']} ({name} is not JSON)") from None
+        if not isinstance(data[name], kind):
+            raise BadRow(f"run {data['id']} ({name} is not a JSON {'object' if kind is dict else 'list'})")
+    if not isinstance(data["id"], str) or not isinstance(data["command"], str) or not isinstance(data["status"], str):
+        raise BadRow(f"run {data['id']!r} (id, command or status is not text)")
     return RunRecord(**data)
 
 

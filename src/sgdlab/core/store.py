@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from .errors import StoreError
-from .records import (COLUMNS, FINISHED, MIGRATIONS, RunRecord, decode_curve, encode_curve,  # noqa: F401
-                      finite_or_none, jsonable, row_to_record)
+from .paths import store_path_problem
+from .records import (COLUMNS, FINISHED, MIGRATIONS, BadRow, RunRecord, decode_curve, encode_curve,  # noqa: F401
+                      finite_or_none, jsonable, readable_curves, readable_records, row_to_record, sweep_spec)
 
 DEFAULT_STORE = Path("sgdlab-runs") / "runs.db"
 STORE_ENV = "SGDLAB_STORE"
@@ -70,10 +71,12 @@ def resolve_store_path(path: str | os.PathLike | None = None) -> Path:
     """``--store`` wins, then ``$SGDLAB_STORE``, then ``./sgdlab-runs/runs.db``."""
     if path is not None and not str(path).strip():
         raise StoreError("--store: the path is empty; give the run store's file, e.g. runs.db")
-    if path:
-        return Path(path)
     env = os.environ.get(STORE_ENV)
-    return Path(env) if env else DEFAULT_STORE
+    chosen = Path(path) if path else Path(env) if env else DEFAULT_STORE
+    problem = store_path_problem(chosen)  # a folder, a device, a path under a file: before any work
+    if problem:
+        raise StoreError(f"the run store (--store or ${STORE_ENV}): {problem}")
+    return chosen
 
 
 class Store:
@@ -84,13 +87,15 @@ class Store:
 
     # -- connection -------------------------------------------------------------------------
     def exists(self) -> bool:
-        return self.path.is_file()
+        """A store file with something in it: a 0-byte file is read as no store, never made one."""
+        return self.path.is_file() and self.path.stat().st_size > 0
 
     def _connect(self, create: bool = True) -> sqlite3.Connection:
         """A connection; the file (and its folder) is created only by writers (``create``):
         reading a store that does not exist yet leaves nothing behind."""
         if not create and not self.exists():
-            raise StoreError(f"no run store at {self.path}; nothing has been recorded there yet")
+            raise StoreError(f"no run store at {self.path}{' (an empty file)' if self.path.is_file() else ''}; "
+                             "nothing has been recorded there yet")
         try:
             if create:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -186,7 +191,8 @@ class Store:
             record.id, record.created, record.command, record.status, record.sweep_id,
             record.key_metric_name, finite_or_none(record.key_metric),
             json.dumps(jsonable(record.config)), json.dumps(jsonable(record.metrics)),
-            json.dumps(record.figures), record.sgdlab_version, record.torch_version,
+            # whole paths: a relative one would mean another file when read from another folder
+            json.dumps([os.path.abspath(str(f)) for f in record.figures]), record.sgdlab_version, record.torch_version,
             record.pid, record.host, record.pid_start, record.updated,
         )
         conn.execute(
@@ -232,7 +238,7 @@ class Store:
             args.append(int(limit))
         with closing(self._connect(create=False)) as conn:
             rows = conn.execute(query, args).fetchall()
-        return [row_to_record(r) for r in reversed(rows)]
+        return readable_records(reversed(rows), self.path)  # a damaged row: skipped, named
 
     def get(self, run_id: str, curves: bool = True) -> RunRecord:
         """Fetch a run by id or unique id prefix."""
@@ -261,12 +267,13 @@ class Store:
         if len(rows) > 1:
             ids = ", ".join(r[0] for r in rows[:5])
             raise StoreError(f"run id prefix {run_id!r} is ambiguous ({ids}...); give more of it")
-        record = row_to_record(rows[0])
+        try:
+            record = row_to_record(rows[0])
+        except BadRow as exc:
+            raise StoreError(f"{exc} in {self.path} is damaged; the other runs are unaffected") from None
         if curves:
-            for name, blob in conn.execute(
-                "SELECT name, data FROM curves WHERE run_id = ? ORDER BY name", (record.id,)
-            ):
-                record.curves[name] = decode_curve(blob)
+            rows = conn.execute("SELECT name, data FROM curves WHERE run_id = ? ORDER BY name", (record.id,))
+            record.curves = readable_curves(rows, record.id, self.path)
         return record
 
     def sweep(self, sweep_id: str) -> dict[str, Any] | None:
@@ -276,7 +283,7 @@ class Store:
             row = conn.execute("SELECT * FROM sweeps WHERE id = ?", (sweep_id,)).fetchone()
         if row is None:
             return None
-        return {"id": row[0], "created": row[1], "problem": row[2], "spec": json.loads(row[3])}
+        return {"id": row[0], "created": row[1], "problem": row[2], "spec": sweep_spec(row[3], sweep_id, self.path)}
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
@@ -303,9 +310,7 @@ def _now() -> str:
 
 
 def _torch_version() -> str:
-    import torch
-
-    return torch.__version__
+    import torch; return torch.__version__  # noqa: E702 (lazy: `sgdlab --help` stays fast)
 
 
 def run_folder(store: Store, run_id: str, out: str | os.PathLike | None = None) -> Path:

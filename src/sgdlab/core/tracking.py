@@ -43,6 +43,12 @@ class Tracking:
                 self.store.check_writable()
             except SgdlabError as exc:  # collect its lines with the others
                 problems.items.extend(exc.problems)
+        checkpoints = getattr(self.config, "checkpoint_every", None) is not None or getattr(self.config, "epochs", None)
+        if self.standalone and checkpoints and not problems.items:  # where checkpoints go, any kind of file
+            check_folder(problems, self.folder, "the checkpoint folder (next to the run store)")
+            if self.folder.is_dir():
+                problems.items += [f"checkpoint {p} is not a regular file; move it away"
+                                   for p in sorted(self.folder.glob("step-*.pt")) if not p.is_file()]
         out = getattr(self.config, "out", None)
         # the default figures folder sits next to the store: one line for one cause
         if getattr(self.config, "plots", False) and (out or not problems.items):

@@ -46,7 +46,7 @@ class LinRegConfig:
             raise ConfigError(*wrong_kinds)
         problems = Problems()
         check_not_empty(problems, {"--csv": self.csv, "--out": self.out})
-        problems.check(is_finite(self.lr) and self.lr > 0, f"--lr must be > 0, got {self.lr}")
+        problems.check(is_finite(self.lr) and self.lr > 0, f"--lr must be a finite number > 0, got {self.lr}")
         if is_finite(self.lr):
             check_fits(problems, "--lr", self.lr, self.dtype, DTYPE_HINT.get(self.dtype, ""))
         check_count(problems, self.steps, "--steps", high=MAX_STEPS,

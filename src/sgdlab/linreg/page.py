@@ -28,6 +28,9 @@ def build(options: LinregOptions):
 
     problems = Problems()
     problems.check(options.steps <= MAX_STEPS, f"--steps must be <= {MAX_STEPS:,} here")
+    # the command line's rule: both set the length of the run (epochs would silently win)
+    problems.check("steps" not in options.model_fields_set or options.epochs is None,
+                   "--steps and --epochs both set the length of the run; give one of them")
     problems.raise_if_any(ConfigError)
     config = LinRegConfig(**options.fields(), optimizer=options.spec())
     Prepared(config)  # validates, and checks the batch size against the data: the CLI's messages

@@ -44,7 +44,7 @@ def arguments(batch_sizes, target, lrs, max_steps, max_epochs) -> dict[str, Any]
     problems = Problems()
     problems.check(math.isfinite(args["target"]) and args["target"] > 0, f"--target must be > 0, got {args['target']}")
     for lr in args["lrs"]:
-        problems.check(math.isfinite(lr) and lr > 0, f"--lrs must be > 0, got {lr}")
+        problems.check(math.isfinite(lr) and lr > 0, f"--lrs must be a finite number > 0, got {lr}")
     check_count(problems, args["max_steps"], "--max-steps", high=MAX_STEPS)
     check_count(problems, args["max_epochs"], "--max-epochs", high=MAX_STEPS)
     problems.raise_if_any(ConfigError)

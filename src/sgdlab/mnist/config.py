@@ -74,7 +74,7 @@ class MnistConfig:
                                    ("--loss", self.loss, LOSSES),
                                    ("--normalize", self.normalize, NORMALIZATIONS)):
             problems.check(value in known, f"{flag} must be one of {', '.join(known)}, got {value!r}")
-        problems.check(is_finite(self.lr) and self.lr > 0, f"--lr must be > 0, got {self.lr}")
+        problems.check(is_finite(self.lr) and self.lr > 0, f"--lr must be a finite number > 0, got {self.lr}")
         if is_finite(self.lr):
             check_fits(problems, "--lr", self.lr, "float32")
         if self.batch_size is not None:  # None: the full batch

@@ -9,6 +9,7 @@ or the ``mirrors`` argument replace the built-in list.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import sys
@@ -125,6 +126,7 @@ def fetch(
     timeout = TIMEOUT_S if timeout is None else timeout
     checksums = CHECKSUMS[dataset] if checksums is None else checksums
     bases = mirrors_for(dataset, mirrors)
+    created = not folder.exists()
     paths = []
     for name in FILES:
         target = folder / name
@@ -151,6 +153,9 @@ def fetch(
             if done:
                 break
         if not done:
+            if created:  # a failed download leaves no empty data folder behind
+                with contextlib.suppress(OSError):
+                    folder.rmdir()  # only when empty: files fetched before stay
             env = MIRROR_ENV[dataset]
             raise DataError(
                 f"cannot download {name} for {dataset} into {folder}: "

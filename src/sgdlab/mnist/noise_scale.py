@@ -17,6 +17,7 @@ from ..core.errors import ConfigError, Problems
 from ..core.limits import MAX_STEPS, check_count
 from ..core.paths import check_outputs
 from ..core.store import RunRecord, Store, new_run_id, run_folder
+from ..core.study import Recorder
 from .config import MnistConfig
 
 DEFAULT_LR = 0.1  # the tutorial's 0.01 barely moves the network in one epoch at batch 100
@@ -96,12 +97,21 @@ def run(config: MnistConfig, *, train_steps: int | None = None, small: int = TWO
     net = build_model(int(x.shape[1]), config.hidden, len(data.classes), generator, config.activation).to(device)
     estimator_rng = torch.Generator().manual_seed(config.seed + 1)  # the two-batch draws' own stream
     sizes = dict(small=small, big=big, draws=draws, generator=estimator_rng)
-    init = measure(net, x, y, config.loss, **sizes)
-    problem = Classifier(net, x, y, config.loss)
-    optimizer = optim.create(config.optimizer.name, problem.parameters(), lr=config.lr,
-                             **config.optimizer.hyperparameters())
-    loop = training_loop.run(problem, optimizer, batch_size=batch_size, steps=train_steps, generator=generator)
-    trained = measure(net, x, y, config.loss, **sizes) | {"step": loop.steps_done, "status": loop.status}
+    # recorded from the start and after each part: a killed study shows `interrupted` with them
+    recorder = Recorder(store, RunRecord(id=run_id, command="noise-scale", status="running", config=config.to_dict(),
+                                         metrics={"data": data.describe() | {"train": n}, "batch_size": batch_size,
+                                                  "lr": config.lr}), enabled=record)
+    recorder.begin()
+    with recorder.interruptible():
+        init = measure(net, x, y, config.loss, **sizes)
+        recorder.update(metrics={"init": init}, force=True)
+        problem = Classifier(net, x, y, config.loss)
+        optimizer = optim.create(config.optimizer.name, problem.parameters(), lr=config.lr,
+                                 **config.optimizer.hyperparameters())
+        loop = training_loop.run(problem, optimizer, batch_size=batch_size, steps=train_steps, generator=generator)
+        recorder.update(curves={"train_loss": loop.step_losses}, force=True)
+        trained = measure(net, x, y, config.loss, **sizes) | {"step": loop.steps_done, "status": loop.status}
+        recorder.update(metrics={"trained": trained}, force=True)
 
     document: dict[str, Any] = {
         "status": "diverged" if loop.status == "diverged" else "completed", "run_id": run_id,
@@ -110,7 +120,8 @@ def run(config: MnistConfig, *, train_steps: int | None = None, small: int = TWO
         "config": config.to_dict(), "figures": [],
     }
     if batch_sizes:
-        document.update(batch_study.run_study(config, study_args, store=store, folder=folder))
+        with recorder.interruptible():
+            document.update(batch_study.run_study(config, study_args, store=store, folder=folder))
     if record:
         store.save(to_record(document))
     return document

@@ -22,6 +22,7 @@ from ..core.paths import check_outputs
 from ..core.store import RunRecord, Store, new_run_id, run_folder
 from ..theory.edge import (EDGE_BAND, MIN_AFTER, SHARPENING, analyse, check,  # noqa: F401  (moved to
                            _quartiles)                                      #  theory/edge.py, shared)
+from ..core.study import Recorder
 from .config import MnistConfig
 
 STUDY_DEFAULTS = dict(hidden=[200, 200], activation="tanh", loss="mse", normalize="standardize")
@@ -49,25 +50,40 @@ def run_study(config: MnistConfig, lrs: list[float], *, steps: int = DEFAULT_STE
                   out=config.out)
     data = data if data is not None else datasets.load(config.dataset, config.data_dir)
     runs, records = [], []
+    if record:  # recorded at start: a killed study shows its finished lrs and the one it was on
+        store.save_sweep(study_id, "mnist", {"study": "sharpness", "lrs": lrs, "steps": steps,
+                                             "every": every, "config": base.to_dict()})
     for lr in lrs:
         progress = None if on_progress is None else (lambda s, t, lr=lr: on_progress(lr, s, t))
-        result = run(replace(base, lr=lr), store=store, record=False, data=data, on_progress=progress)
+        run_id = new_run_id()
+        recorder = Recorder(store, RunRecord(id=run_id, command="sharpness", status="running", sweep_id=study_id,
+                                             config=replace(base, lr=lr).to_dict(), metrics={"lr": lr}), enabled=record)
+        losses: list[float] = []
+
+        def on_loss(step: int, loss: float, recorder=recorder, losses=losses) -> None:
+            losses.append(loss)
+            recorder.update(curves={"loss": losses})
+
+        recorder.begin()
+        with recorder.interruptible():
+            result = run(replace(base, lr=lr), store=store, record=False, data=data, on_progress=progress,
+                         on_loss=on_loss, run_id=run_id)
         entry = analyse(lr, result["sharpness"], result["step_losses"], result["status"])
         entry.update({"sharpness": result["sharpness"], "losses": result["step_losses"],
                       "status": result["status"], "seconds": result["seconds"], "run_id": result["run_id"],
                       "test_accuracy": result["test_accuracy"], "cost": result["sharpness_cost"]})
         runs.append(entry)
         records.append(to_record(entry, result, study_id))
+        if record:
+            store.save(records[-1])
     figures_out: list[str] = []
     if config.plots:
         folder = run_folder(store, study_id, config.out)
         figures_out = draw(runs, folder)
         for r in records:
             r.figures = figures_out
-    if record:
-        store.save_sweep(study_id, "mnist", {"study": "sharpness", "lrs": lrs, "steps": steps,
-                                             "every": every, "config": base.to_dict()})
-        store.save_many(records)
+    if record and figures_out:
+        store.save_many(records)  # again, with the figures
     statuses = {r["status"] for r in runs}
     return {"status": "diverged" if "diverged" in statuses else "completed", "study_id": study_id,
             "steps": steps, "every": every, "data": records[0].metrics["data"],

@@ -19,7 +19,7 @@ from .. import __version__
 from ..core.store import resolve_store_path
 from . import pages, playground, responses, runs, train
 from .jobs import JobManager
-from .middleware import BodyLimit, SecurityHeaders
+from .middleware import BodyLimit, Guard, SecurityHeaders
 from .store import ReadOnlyStore
 
 STATIC = pages.STATIC
@@ -34,9 +34,12 @@ strings "NaN", "Infinity", "-Infinity", as with `--json`.
 """
 
 
-def create_app(store: str | os.PathLike | None = None) -> FastAPI:
+def create_app(store: str | os.PathLike | None = None, *, host: str = "127.0.0.1",
+               allowed_hosts: tuple[str, ...] = ()) -> FastAPI:
     """The app for the run store at ``store`` (default: ``$SGDLAB_STORE`` or
-    ``./sgdlab-runs/runs.db``). Pages read it read-only; runs trained from the page write to it."""
+    ``./sgdlab-runs/runs.db``). Pages read it read-only; runs trained from the page write to it.
+    ``host`` is the address it is bound to: requests naming another Host are refused (with the
+    names in ``allowed_hosts``, `serve --allowed-host`), see ``middleware.Guard``."""
     store_path = resolve_store_path(store)
     jobs = JobManager(store_path)
 
@@ -55,7 +58,7 @@ def create_app(store: str | os.PathLike | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     for route in pages.PAGES:
-        app.add_api_route(route, _page(route), methods=["GET"], include_in_schema=False)
+        app.add_api_route(route, _page(route), methods=["GET", "HEAD"], include_in_schema=False)
 
     @app.get("/docs", include_in_schema=False)
     def docs():
@@ -68,8 +71,10 @@ def create_app(store: str | os.PathLike | None = None) -> FastAPI:
     def favicon():
         return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
 
-    app.add_middleware(SecurityHeaders)
+    # the last added runs first: the headers go on every answer, the guard's and the cap's too
     app.add_middleware(BodyLimit)
+    app.add_middleware(Guard, host=host, allowed_hosts=tuple(allowed_hosts))
+    app.add_middleware(SecurityHeaders)
     return app
 
 

@@ -55,5 +55,11 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> Response:
+        from .middleware import security_headers
+
         log.exception("internal error on %s %s", request.method, request.url.path)
-        return error_response(500, [f"internal error ({type(exc).__name__}); see the server's log"])
+        response = error_response(500, [f"internal error ({type(exc).__name__}); see the server's log"])
+        # Starlette sends this answer outside every middleware: the headers are added here
+        for name, value in security_headers(request.url.path):
+            response.headers[name.decode()] = value.decode()
+        return response

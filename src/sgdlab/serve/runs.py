@@ -125,6 +125,8 @@ def show_sweep(request: Request, sweep_id: str, max_points: int = 1000) -> Any:
     saved = store.sweep(sweep_id) if store.exists() else None
     if saved is None:
         raise StoreError(f"no sweep {sweep_id!r} in {store.path}")
+    if "axes" not in saved["spec"] and "batch_sizes" not in saved["spec"]:
+        return json_response(_study(store, sweep_id, saved, max_points))
     spec = _spec(saved)
     doc = summarize_sweep(store, sweep_id, spec, problems.get(spec.problem).sweep_adapter())
     rows = doc.pop("_rows")
@@ -134,6 +136,19 @@ def show_sweep(request: Request, sweep_id: str, max_points: int = 1000) -> Any:
         curves.append({k: row.get(k) for k in ("run_id", "lr", "batch_size", "optimizer", "seed",
                                                 "status")} | {"step": steps, "value": values})
     return json_response(doc | {"created": saved["created"], "curves": curves})
+
+
+def _study(store, study_id: str, saved: dict[str, Any], max_points: int) -> dict[str, Any]:
+    """A study that is not a grid (sharpness): its settings, runs and loss curves."""
+    runs, curves = [], []
+    for r in store.list_runs(sweep_id=study_id):
+        full = store.get(r.id)
+        runs.append({"run_id": r.id, "command": r.command, "status": r.state, "lr": r.config.get("lr"),
+                     "key_metric_name": r.key_metric_name, "key_metric": r.key_metric})
+        steps, values = decimate(full.curves.get("loss") or full.curves.get("step_loss") or [], max_points)
+        curves.append({"run_id": r.id, "lr": r.config.get("lr"), "status": r.state, "step": steps, "value": values})
+    return {"sweep_id": study_id, "study": saved["spec"].get("study"), "problem": saved["problem"],
+            "created": saved["created"], "settings": saved["spec"], "runs": runs, "curves": curves}
 
 
 def _spec(saved: dict[str, Any]):

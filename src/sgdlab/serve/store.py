@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import ConfigError, StoreError
-from ..core.store import BUSY_TIMEOUT_S, RunRecord, Store, row_to_record
+from ..core.owned import FIGURE_SUFFIXES, owned_figure
+from ..core.store import BUSY_TIMEOUT_S, RunRecord, Store, readable_records
 
 RUN_ID = re.compile(r"^[0-9A-Za-z-]{1,64}$")  # what run and sweep ids are made of (no LIKE wildcards)
-FIGURE_SUFFIXES = {".png", ".svg"}
+__all__ = ["FIGURE_SUFFIXES", "ReadOnlyStore", "check_id", "decimate", "figure_file"]
 
 
 def check_id(value: str, what: str = "run id") -> str:
@@ -65,7 +66,7 @@ class ReadOnlyStore(Store):
         query += " ORDER BY created DESC, rowid DESC LIMIT ?"
         with closing(self._connect()) as conn:
             rows = conn.execute(query, [*args, int(limit)]).fetchall()
-        return [row_to_record(r) for r in rows]
+        return readable_records(rows, self.path)
 
     def sweeps(self, limit: int = 200) -> list[dict[str, Any]]:
         """Recorded sweeps (and mnist batch-size studies), newest first, with their cell counts."""
@@ -90,8 +91,8 @@ class ReadOnlyStore(Store):
 
 
 def figure_file(store: Store, record: RunRecord, index: int) -> Path | None:
-    """The ``index``-th figure of ``record`` if it is a regular image file inside the store's
-    folder once every symlink and ``..`` is resolved; None otherwise (then it is not served).
+    """The ``index``-th figure of ``record`` if the store owns it (``core.owned``: a regular image
+    file inside the store's folder once every symlink and ``..`` is resolved); None otherwise.
 
     The client gives only a run id and a number; the path comes from the store's own record and
     is still checked, so a record pointing at ``../x``, ``/etc/...`` or a symlink leading out of
@@ -99,18 +100,7 @@ def figure_file(store: Store, record: RunRecord, index: int) -> Path | None:
     """
     if not 0 <= index < len(record.figures):
         return None
-    root = store.path.parent.resolve()
-    recorded = Path(str(record.figures[index]))
-    candidate = recorded if recorded.is_absolute() else Path.cwd() / recorded
-    try:
-        resolved = candidate.resolve(strict=True)
-    except (OSError, RuntimeError):
-        return None
-    if not resolved.is_relative_to(root) or not resolved.is_file():
-        return None
-    if resolved.suffix.lower() not in FIGURE_SUFFIXES:
-        return None
-    return resolved
+    return owned_figure(store.path, record.figures[index])
 
 
 def decimate(values: list[float], max_points: int) -> tuple[list[int], list[float]]:

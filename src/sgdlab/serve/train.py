@@ -90,7 +90,9 @@ async def job_events(request: Request, job_id: int, since: int = 0,
     job = _job(request, job_id)
     manager = _manager(request)
     # a browser that reconnects sends the id of the last event it got: the points it already has
-    start = int(last_event_id) if last_event_id and last_event_id.isdigit() else max(0, since)
+    # ASCII digits only: "²".isdigit() is True but int("²") fails
+    valid = last_event_id and last_event_id.isascii() and last_event_id.isdigit() and len(last_event_id) < 19
+    start = int(last_event_id) if valid else max(0, since)
 
     async def events():
         sent, waited, last = start, 0.0, None

@@ -58,7 +58,7 @@ class SurfaceConfig:
         if self.lrs is not None:
             problems.check(len(self.lrs) >= 1, "--lr needs at least one learning rate")
             for lr in self.lrs:
-                problems.check(is_finite(lr) and lr > 0, f"--lr must be > 0, got {lr}")
+                problems.check(is_finite(lr) and lr > 0, f"--lr must be a finite number > 0, got {lr}")
             twice = sorted({lr for lr in self.lrs if self.lrs.count(lr) > 1})
             problems.check(not twice, f"--lr gives {', '.join(map(str, twice))} twice: the "
                                       "trajectories would be identical")

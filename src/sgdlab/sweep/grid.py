@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -64,12 +65,12 @@ class SweepSpec:
         for name, values in self.axes.items():
             problems.check(name in AXES, f"unknown sweep axis {name!r}")
             problems.check(len(values) > 0, f"--{name.replace('_', '-')}: no values")
-            seen = [json.dumps(v) for v in values]
-            dupes = sorted({v for v in seen if seen.count(v) > 1})
+            counts = Counter(json.dumps(v) for v in values)  # linear: --seeds may give 10^6 values
+            dupes = sorted(v for v, k in counts.items() if k > 1)
             problems.check(not dupes, f"--{name.replace('_', '-')}: duplicate value(s) {', '.join(dupes)}")
         n = self.size()
-        problems.check(
-            yes or n <= MAX_CELLS_WITHOUT_YES,
+        problems.check(  # one line per grid: past the hard limit, --yes would not help
+            yes or n <= MAX_CELLS_WITHOUT_YES or n > MAX_CELLS,
             f"the grid has {n:,} cells (more than {MAX_CELLS_WITHOUT_YES:,}); pass --yes to run it anyway",
         )
         problems.check(n <= MAX_CELLS, f"the grid has {n:,} cells, more than the limit "
@@ -88,6 +89,10 @@ class SweepSpec:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "SweepSpec":
+        """A spec as stored; a damaged one (no axes, unknown keys) is a ConfigError, not a crash."""
+        unknown = sorted(set(data) - set(cls.__dataclass_fields__))
+        if not isinstance(data.get("axes"), dict) or "problem" not in data or unknown:
+            raise ConfigError(f"the stored sweep spec is not a grid (no axes, or unknown keys {unknown})")
         return cls(**data)
 
 

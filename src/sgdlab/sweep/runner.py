@@ -43,6 +43,9 @@ def run_sweep(
         saved = store.sweep(resume)
         if saved is None:
             raise ConfigError(f"no sweep {resume!r} in {store.path}; `sgdlab runs` lists the sweeps' runs")
+        if not isinstance(saved["spec"].get("axes"), dict):  # a study (batch sizes, sharpness...)
+            raise ConfigError(f"{resume} is a {saved['spec'].get('study') or saved['problem']} study, not a "
+                              "grid sweep: `sweep --resume` finishes sweeps made by `sgdlab sweep` only")
         stored_spec = SweepSpec.from_dict(saved["spec"])
         if spec is not None:  # a resumed sweep keeps its grid; only how it runs may change
             stored_spec.executor, stored_spec.workers = spec.executor, spec.workers

@@ -18,13 +18,22 @@ EDGE_BAND = (0.8, 1.25)  # median of sharpness * lr / 2 after the hit within thi
 MIN_AFTER = 3  # measurements at or after the hit needed to say it hovers there
 
 
+MAX_LRS = 20
+
+
 def check(lrs: list[float], steps: int, every: int) -> None:
     problems = Problems()
     problems.check(len(lrs) > 0, "--lr: give at least one learning rate")
-    for lr in lrs:
-        problems.check(is_finite(lr) and lr > 0, f"--lr must be > 0, got {lr}")
+    # one full training run per lr: a handful is a study, a thousand is a mistake
+    problems.check(len(lrs) <= MAX_LRS, f"--lr: {len(lrs):,} learning rates is more than the limit {MAX_LRS} "
+                                        "(one full-batch run each); give fewer")
+    for lr in lrs[:MAX_LRS]:
+        problems.check(is_finite(lr) and lr > 0, f"--lr must be a finite number > 0, got {lr}")
     check_count(problems, steps, "--steps", high=MAX_STEPS, why="every step's loss is kept")
     check_count(problems, every, "--every")
+    if isinstance(every, int) and isinstance(steps, int) and 0 < steps < every:
+        problems.add(f"--every {every} is more than --steps {steps}: the sharpness would be measured "
+                     "only at step 0; give --every <= --steps")
     problems.raise_if_any(ConfigError)
 
 
