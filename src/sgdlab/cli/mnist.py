@@ -36,6 +36,9 @@ def mnist(
     sharpness_every: Optional[int] = typer.Option(None, "--sharpness-every", help="Also measure the sharpness every K updates; draws it against 2/lr.", show_default=False),
     sharpness_subset: str = typer.Option("1000", "--sharpness-subset", help="Measure the sharpness on the first N training images, or all."),
     noise_every: Optional[int] = typer.Option(None, "--noise-every", help="Also measure the exact gradient noise scale B_simple over the training set every K updates (per-example norms: about 0.2 s per 4,000 images); draws it against the batch size.", show_default=False),
+    sync_every: Optional[int] = typer.Option(None, "--sync-every", help="Read the losses on the host every K updates (default: 1 on CPU, 50 on CUDA); a diverged run still stops at its exact step.", show_default=False),
+    no_cuda_graph: bool = typer.Option(False, "--no-cuda-graph", help="On CUDA, run each step eagerly instead of replaying it as one captured graph."),
+    compile_step: bool = typer.Option(False, "--compile", help="Run the training step through torch.compile (compiles for a minute; measured slower on CPU)."),
     optimizer: str = options.OPTIMIZER,
     momentum: Optional[float] = options.MOMENTUM,
     nesterov: bool = options.NESTEROV,
@@ -80,6 +83,7 @@ def mnist(
         limit_test=limit_test, out=out, plots=not no_plots, checkpoint_every=checkpoint_every,
         keep_checkpoint=keep_checkpoint, bound=not no_bound, sharpness_every=sharpness_every,
         sharpness_subset=options.parse_subset(sharpness_subset), noise_every=noise_every,
+        sync_every=sync_every, cuda_graph=not no_cuda_graph, compile=compile_step,
         optimizer=options.optimizer_spec(optimizer, momentum, nesterov, betas, eps, weight_decay),
     )
     bar = Progress()

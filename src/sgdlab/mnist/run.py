@@ -68,7 +68,7 @@ def run(
     from .. import optim
     from ..core import checkpoint as ckpt, loop as training_loop
     from ..core.tracking import Tracking
-    from . import datasets
+    from . import datasets, fast_step
 
     config = config or MnistConfig()
     config.validate()
@@ -164,12 +164,15 @@ def run(
             noise.curve.extend(saved.get("noise_scale") or [])
             if not noise.curve:
                 noise.measure(0)
+    # speed: losses read every K updates, the step as a CUDA graph (fast_step.py)
+    sync_every, train_step = fast_step.choose(config, problem, optimizer, device, batch_size, n)
     track.begin()
     with track.interruptible():
         loop = training_loop.run(
             problem, optimizer, batch_size=batch_size, steps=steps, generator=generator,
             before_update=before_update, after_epoch=after_epoch, checkpoint=checkpoints,
             resume=payload["loop"] if payload is not None else None,
+            sync_every=sync_every, train_step=train_step,
         )
         for every, tracker in ((config.sharpness_every, curvature), (config.noise_every, noise)):
             if every and loop.status == "completed" and loop.steps_done % every == 0:
