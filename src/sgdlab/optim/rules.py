@@ -87,7 +87,11 @@ class SGD(Rule):
         """The plain rule (no momentum, no weight decay) as one ``torch._foreach_add_`` over every
         parameter: the same ``w + (-lr) * grad`` per element as ``add_`` (bit for bit), without a
         Python call per tensor; anything else goes through ``update`` one tensor at a time."""
-        if closure is not None or any(g["momentum"] != 0 or g["weight_decay"] != 0 for g in self.param_groups):
+        def plain(group) -> bool:  # numbers, not the batched rules' per-model tensors
+            values = [group["lr"], group["momentum"], group["weight_decay"]]
+            return not any(torch.is_tensor(v) for v in values) and values[1] == 0 and values[2] == 0
+
+        if closure is not None or not all(plain(g) for g in self.param_groups):
             return super().step(closure)
         for group in self.param_groups:
             params = [p for p in group["params"] if p.grad is not None]
