@@ -32,4 +32,13 @@ bench theory_cpu 110 benchmarks/theory.py --device cpu --repeats 1 --json
 bench sweep_mnist64_cpu 70 benchmarks/sweep.py --problem mnist64 --device cpu --executors vectorized --repeats 1 --json
 bench checkpoint_cuda 30 benchmarks/checkpoint.py --device cuda --json
 bench mnist_epoch_cuda 60 benchmarks/mnist_epoch.py --device cuda --repeats 2 --json
+# issue 22: the GPU step's variants (eager, no host sync, CUDA graph, torch.compile) with their
+# losses against the eager step; the exact noise scale (per-example norms vs vmap) on CUDA; the
+# CUDA-graph test; the CPU epoch against its floor with the default threads, median of 5
+bench gpu_step_cuda 150 benchmarks/gpu_step.py --device cuda --repeats 5 --compile --json
+bench theory_noise_cuda 60 benchmarks/theory.py --device cuda --parts noise --repeats 3 --json
+bench mnist_epoch_cpu 90 benchmarks/mnist_epoch.py --device cpu --repeats 5 --no-tutorial --json
+echo "== pytest tests/test_loop_blocks.py (the CUDA-graph test runs here)"
+timeout 120 "$py" -m pytest -q -p no:cacheprovider tests/test_loop_blocks.py -k cuda >"$out/test_cuda_graph.txt" 2>&1
+echo "rc=$?"; tail -3 "$out/test_cuda_graph.txt"
 bench optim_batched_cuda 60 benchmarks/optim_batched.py --device cuda

@@ -4,8 +4,9 @@
     gradient on the same images: cold (a random start) and warm (started from the previous top
     eigenvector, as along training), for the tutorial's MLP on the 1,000-image subset that
     `sgdlab mnist` uses and for the edge-of-stability MLP on all 4,000 training images.
-(2) The gradient noise scale: exact (every per-example gradient, vmap) against the two-batch
-    estimator (100 and 1000, 30 draws), their seconds and how far apart their B_simple are.
+(2) The gradient noise scale: exact from per-example norms (activations x output gradients),
+    exact the previous way (every per-example gradient, vmap, float32) and the two-batch
+    estimator (100 and 1000, 30 draws): their seconds and how far apart their B_simple are.
 (3) Wall time of the default `sgdlab sharpness` and `sgdlab noise-scale` (in-process, throwaway
     store, no figures); ``--study`` adds `sgdlab noise-scale --batch-sizes 10,30,100,300,1000,4000`.
 (4) ``--full-mnist``: the edge-of-stability study on 60,000 images of MNIST's shape: the real
@@ -109,20 +110,32 @@ def estimate_cost(name: str, settings: dict, images: int | None, data, device, r
 
 
 def noise_cost(data, device, repeats: int) -> dict:
-    from sgdlab.mnist.noise_scale import measure
+    """The exact noise scale before (vmap over 256-image chunks, float32: the previous code) and
+    now (per-example norms from activations, float64), and the two-batch estimator, interleaved."""
+    from sgdlab.mnist.curvature import per_example_loss
+    from sgdlab.mnist.noise_scale import EXACT_CHUNK, exact_noise, measure
+    from sgdlab.theory import noise
 
     config = MnistConfig(device=str(device))
     x, y, _, _ = mnist_run.tensors(config, data, device)
     net = build_model(784, [200], 10, torch.Generator().manual_seed(0)).to(device)
-    results = []
+    chunks = [(x[i : i + EXACT_CHUNK], y[i : i + EXACT_CHUNK]) for i in range(0, int(x.shape[0]), EXACT_CHUNK)]
+    results, vmap, vmap_s, norms_s = [], [], [], []
+
+    def before():
+        vmap.append(noise.exact(per_example_loss(net, "cross-entropy"), list(net.parameters()), chunks))
+
     for r in range(repeats):
         results.append(measure(net, x, y, "cross-entropy", small=100, big=1000, draws=30,
                                generator=torch.Generator().manual_seed(r)))
-    exact_s = min(m["seconds"]["exact"] for m in results)
+        vmap_s.append(best_of(1, before, device))
+        norms_s.append(best_of(1, lambda: exact_noise(net, x, y, "cross-entropy"), device))
+    exact_s = min(norms_s)
     two_s = min(m["seconds"]["two_batch"] for m in results)
     errors = [m["b_simple_two_batch"] / m["b_simple_exact"] - 1 for m in results]
-    return {"images": int(x.shape[0]), "exact_s": exact_s, "two_batch_s": two_s,
-            "exact_over_two_batch": exact_s / two_s, "b_simple_exact": results[0]["b_simple_exact"],
+    return {"images": int(x.shape[0]), "exact_s": exact_s, "exact_vmap_s": min(vmap_s), "two_batch_s": two_s,
+            "norms_speedup": min(vmap_s) / exact_s, "exact_over_two_batch": exact_s / two_s,
+            "b_simple_exact": results[0]["b_simple_exact"], "b_simple_vmap": vmap[0].b_simple,
             "two_batch_relative_errors": errors}
 
 
@@ -221,9 +234,11 @@ def report(doc: dict) -> None:
     if "noise_scale_cost" in doc:
         n = doc["noise_scale_cost"]
         errors = ", ".join(f"{100 * e:+.1f}%" for e in n["two_batch_relative_errors"])
-        print(f"noise scale, tutorial MLP at init, {n['images']} images: exact {n['exact_s']:.2f} s, two-batch "
-              f"(100/1000, 30 draws) {n['two_batch_s']:.2f} s: exact is {n['exact_over_two_batch']:.2f}x the "
-              f"estimator; B_simple {n['b_simple_exact']:.1f}, estimator off by {errors}")
+        print(f"noise scale, tutorial MLP at init, {n['images']} images: exact by per-example norms "
+              f"{n['exact_s']:.3f} s against vmap (before) {n['exact_vmap_s']:.2f} s: {n['norms_speedup']:.0f}x "
+              f"faster (B_simple {n['b_simple_exact']:.4f} vs {n['b_simple_vmap']:.4f}); two-batch (100/1000, "
+              f"30 draws) {n['two_batch_s']:.2f} s: exact is {n['exact_over_two_batch']:.2f}x the estimator; "
+              f"estimator off by {errors}")
     if "commands" in doc:
         c = doc["commands"]
         print(f"sgdlab sharpness (defaults): {c['sharpness_s']:.0f} s; "

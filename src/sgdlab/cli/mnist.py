@@ -34,6 +34,10 @@ def mnist(
     no_bound: bool = typer.Option(False, "--no-bound", help="Skip the sharpness at initialisation (lambda_max by Lanczos, well under a second) and its bound 2/lambda_max."),
     sharpness_every: Optional[int] = typer.Option(None, "--sharpness-every", help="Also measure the sharpness every K updates; draws it against 2/lr.", show_default=False),
     sharpness_subset: str = typer.Option("1000", "--sharpness-subset", help="Measure the sharpness on the first N training images, or all."),
+    noise_every: Optional[int] = typer.Option(None, "--noise-every", help="Also measure the exact gradient noise scale B_simple over the training set every K updates (per-example norms: about 0.2 s per 4,000 images); draws it against the batch size.", show_default=False),
+    sync_every: Optional[int] = typer.Option(None, "--sync-every", help="Read the losses on the host every K updates (default: 1 on CPU, 50 on CUDA); a diverged run still stops at its exact step.", show_default=False),
+    no_cuda_graph: bool = typer.Option(False, "--no-cuda-graph", help="On CUDA, run each step eagerly instead of replaying it as one captured graph."),
+    compile_step: bool = typer.Option(False, "--compile", help="Run the training step through torch.compile (compiles for a minute; measured slower on CPU)."),
     optimizer: str = options.OPTIMIZER,
     momentum: Optional[float] = options.MOMENTUM,
     nesterov: bool = options.NESTEROV,
@@ -77,7 +81,8 @@ def mnist(
         epochs=epochs, max_steps=max_steps, seed=seed, device=device, limit_train=limit_train,
         limit_test=limit_test, out=out, plots=not no_plots, checkpoint_every=checkpoint_every,
         keep_checkpoint=keep_checkpoint, bound=not no_bound, sharpness_every=sharpness_every,
-        sharpness_subset=options.parse_subset(sharpness_subset),
+        sharpness_subset=options.parse_subset(sharpness_subset), noise_every=noise_every,
+        sync_every=sync_every, cuda_graph=not no_cuda_graph, compile=compile_step,
         optimizer=options.optimizer_spec(optimizer, momentum, nesterov, betas, eps, weight_decay),
     )
     bar = Progress()
@@ -110,6 +115,9 @@ def print_run(r: dict) -> None:
         print(f"time used: {e['seconds']:.5f} s ({e['samples_per_second'] or 0:,.0f} images/s)")
         print(f"test loss: {e['test_loss']:.6f}, test accuracy: {100 * e['test_accuracy']:.2f}%")
     print_bound(r)
+    for point in r.get("noise_scale", []):
+        print(f"gradient noise scale B_simple after {point['step']} updates: {point['b_simple']:.6g} "
+              f"(batch size {r['batch_size']})")
     if r["status"] != "completed":
         print(f"status: {r['status']} after {r['steps']} steps")
     print(f"run id: {r['run_id']}")

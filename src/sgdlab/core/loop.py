@@ -17,6 +17,8 @@ from typing import Callable, Protocol
 
 import torch
 
+from .blocks import Block
+
 # A loss this many times the first loss counts as diverged (documented in the README).
 BLOWUP_FACTOR = 1e10
 
@@ -82,6 +84,8 @@ def run(
     after_epoch: Callable[[int, float], None] | None = None,
     checkpoint=None,
     resume: dict | None = None,
+    sync_every: int = 1,
+    train_step: Callable[[torch.Tensor | None], torch.Tensor] | None = None,
 ) -> LoopResult:
     """Make ``steps`` updates of ``optimizer`` on ``problem``.
 
@@ -95,6 +99,15 @@ def run(
     ``checkpoint`` (a ``core.checkpoint.Checkpointer``) is asked after every update and at the
     end of every epoch whether one is due, and handed the loop's state (``state`` below);
     ``resume`` is such a state: the loop continues from it, mid-epoch included, exactly.
+
+    ``sync_every`` K > 1 reads the losses on the host once every K updates instead of after each
+    one (``blocks.py``: on a GPU each read waits for the device): the updates run ahead, and a
+    block whose losses show a divergence (or whose ``before_update`` stops the run) is rolled
+    back to its start and replayed up to the exact step, so the result, the parameters and the
+    checkpoints equal those of K = 1. ``before_update`` then runs when its block is read, not
+    before its update: callers that look at the parameters there keep K = 1.
+    ``train_step(index)``: forward, backward and update in one call returning the loss (a captured
+    CUDA graph, a compiled step); it runs through the block path, with K = 1 too.
     """
     result = LoopResult()
     n = problem.n_train
@@ -112,6 +125,8 @@ def run(
     pending = (resume.get("order"), int(resume["position"]), float(resume.get("epoch_elapsed", 0.0))) \
         if resume.get("position") else None
     loss_and_grad = getattr(problem, "loss_and_grad", None)
+    block = (Block(params, optimizer, train_step or default_step(problem, optimizer))
+             if sync_every > 1 or train_step is not None else None)
 
     def state(order, position: int, epoch_start: float) -> dict:
         """What a checkpoint needs to continue from here (plain tensors, numbers and lists)."""
@@ -141,6 +156,18 @@ def run(
             if step >= steps:
                 break
             index = None if order is None else order[begin : begin + batch_size]
+            if block is not None:  # K > 1: update now, read the losses at the block's end
+                block.run(step, index)
+                step += 1
+                saving = (checkpoint is not None and begin + batch_size < n and step < steps
+                          and checkpoint.due(step, epoch_end=False))
+                if len(block.items) >= sync_every or saving or step >= steps or begin + batch_size >= n:
+                    step, first_loss = block.read(result, before_update, first_loss)
+                    if result.status != "completed":
+                        break
+                if saving:
+                    checkpoint.save(state(order, begin + batch_size, epoch_start))
+                continue
             # forward: the batch loss (and the gradients, for problems that write them by hand);
             # stop at the first loss that diverged
             loss = problem.loss(index) if loss_and_grad is None else loss_and_grad(index)
@@ -184,6 +211,23 @@ def run(
     result.seconds = time.perf_counter() - start
     result.final_state = state(None, 0, time.perf_counter())
     return result
+
+
+def default_step(problem, optimizer):
+    """Forward, backward and update of one batch, as the K = 1 path does them; returns the loss."""
+    loss_and_grad = getattr(problem, "loss_and_grad", None)
+
+    def step(index):
+        if loss_and_grad is not None:
+            loss = loss_and_grad(index)
+        else:
+            loss = problem.loss(index)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+        optimizer.step()
+        return loss
+
+    return step
 
 
 def divergence_reason(loss: float, first_loss: float) -> str | None:

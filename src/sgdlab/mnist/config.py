@@ -53,6 +53,10 @@ class MnistConfig:
     bound: bool = True  # measure the sharpness at initialisation and report 2 / lambda_max
     sharpness_every: int | None = None  # also measure it every K updates (None: never)
     sharpness_subset: int | None = SHARPNESS_SUBSET  # on the first N training images (None: all)
+    noise_every: int | None = None  # the exact noise scale B_simple every K updates (None: never)
+    sync_every: int | None = None  # read the losses every K updates (None: 1 on CPU, 50 on CUDA)
+    cuda_graph: bool = True  # on CUDA, replay the step as one captured graph (plain SGD, full batches)
+    compile: bool = False  # the step through torch.compile (fastest on neither CPU nor, untested, GPU)
     out: str | None = None  # folder for figures; None: <store folder>/<run id>
     plots: bool = True  # draw the figures
     checkpoint_every: int | None = None  # also checkpoint every N updates (always: each epoch)
@@ -91,7 +95,8 @@ class MnistConfig:
         for flag, value in (("--limit-train", self.limit_train), ("--limit-test", self.limit_test),
                             ("--checkpoint-every", self.checkpoint_every), ("--max-steps", self.max_steps),
                             ("--sharpness-every", self.sharpness_every),
-                            ("--sharpness-subset", self.sharpness_subset)):
+                            ("--sharpness-subset", self.sharpness_subset),
+                            ("--noise-every", self.noise_every), ("--sync-every", self.sync_every)):
             if value is not None:
                 check_count(problems, value, flag)
         if widths_ok and (self.batch_size is None or isinstance(self.batch_size, int) and self.batch_size >= 1):

@@ -22,6 +22,9 @@ from .config import MnistConfig
 
 DEFAULT_LR = 0.1  # the tutorial's 0.01 barely moves the network in one epoch at batch 100
 EXACT_CHUNK = 256  # per-example gradients held at once: 256 x 159,010 floats = 163 MB at 784-200-10
+# images per forward/backward when the norms come from activations (no per-example gradient held):
+# 4,096 x (784 + 200 + 10) float64 activations and their gradients, about 65 MB
+NORMS_CHUNK = 4096
 TWO_BATCH = (100, 1000)  # the two batch sizes of the estimator (the tutorial's batch, and 10x)
 TWO_BATCH_DRAWS = 30  # pairs of batches averaged: within 2-5% of the exact value here
 
@@ -43,11 +46,10 @@ def measure(net, x, y, loss: str, *, small: int, big: int, draws: int, generator
     import time
 
     from ..theory import noise
-    from .curvature import batch_gradient, per_example_loss
+    from .curvature import batch_gradient
 
     began = time.perf_counter()
-    chunks = [(x[i : i + EXACT_CHUNK], y[i : i + EXACT_CHUNK]) for i in range(0, int(x.shape[0]), EXACT_CHUNK)]
-    exact = noise.exact(per_example_loss(net, loss), list(net.parameters()), chunks)
+    exact = exact_noise(net, x, y, loss)
     exact_seconds = time.perf_counter() - began
     began = time.perf_counter()
     estimate = noise.two_batch(batch_gradient(net, x, y, loss), int(x.shape[0]), small, big, draws, generator)
@@ -57,6 +59,17 @@ def measure(net, x, y, loss: str, *, small: int, big: int, draws: int, generator
         "two_batch": estimate.to_dict() | {"small": small, "big": big, "draws": draws},
         "seconds": {"exact": exact_seconds, "two_batch": time.perf_counter() - began},
     }
+
+
+def exact_noise(net, x, y, loss: str):
+    """The exact ``theory.noise.NoiseScale`` of ``net`` over all of (x, y): per-example norms from
+    the layers' activations for the MLP (``theory.per_example``), vmap otherwise."""
+    from ..theory import noise, per_example
+    from .model import loss_function
+
+    size = NORMS_CHUNK if per_example.supports(net) else EXACT_CHUNK
+    chunks = [(x[i : i + size], y[i : i + size]) for i in range(0, int(x.shape[0]), size)]
+    return noise.exact_model(net, loss_function(loss, "none"), chunks)
 
 
 def run(config: MnistConfig, *, train_steps: int | None = None, small: int = TWO_BATCH[0],

@@ -8,7 +8,8 @@ seeded ``randperm`` and index batches through ``loop.run``; the update is the tu
 
 Beside the training, the theory (``curvature.py``, ``sgdlab.theory``): the sharpness lambda_max at
 initialisation and the bound 2 / lambda_max, and with ``sharpness_every`` the sharpness along
-training; its seconds are not counted as training time.
+training; with ``noise_every`` the gradient noise scale B_simple (``noise_curve.py``); their
+seconds are not counted as training time.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from ..core.store import RunRecord, Store, new_run_id, run_folder
 from .config import MnistConfig, resolve_device
 from .curvature import Curvature, add_curvature
 from .model import Classifier, build_model, evaluate, prepare
+from .noise_curve import NoiseCurve, add_noise
 
 
 def tensors(config: MnistConfig, data, device):
@@ -66,7 +68,7 @@ def run(
     from .. import optim
     from ..core import checkpoint as ckpt, loop as training_loop
     from ..core.tracking import Tracking
-    from . import datasets
+    from . import datasets, fast_step
 
     config = config or MnistConfig()
     config.validate()
@@ -98,15 +100,18 @@ def run(
     curvature = Curvature(config, net, x, y) if config.bound or config.sharpness_every else None
     if curvature is not None and payload is None:
         curvature.measure(0)
+    noise = NoiseCurve(net, x, y, config.loss) if config.noise_every else None
+    if noise is not None and payload is None:
+        noise.measure(0)
 
     step_times: list[float] = []  # training seconds (evaluation excluded) at each step's loss
     clock = {"start": time.perf_counter(), "eval": 0.0, "epoch_theory": 0.0}
     epochs: list[dict[str, Any]] = []
     batch_losses: list[float] = []  # this epoch's batch losses (the tutorial's train_loss sum)
 
-    def sharpness_at(step: int) -> None:  # theory's seconds are not training time
+    def theory_at(measure, step: int) -> None:  # theory's seconds are not training time
         began = time.perf_counter()
-        curvature.measure(step)
+        measure(step)
         clock["eval"] += time.perf_counter() - began
         clock["epoch_theory"] += time.perf_counter() - began
 
@@ -114,7 +119,9 @@ def run(
         step_times.append(time.perf_counter() - clock["start"] - clock["eval"])
         batch_losses.append(float(loss.detach()))
         if config.sharpness_every and step > 0 and step % config.sharpness_every == 0:
-            sharpness_at(step)
+            theory_at(curvature.measure, step)
+        if config.noise_every and step > 0 and step % config.noise_every == 0:
+            theory_at(noise.measure, step)
         if on_progress is not None:
             on_progress(step + 1, steps)
         if on_loss is not None:
@@ -136,7 +143,8 @@ def run(
         return {"epochs": [dict(e) for e in epochs], "batch_losses": list(batch_losses),
                 "step_times": torch.tensor(step_times, dtype=torch.float64),
                 "train_seconds": time.perf_counter() - clock["start"] - clock["eval"],
-                "sharpness": [] if curvature is None else [dict(p) for p in curvature.curve]}
+                "sharpness": [] if curvature is None else [dict(p) for p in curvature.curve],
+                "noise_scale": [] if noise is None else [dict(p) for p in noise.curve]}
 
     checkpoints = track.checkpointer(params=problem.parameters(), optimizer=optimizer,
                                      generator=generator, extra=extra,
@@ -152,37 +160,51 @@ def run(
             curvature.curve.extend(saved.get("sharpness") or [])
             if not curvature.curve:  # a checkpoint from before the sharpness was asked for
                 curvature.measure(0)
+        if noise is not None:
+            noise.curve.extend(saved.get("noise_scale") or [])
+            if not noise.curve:
+                noise.measure(0)
+    # speed: losses read every K updates, the step as a CUDA graph (fast_step.py)
+    sync_every, train_step = fast_step.choose(config, problem, optimizer, device, batch_size, n)
     track.begin()
     with track.interruptible():
         loop = training_loop.run(
             problem, optimizer, batch_size=batch_size, steps=steps, generator=generator,
             before_update=before_update, after_epoch=after_epoch, checkpoint=checkpoints,
             resume=payload["loop"] if payload is not None else None,
+            sync_every=sync_every, train_step=train_step,
         )
-        every = config.sharpness_every
-        if every and loop.status == "completed" and loop.steps_done % every == 0:
-            sharpness_at(loop.steps_done)  # after the last update
+        for every, tracker in ((config.sharpness_every, curvature), (config.noise_every, noise)):
+            if every and loop.status == "completed" and loop.steps_done % every == 0:
+                theory_at(tracker.measure, loop.steps_done)  # after the last update
     result = finish(config, data, loop, epochs, step_times, n, int(xt.shape[0]), device,
                     store=store, record=record, sweep_id=sweep_id, sweep_cell=sweep_cell,
-                    run_id=run_id, curvature=curvature)
+                    run_id=run_id, curvature=curvature, noise=noise)
     track.finish(result["status"], config.keep_checkpoint, loop.final_state)
     return result
 
 
 def finish(config, data, loop, epochs, step_times, n, n_test, device, *, store, record, sweep_id,
-           sweep_cell=None, run_id=None, curvature: Curvature | None = None):
+           sweep_cell=None, run_id=None, curvature: Curvature | None = None,
+           noise: NoiseCurve | None = None):
     """Assemble the result document, draw the figures, record the run."""
     from . import figures
 
     result = assemble(config, data, loop, epochs, step_times, n, n_test, device, run_id)
     if curvature is not None:
         add_curvature(result, config, curvature)
+    if noise is not None:
+        add_noise(result, noise)
     if config.plots:
         folder = run_folder(store, result["run_id"], config.out)
         result["figures"] = figures.draw_runs([result], folder)
         if "sharpness" in result:
             result["figures"].append(figures.draw_sharpness(
                 {f"lr {config.lr:g}": (result["sharpness"], config.lr)}, folder / "sharpness.png"))
+        if "noise_scale" in result:
+            from .noise_curve import draw
+
+            result["figures"].append(draw(result["noise_scale"], result["batch_size"], folder / "noise_scale.png"))
     if record:
         store.save(to_record(result, sweep_id, sweep_cell))
     return result
@@ -233,6 +255,9 @@ def to_record(result: dict[str, Any], sweep_id: str | None = None,
     if "sharpness" in result:
         curves["sharpness_step"] = [point["step"] for point in result["sharpness"]]
         curves["sharpness"] = [point["value"] for point in result["sharpness"]]
+    if "noise_scale" in result:
+        curves["noise_step"] = [point["step"] for point in result["noise_scale"]]
+        curves["b_simple"] = [point["b_simple"] for point in result["noise_scale"]]
     return RunRecord(
         id=result["run_id"], command="mnist", status=result["status"], sweep_id=sweep_id,
         config=result["config"], metrics=metrics, figures=result["figures"], curves=curves,

@@ -36,7 +36,7 @@ def group_key(config) -> tuple:
     return (config.dataset, config.data_dir, tuple(config.hidden), config.activation, config.loss,
             config.normalize, config.batch_size, config.epochs, config.max_steps,
             config.limit_train, config.limit_test, config.device, spec.name, spec.nesterov,
-            tuple(sorted(spec.hyperparameters())), config.bound, config.sharpness_every)
+            tuple(sorted(spec.hyperparameters())), config.bound, config.sharpness_every, config.noise_every)
 
 
 def compute_mlp_group(configs: list, cells: list[dict[str, Any]], sweep_id: str,
@@ -50,7 +50,7 @@ def compute_mlp_group(configs: list, cells: list[dict[str, Any]], sweep_id: str,
 
     first = configs[0]
     if (first.optimizer.name not in batched.BATCHED  # torch-* rules: one number per hyperparameter
-            or first.bound or first.sharpness_every):  # a Lanczos per model
+            or first.bound or first.sharpness_every or first.noise_every):  # theory per model
         return [mlp_run.to_record(mlp_run.run(c, record=False, data=data), sweep_id, cell)
                 for c, cell in zip(configs, cells)]
     device = resolve_device(first.device)

@@ -82,6 +82,23 @@ class SGD(Rule):
         super().__init__(params, lr=lr, momentum=momentum, dampening=dampening,
                          weight_decay=weight_decay, nesterov=nesterov)
 
+    @torch.no_grad()
+    def step(self, closure=None):
+        """The plain rule (no momentum, no weight decay) as one ``torch._foreach_add_`` over every
+        parameter: the same ``w + (-lr) * grad`` per element as ``add_`` (bit for bit), without a
+        Python call per tensor; anything else goes through ``update`` one tensor at a time."""
+        def plain(group) -> bool:  # numbers, not the batched rules' per-model tensors
+            values = [group["lr"], group["momentum"], group["weight_decay"]]
+            return not any(torch.is_tensor(v) for v in values) and values[1] == 0 and values[2] == 0
+
+        if closure is not None or not all(plain(g) for g in self.param_groups):
+            return super().step(closure)
+        for group in self.param_groups:
+            params = [p for p in group["params"] if p.grad is not None]
+            if params:
+                torch._foreach_add_(params, [p.grad for p in params], alpha=-group["lr"])
+        return None
+
     def update(self, w, grad, state, group):
         lr, momentum, wd = group["lr"], group["momentum"], group["weight_decay"]
         g = grad.add(w, alpha=wd) if wd != 0 else grad
