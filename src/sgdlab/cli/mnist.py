@@ -8,7 +8,7 @@ import typer
 
 from .app import (EXIT_DIVERGED, JsonOption, StoreOption, app, emit, handle_errors, not_applicable,
                   note)
-from . import options
+from . import options, parallel
 from .progress import Progress
 
 
@@ -43,6 +43,11 @@ def mnist(
     weight_decay: Optional[float] = options.WEIGHT_DECAY,
     checkpoint_every: Optional[int] = options.CHECKPOINT_EVERY,
     keep_checkpoint: bool = options.KEEP_CHECKPOINT,
+    nproc: int = parallel.NPROC,
+    allreduce: str = parallel.ALLREDUCE,
+    local_steps: int = parallel.LOCAL_STEPS,
+    emulate: bool = parallel.EMULATE,
+    dtype: str = parallel.DTYPE,
     store: Optional[str] = StoreOption,
     as_json: bool = JsonOption,
 ) -> None:
@@ -55,6 +60,7 @@ def mnist(
     from ..mnist.study import run_study
     from ..core.errors import ConfigError
     from ..core.store import Store
+    from ..distributed.env import quiet as quiet_rank
 
     sizes = options.parse_batch_size(batch_size)
     twice = sorted({b for b in sizes if sizes.count(b) > 1})
@@ -80,6 +86,7 @@ def mnist(
         keep_checkpoint=keep_checkpoint, bound=not no_bound, sharpness_every=sharpness_every,
         sharpness_subset=options.parse_subset(sharpness_subset),
         optimizer=options.optimizer_spec(optimizer, momentum, nesterov, betas, eps, weight_decay),
+        **parallel.settings(nproc, allreduce, local_steps, emulate, dtype),
     )
     bar = Progress()
     try:
@@ -91,6 +98,8 @@ def mnist(
                                  on_progress=lambda b, s, t: bar(f"batch size {b or 'full'}", s, t))
     finally:
         bar.close()
+    if quiet_rank():  # under torchrun, rank 0 alone reports the run
+        return
     emit(document, as_json, print_mnist)
     for r in document.get("runs", [document]):
         if r["status"] == "diverged":

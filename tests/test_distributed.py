@@ -1,0 +1,113 @@
+"""Data parallelism on real gloo process groups (127.0.0.1, free ports): equal to one process.
+
+Tolerances (per-step losses compared relatively, |a - b| / |a|):
+- bit for bit (==): the chunked reference (``--emulate``) against 2 real processes. Both compute
+  the same shard GEMMs on the same rows and, with two ranks, the collective's sum a + b is
+  exact-order-free; both use one BLAS thread (the workers run with OMP_NUM_THREADS=1, the test
+  sets torch's threads to 1) because another thread count may block the GEMMs differently.
+- 1e-12 (float64) and 1e-5 (float32) against the single process at the same global batch: the
+  two differ only in the order of the additions over the batch (B rows in one GEMM against B/N
+  rows per rank, then N terms in the collective) and in the loss's mean over B. Each such sum of
+  at most B + N = 68 terms is off by at most (B + N) * eps relative to the sum of the absolute
+  values; over S = 8 steps at lr 0.01 (a contracting step, |1 - lr*lambda| < 1) the errors add
+  at most linearly: S * (B + N) * eps = 8 * 68 * 1.1e-16 = 6.0e-14 < 1e-12 in float64, and
+  8 * 68 * 6.0e-8 = 3.3e-5 in float32 - above 1e-5 in the worst case, so the float32 case runs
+  S = 2 steps (2 * 68 * 6.0e-8 = 8.2e-6 < 1e-5).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sgdlab.core.store import Store
+from sgdlab.mnist.config import MnistConfig
+from sgdlab.mnist.run import run
+
+ROOT = Path(__file__).resolve().parents[1]
+BASE = dict(limit_train=256, limit_test=64, batch_size=64, epochs=2, plots=False, bound=False)
+TIMEOUT_S = 180  # every subprocess: far above a loaded 2-core machine's ~40 s for 4 ranks
+
+
+@pytest.fixture
+def one_thread():
+    """The reference computes its GEMMs with one BLAS thread, as each worker does."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def losses(tmp_path, **options) -> list[float]:
+    config = MnistConfig(**(BASE | options))
+    return run(config, store=Store(tmp_path / "runs.db"))["step_losses"]
+
+
+def relative(a: list[float], b: list[float]) -> float:
+    assert len(a) == len(b)
+    return max(abs(x - y) / abs(x) for x, y in zip(a, b))
+
+
+def sgdlab(*args: str, timeout: float = TIMEOUT_S, **kw) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    return subprocess.run([sys.executable, "-m", "sgdlab", *args], capture_output=True, text=True,
+                          timeout=timeout, env=env, **kw)
+
+
+# --- fast: no processes, or two ----------------------------------------------------------------
+
+def test_batch_that_nproc_does_not_divide_is_refused_in_one_line(cli):
+    result = cli("mnist", "--nproc", "3", "--batch-size", "100", "--dry-run")
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: --batch-size 100 is the global batch and 3 processes cannot split it evenly; "
+        "give a multiple of 3"]
+
+
+def test_chunked_reference_equals_one_process_in_float64(tmp_path, one_thread):
+    single = losses(tmp_path, dtype="float64")
+    for n in (2, 4, 8):
+        emulated = losses(tmp_path, dtype="float64", nproc=n, emulate=True)
+        assert relative(single, emulated) < 1e-12  # bound: module docstring (S=8, B+N <= 72)
+
+
+def test_two_processes_ddp_equal_the_chunked_reference_bit_for_bit(tmp_path, one_thread):
+    two = run(MnistConfig(**BASE, dtype="float64", nproc=2), store=Store(tmp_path / "runs.db"))
+    assert two["nproc"] == 2 and two["world"] == 2 and two["allreduce"] == "ddp"
+    assert two["communications"] == two["steps"] == 8  # one gradient bucket per step
+    assert 0 < two["comm_fraction"] < 1
+    assert two["step_losses"] == losses(tmp_path, dtype="float64", nproc=2, emulate=True)
+    assert relative(losses(tmp_path, dtype="float64"), two["step_losses"]) < 1e-12
+    stored = Store(tmp_path / "runs.db").get(two["run_id"], curves=False)  # rank 0 recorded it
+    assert stored.config["nproc"] == 2 and stored.metrics["allreduce"] == "ddp"
+
+
+# --- slow: 4 processes, float32, manual, local SGD ----------------------------------------------
+
+@pytest.mark.slow
+@pytest.mark.parametrize("allreduce", ["ddp", "manual"])
+def test_four_processes_equal_one_process_float64(tmp_path, one_thread, allreduce):
+    single = losses(tmp_path, dtype="float64")
+    four = losses(tmp_path, dtype="float64", nproc=4, allreduce=allreduce)
+    assert relative(single, four) < 1e-12  # bound: module docstring
+    emulated = losses(tmp_path, dtype="float64", nproc=4, allreduce=allreduce, emulate=True)
+    # gloo's ring sums each chunk of the buffer from a different rank: a few ulps, not bits
+    assert relative(emulated, four) < 8 * 2.2e-16
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("nproc", [2, 4])
+def test_processes_equal_one_process_float32(tmp_path, one_thread, nproc):
+    options = dict(dtype="float32", epochs=1, max_steps=2)  # S = 2: the float32 bound above
+    single = losses(tmp_path, **options)
+    for allreduce in ("ddp", "manual"):
+        assert relative(single, losses(tmp_path, nproc=nproc, allreduce=allreduce, **options)) < 1e-5
+    if nproc == 2:
+        assert losses(tmp_path, nproc=2, **options) == losses(tmp_path, nproc=2, emulate=True, **options)
