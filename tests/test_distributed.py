@@ -111,3 +111,78 @@ def test_processes_equal_one_process_float32(tmp_path, one_thread, nproc):
         assert relative(single, losses(tmp_path, nproc=nproc, allreduce=allreduce, **options)) < 1e-5
     if nproc == 2:
         assert losses(tmp_path, nproc=2, **options) == losses(tmp_path, nproc=2, emulate=True, **options)
+
+
+# --- faults: a killed rank, resume, Ctrl-C --------------------------------------------------------
+
+LONG = ["--limit-train", "1000", "--limit-test", "64", "--batch-size", "50", "--epochs", "30",
+        "--checkpoint-every", "10", "--no-plots", "--no-bound"]  # 600 steps, a checkpoint every 10
+
+
+def start(store: Path, *extra: str) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    return subprocess.Popen([sys.executable, "-m", "sgdlab", "mnist", "--nproc", "2", *LONG,
+                             "--store", str(store), "--json", *extra], env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def workers_after_checkpoint(launcher: subprocess.Popen, store: Path) -> dict[int, "psutil.Process"]:
+    """{rank: worker process} of our launcher, once its run has written a checkpoint."""
+    import time
+
+    import psutil
+
+    deadline = time.monotonic() + TIMEOUT_S
+    while not list((store.parent / "checkpoints").glob("*/step-*.pt")):
+        assert launcher.poll() is None and time.monotonic() < deadline, "no checkpoint was written"
+        time.sleep(0.1)
+    ranks = {}
+    for child in psutil.Process(launcher.pid).children():  # only the processes we started
+        ranks[int(child.environ()["RANK"])] = child
+    assert sorted(ranks) == [0, 1]
+    return ranks
+
+
+@pytest.mark.slow
+def test_killed_rank_ends_the_run_with_one_line_and_resume_is_bit_identical(tmp_path, one_thread):
+    import time
+
+    store = tmp_path / "runs.db"
+    launcher = start(store)
+    workers = workers_after_checkpoint(launcher, store)
+    killed_at = time.monotonic()
+    workers[1].kill()
+    _, stderr = launcher.communicate(timeout=TIMEOUT_S)
+    assert time.monotonic() - killed_at < 30  # the issue's bound; gloo sees the reset at once
+    assert launcher.returncode == 1
+    run_id = Store(store).list_runs()[0].id
+    assert stderr.strip().splitlines()[-1] == (
+        f"error: rank 1 of 2 ended (killed by SIGKILL); the run is interrupted: continue with "
+        f"`sgdlab resume {run_id}`")
+    assert not any(p.is_running() and p.status() != "zombie" for p in workers.values())
+    assert Store(store).get(run_id, curves=False).status == "interrupted"
+
+    resumed = sgdlab("resume", run_id, "--store", str(store), "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    document = json.loads(resumed.stdout)
+    assert document["status"] == "completed" and document["nproc"] == 2
+    # the uninterrupted run: two ranks equal the chunked reference bit for bit (tested above)
+    options = dict(limit_train=1000, limit_test=64, batch_size=50, epochs=30, nproc=2, emulate=True)
+    reference = run(MnistConfig(**options, plots=False, bound=False), store=Store(tmp_path / "ref.db"))
+    assert document["step_losses"] == reference["step_losses"]
+    assert document["test_accuracy"] == reference["test_accuracy"]
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_every_rank_and_leaves_the_run_interrupted(tmp_path):
+    import signal
+
+    store = tmp_path / "runs.db"
+    launcher = start(store)
+    workers = workers_after_checkpoint(launcher, store)
+    launcher.send_signal(signal.SIGINT)  # to the launcher alone: it passes it on to every rank
+    launcher.communicate(timeout=TIMEOUT_S)
+    assert launcher.returncode == 130
+    assert not any(p.is_running() and p.status() != "zombie" for p in workers.values())
+    run_id = Store(store).list_runs()[0].id
+    assert Store(store).get(run_id, curves=False).status == "interrupted"

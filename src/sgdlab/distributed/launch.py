@@ -75,6 +75,12 @@ def launch(problem: str, config, *, store=None, record: bool = True, run_id: str
                 raise (ConfigError if lines["kind"] == "config" else SgdlabError)(*lines["problems"])
             resumable = _mark_interrupted(store, run_id, record)
             how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
+            crash = Path(tmp) / f"crash-{rank}.json"
+            if code > 0 and crash.is_file():
+                report = json.loads(crash.read_text())
+                how = f"{how}: {report['problem']}"
+                if os.environ.get("SGDLAB_DEBUG"):
+                    print(report["traceback"], file=sys.stderr)
             then = (f"; the run is interrupted: continue with `sgdlab resume {run_id}`"
                     if resumable else "")
             raise ClusterError(f"rank {rank} of {nproc} ended ({how}){then}")

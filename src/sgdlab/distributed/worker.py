@@ -3,7 +3,8 @@
 ``python -m sgdlab.distributed.worker SPEC``: rebuilds the run's config from SPEC (JSON), runs the
 problem's ``run`` (which joins the process group), and on rank 0 writes the result document where
 the launcher reads it. A bad input is written as JSON beside it (``error-RANK.json``) so the
-launcher reports it in the worker's own words; SIGTERM is taken as Ctrl-C, so rank 0 records the
+launcher reports it in the worker's own words, and a crash (``crash-RANK.json``, with its
+traceback) is shown only when that rank is the one to blame; SIGTERM is taken as Ctrl-C, so rank 0 records the
 run as interrupted before it goes.
 """
 
@@ -43,6 +44,13 @@ def main(spec_path: str) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # a broken group (a peer died) or a bug: the launcher decides
+        import traceback  # whether to show it (a peer that was killed is the news, not this)
+
+        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        write_text(Path(spec["errors"]) / f"crash-{rank}.json", json.dumps({
+            "problem": f"{type(exc).__name__}: {first}", "traceback": traceback.format_exc()}))
+        return 1
     finally:
         _leave()
     if rank == 0:
