@@ -45,9 +45,9 @@ def one_thread():
     torch.set_num_threads(before)
 
 
-def losses(tmp_path, **options) -> list[float]:
+def losses(folder, **options) -> list[float]:
     config = MnistConfig(**(BASE | options))
-    return run(config, store=Store(tmp_path / "runs.db"))["step_losses"]
+    return run(config, store=Store(folder / "runs.db"))["step_losses"]
 
 
 def relative(a: list[float], b: list[float]) -> float:
@@ -186,3 +186,56 @@ def test_ctrl_c_stops_every_rank_and_leaves_the_run_interrupted(tmp_path):
     assert not any(p.is_running() and p.status() != "zombie" for p in workers.values())
     run_id = Store(store).list_runs()[0].id
     assert Store(store).get(run_id, curves=False).status == "interrupted"
+
+
+# --- torchrun: two "nodes" on 127.0.0.1, and --max-restarts ------------------------------------
+
+SMALL = ["--limit-train", "256", "--limit-test", "64", "--batch-size", "64", "--epochs", "2",
+         "--no-plots", "--no-bound", "--dtype", "float64", "--json"]
+
+
+def torchrun(*args: str, **kw) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    return subprocess.Popen([sys.executable, "-m", "torch.distributed.run", *args], env=env,
+                            text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
+
+
+@pytest.mark.slow
+def test_two_torchrun_nodes_with_a_c10d_rendezvous_equal_the_reference(tmp_path, one_thread):
+    from sgdlab.distributed.env import free_port
+
+    endpoint = f"127.0.0.1:{free_port()}"
+    store = tmp_path / "runs.db"
+    nodes = [torchrun("--nnodes", "2", "--nproc-per-node", "1", "--rdzv-backend", "c10d",
+                      "--rdzv-endpoint", endpoint, "--rdzv-id", "two-nodes", "--local-addr",
+                      "127.0.0.1", "-m", "sgdlab", "mnist", *SMALL, "--store", str(store))
+             for _ in range(2)]
+    outputs = []
+    for node in nodes:
+        out, err = node.communicate(timeout=TIMEOUT_S)
+        assert node.returncode == 0, err
+        outputs.append(out)
+    documents = [json.loads(o) for o in outputs if o.strip()]
+    assert len(documents) == 1  # rank 0 alone reports (on whichever node it landed)
+    document = documents[0]
+    assert document["nproc"] == document["world"] == 2 and document["config"]["nproc"] == 2
+    assert [r.id for r in Store(store).list_runs()] == [document["run_id"]]
+    reference = losses(tmp_path / "reference", dtype="float64", nproc=2, emulate=True)
+    assert document["step_losses"] == reference  # two ranks: bit for bit (module docstring)
+
+
+@pytest.mark.slow
+def test_torchrun_max_restarts_resumes_the_run_after_a_killed_worker(tmp_path, one_thread):
+    store = tmp_path / "runs.db"
+    launcher = torchrun("--standalone", "--nproc-per-node", "2", "--max-restarts", "1", "-m",
+                        "sgdlab", "mnist", *LONG, "--store", str(store), "--json")
+    workers = workers_after_checkpoint(launcher, store)
+    workers[1].kill()
+    out, err = launcher.communicate(timeout=TIMEOUT_S)
+    assert launcher.returncode == 0, err
+    document = json.loads(out)
+    assert "resuming run" in err  # the restarted attempt continued the run, not a new one
+    assert [r.id for r in Store(store).list_runs()] == [document["run_id"]]
+    options = dict(limit_train=1000, limit_test=64, batch_size=50, epochs=30, nproc=2, emulate=True)
+    reference = run(MnistConfig(**options, plots=False, bound=False), store=Store(tmp_path / "ref.db"))
+    assert document["step_losses"] == reference["step_losses"]
