@@ -239,3 +239,31 @@ def test_torchrun_max_restarts_resumes_the_run_after_a_killed_worker(tmp_path, o
     options = dict(limit_train=1000, limit_test=64, batch_size=50, epochs=30, nproc=2, emulate=True)
     reference = run(MnistConfig(**options, plots=False, bound=False), store=Store(tmp_path / "ref.db"))
     assert document["step_losses"] == reference["step_losses"]
+
+
+# --- local SGD ------------------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_local_sgd_with_one_local_step_is_synchronous_data_parallelism(tmp_path):
+    synchronous = losses(tmp_path, dtype="float64", nproc=2)
+    # H = 1, plain SGD: mean_r(w - lr g_r) against w - lr mean_r(g_r): per step they differ by
+    # the rounding of one subtraction and one two-term average per weight, bounded like the
+    # sums in the module docstring: far under 1e-12 over 8 steps
+    local = run(MnistConfig(**BASE, dtype="float64", nproc=2, local_steps=1, allreduce="local-sgd",
+                            optimizer=_plain_sgd()), store=Store(tmp_path / "local.db"))
+    assert local["allreduce"] == "local-sgd" and local["communications"] == local["steps"]
+    assert relative(synchronous, local["step_losses"]) < 1e-12
+    four = run(MnistConfig(**BASE, dtype="float64", nproc=2, local_steps=4),
+               store=Store(tmp_path / "local.db"))
+    assert four["allreduce"] == "local-sgd" and four["local_steps"] == 4
+    # PeriodicModelAverager averages after updates 1, 5 (its counter 0, 4) of the 8
+    assert four["communications"] == len(range(0, four["steps"], 4)) == 2
+    assert four["loss_allreduces"] == 8
+    assert four["step_losses"][0] == synchronous[0]  # the same weights before the first update
+    assert four["step_losses"][1:] != synchronous[1:]  # local steps: not the same trajectory
+
+
+def _plain_sgd():
+    from sgdlab.optim.spec import OptimizerSpec
+
+    return OptimizerSpec()  # the tutorial's hand-written SGD, no momentum

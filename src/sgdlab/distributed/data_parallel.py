@@ -13,7 +13,7 @@ Three ways to combine the ranks' work, what ``allreduce`` and ``local_steps`` ch
   divided by N, then summed across ranks) - what PyTorch users run;
 - ``manual``: the lesson written out: one ``all_reduce`` (SUM) of the flattened gradients, then a
   divide by N;
-- local SGD (``local_steps`` H > 1): no gradient exchange; each rank steps on its own shard and
+- ``local-sgd`` (implied by ``local_steps`` H > 1): no gradient exchange; each rank steps on its own shard and
   ``PeriodicModelAverager`` averages the parameters every H updates (``PostLocalSGDOptimizer``).
 
 Every step also all-reduces the scalar batch loss (8 bytes), so that every rank reports, and
@@ -35,6 +35,7 @@ class DataParallel:
         self.place, self.world, self.rank = place, place.world, place.rank
         self.net, self.criterion, self.x, self.y = net, criterion, x, y
         self.allreduce, self.local_steps = allreduce, local_steps
+        self.local = allreduce == "local-sgd" or local_steps > 1  # parameters averaged, not grads
         self.n_train = int(x.shape[0])
         self.params = list(net.parameters())
         self.comm_seconds = 0.0  # gradient / parameter exchange, summed over steps
@@ -42,7 +43,7 @@ class DataParallel:
         self.communications = 0  # gradient all-reduces or parameter averages
         self.steps = 0
         self.forward = net
-        if local_steps == 1 and allreduce == "ddp":
+        if not self.local and allreduce == "ddp":
             from torch.nn.parallel import DistributedDataParallel as DDP
 
             ids = [place.device.index] if place.device.type == "cuda" else None
@@ -73,7 +74,7 @@ class DataParallel:
             p.grad = None
         loss = self.criterion(self.forward(self.x.index_select(0, rows)), self.y.index_select(0, rows))
         loss.backward()  # under DDP this also averages the gradients (the comm hook times it)
-        if self.local_steps == 1 and self.allreduce == "manual":
+        if not self.local and self.allreduce == "manual":
             began = time.perf_counter()
             flat = torch.cat([p.grad.reshape(-1) for p in self.params])
             dist.all_reduce(flat, op=dist.ReduceOp.SUM)
@@ -93,7 +94,7 @@ class DataParallel:
 
     def wrap_optimizer(self, optimizer):
         """Under local SGD: ``optimizer`` followed by a parameter average every H steps."""
-        if self.local_steps == 1:
+        if not self.local:
             return optimizer
         from torch.distributed.algorithms.model_averaging.averagers import PeriodicModelAverager
         from torch.distributed.optim import PostLocalSGDOptimizer
@@ -108,7 +109,7 @@ class DataParallel:
         return {
             "nproc": self.world, "world": self.world, "rank_device": str(self.place.device),
             "backend": self.place.backend,
-            "allreduce": "local-sgd" if self.local_steps > 1 else self.allreduce,
+            "allreduce": "local-sgd" if self.local else self.allreduce,
             "local_steps": self.local_steps,
             "communications": self.communications,  # gradient all-reduces or parameter averages
             "loss_allreduces": self.steps,  # one 8-byte scalar per step, for the record

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-ALLREDUCE = ("ddp", "manual")
+ALLREDUCE = ("ddp", "manual", "local-sgd")  # local-sgd: parameters averaged every H updates
 DTYPES = ("float32", "float64")
 MAX_NPROC = 256  # more local processes than this is a typo, not a plan
 
@@ -25,7 +25,7 @@ def check_parallel(problems, config) -> None:
     if isinstance(batch, int) and batch >= 1 and batch % nproc:
         problems.add(f"--batch-size {batch} is the global batch and {nproc} processes cannot split "
                      f"it evenly; give a multiple of {nproc}")
-    if config.emulate and config.local_steps != 1:
+    if config.emulate and (config.local_steps != 1 or config.allreduce == "local-sgd"):
         problems.add("--emulate computes the shards of one model in turn: it has no local models "
                      "for --local-steps to average")
     if config.local_steps != 1 and config.allreduce == "manual":

@@ -59,7 +59,7 @@ class MnistConfig:
     keep_checkpoint: bool = False  # keep the checkpoints after the run completes
     dtype: str = "float32"  # float32 | float64 (the equality proofs of data parallelism use both)
     nproc: int = 1  # data-parallel processes; --batch-size stays the global batch (sgdlab.distributed)
-    allreduce: str = "ddp"  # ddp (DistributedDataParallel) | manual (all_reduce, then divide)
+    allreduce: str = "ddp"  # ddp (DistributedDataParallel) | manual (all_reduce, divide) | local-sgd
     local_steps: int = 1  # local SGD: H local updates between parameter averages (1: synchronous)
     emulate: bool = False  # one process computes the nproc shards in turn (the chunked reference)
 
