@@ -13,7 +13,7 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "sgdlab"
 PROBLEM_PACKAGES = {"linreg", "mnist", "surface"}
-SHARED_LAYERS = {"core", "optim", "sweep", "theory"}  # shared machinery: never imports a problem
+SHARED_LAYERS = {"core", "optim", "sweep", "theory", "distributed"}  # shared machinery: never imports a problem
 MAX_LINES = 320
 
 

@@ -36,7 +36,6 @@ def launch(problem: str, config, *, store=None, record: bool = True, run_id: str
     from ..core.errors import ClusterError, ConfigError, SgdlabError
     from ..core.files import write_text
     from ..core.store import Store, new_run_id
-    from .env import free_port
 
     store = store or Store()
     run_id = run_id or new_run_id()
@@ -48,18 +47,7 @@ def launch(problem: str, config, *, store=None, record: bool = True, run_id: str
             "run_id": run_id, "resume": resume, "record": record, "sweep_id": sweep_id,
             "result": str(Path(tmp) / "result.json"), "errors": tmp,
         }))
-        port = free_port()
-        procs = []
-        for rank in range(nproc):
-            environ = dict(os.environ, RANK=str(rank), WORLD_SIZE=str(nproc), LOCAL_RANK=str(rank),
-                           LOCAL_WORLD_SIZE=str(nproc), MASTER_ADDR="127.0.0.1",
-                           MASTER_PORT=str(port))
-            environ.setdefault("OMP_NUM_THREADS", "1")
-            environ["PYTHONPATH"] = os.pathsep.join(  # the workers import this very sgdlab
-                [SOURCE, *filter(None, [os.environ.get("PYTHONPATH")])])
-            procs.append(subprocess.Popen(
-                [sys.executable, "-m", "sgdlab.distributed.worker", str(spec)], env=environ,
-                stdin=subprocess.DEVNULL, stdout=sys.stderr.fileno()))
+        procs = start_workers(["sgdlab.distributed.worker", str(spec)], nproc)
         try:
             bad = watch(procs)
         except KeyboardInterrupt:
@@ -88,6 +76,23 @@ def launch(problem: str, config, *, store=None, record: bool = True, run_id: str
         if not result.is_file():
             raise ClusterError(f"the {nproc} workers ended without rank 0's result")
         return json.loads(result.read_text())
+
+
+def start_workers(module_args: list[str], nproc: int) -> list[subprocess.Popen]:
+    """``python -m MODULE ARGS`` on ``nproc`` local ranks, with torchrun's environment."""
+    from .env import free_port
+
+    port = free_port()
+    procs = []
+    for rank in range(nproc):
+        environ = dict(os.environ, RANK=str(rank), WORLD_SIZE=str(nproc), LOCAL_RANK=str(rank),
+                       LOCAL_WORLD_SIZE=str(nproc), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+        environ.setdefault("OMP_NUM_THREADS", "1")
+        environ["PYTHONPATH"] = os.pathsep.join(  # the workers import this very sgdlab
+            [SOURCE, *filter(None, [os.environ.get("PYTHONPATH")])])
+        procs.append(subprocess.Popen([sys.executable, "-m", *module_args], env=environ,
+                                      stdin=subprocess.DEVNULL, stdout=sys.stderr.fileno()))
+    return procs
 
 
 def watch(procs) -> tuple[int, int] | None:
