@@ -267,3 +267,31 @@ def _plain_sgd():
     from sgdlab.optim.spec import OptimizerSpec
 
     return OptimizerSpec()  # the tutorial's hand-written SGD, no momentum
+
+
+# --- the scaling study ----------------------------------------------------------------------------
+
+def test_lr_rule_with_warmup():
+    from sgdlab.distributed.scaling import RULES, lr_at
+
+    assert [lr_at(s, 0.1, RULES["linear"](4), 3) for s in (0, 1, 2, 3, 10)] == pytest.approx(
+        [0.1, 0.2, 0.3, 0.4, 0.4], rel=1e-15)  # a linear ramp: 1 + 3 s / 3 is exact at these s
+    assert lr_at(0, 0.1, RULES["sqrt"](4), 0) == 0.2 and RULES["none"](8) == 1.0
+
+
+@pytest.mark.slow
+def test_scaling_study_counts_steps_and_is_recorded(cli, tmp_path):
+    store = tmp_path / "runs.db"
+    doc = cli.json("scaling", "--workers", "1,2", "--limit-train", "256", "--batch-size", "16",
+                   "--lr", "0.05", "--target", "2.2", "--max-steps", "60", "--eval-every", "2",
+                   "--no-comm", "--store", str(store), "--json")
+    rows = doc["rows"]
+    assert [r["nproc"] for r in rows] == [1, 2] and [r["global_batch"] for r in rows] == [16, 32]
+    assert [r["lr"] for r in rows] == [0.05, 0.1]
+    for r in rows:
+        assert r["status"] == "reached" and r["steps_to_target"] % 2 == 0  # measured every 2 steps
+        assert r["examples_to_target"] == r["steps_to_target"] * r["global_batch"]
+        assert r["curve"][-1][1] <= 2.2 < min(loss for _, loss in r["curve"][:-1] or [[0, 9]])
+    assert doc["theory"]["lr_bound"] > 0 and doc["theory"]["b_simple"] > 0
+    record = Store(store).get(doc["study_id"], curves=False)
+    assert record.command == "scaling" and Path(record.figures[0]).is_file()
