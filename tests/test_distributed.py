@@ -119,11 +119,12 @@ LONG = ["--limit-train", "1000", "--limit-test", "64", "--batch-size", "50", "--
         "--checkpoint-every", "10", "--no-plots", "--no-bound"]  # 600 steps, a checkpoint every 10
 
 
-def start(store: Path, *extra: str) -> subprocess.Popen:
+def start(store: Path, *extra: str, session: bool = False) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
     return subprocess.Popen([sys.executable, "-m", "sgdlab", "mnist", "--nproc", "2", *LONG,
                              "--store", str(store), "--json", *extra], env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=session)  # its own process group, for killpg
 
 
 def workers_after_checkpoint(launcher: subprocess.Popen, store: Path) -> dict[int, "psutil.Process"]:
@@ -174,13 +175,17 @@ def test_killed_rank_ends_the_run_with_one_line_and_resume_is_bit_identical(tmp_
 
 
 @pytest.mark.slow
-def test_ctrl_c_stops_every_rank_and_leaves_the_run_interrupted(tmp_path):
+@pytest.mark.parametrize("to", ["launcher", "terminal"])
+def test_ctrl_c_stops_every_rank_and_leaves_the_run_interrupted(tmp_path, to):
     import signal
 
     store = tmp_path / "runs.db"
-    launcher = start(store)
+    launcher = start(store, session=True)
     workers = workers_after_checkpoint(launcher, store)
-    launcher.send_signal(signal.SIGINT)  # to the launcher alone: it passes it on to every rank
+    if to == "launcher":  # to the launcher alone: it passes it on to every rank
+        launcher.send_signal(signal.SIGINT)
+    else:  # as a terminal's Ctrl-C does: to the whole process group, launcher and ranks at once
+        os.killpg(launcher.pid, signal.SIGINT)
     launcher.communicate(timeout=TIMEOUT_S)
     assert launcher.returncode == 130
     assert not any(p.is_running() and p.status() != "zombie" for p in workers.values())

@@ -120,6 +120,10 @@ def print_run(r: dict) -> None:
         print(f"time used: {e['seconds']:.5f} s ({e['samples_per_second'] or 0:,.0f} images/s)")
         print(f"test loss: {e['test_loss']:.6f}, test accuracy: {100 * e['test_accuracy']:.2f}%")
     print_bound(r)
+    if r.get("nproc", 1) > 1:  # data parallel: what the communication cost
+        from ..distributed.report import describe
+
+        print(describe(r))
     if r["status"] != "completed":
         print(f"status: {r['status']} after {r['steps']} steps")
     print(f"run id: {r['run_id']}")

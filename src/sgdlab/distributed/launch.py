@@ -50,7 +50,8 @@ def launch(problem: str, config, *, store=None, record: bool = True, run_id: str
         procs = start_workers(["sgdlab.distributed.worker", str(spec)], nproc)
         try:
             bad = watch(procs)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt:  # from a terminal every worker got it too: let them finish
+            settle(procs, GRACE_S / 2)  # recording the run as interrupted before a second one
             stop(procs, signal.SIGINT)
             _mark_interrupted(store, run_id, record)
             raise
@@ -109,6 +110,13 @@ def watch(procs) -> tuple[int, int] | None:
             killed = [(r, c) for r, c in enumerate(codes) if c is not None and c < 0]
             own = [(r, c) for r, c in enumerate(codes) if c is not None and c > 0 and c != 1]
             return (killed or own or bad)[0]
+        time.sleep(POLL_S)
+
+
+def settle(procs, seconds: float) -> None:
+    """Wait up to ``seconds`` for every worker to end by itself."""
+    deadline = time.monotonic() + seconds
+    while any(p.poll() is None for p in procs) and time.monotonic() < deadline:
         time.sleep(POLL_S)
 
 

@@ -19,9 +19,9 @@ from typing import Any, Callable
 from ..core.errors import ConfigError, Problems
 from ..core.limits import check_steps
 from ..core.store import RunRecord, Store, new_run_id, run_folder
+from ..distributed.hooks import KEYS as DISTRIBUTED_KEYS  # what a data-parallel run adds
 from .config import MnistConfig, resolve_device
 from .curvature import Curvature, add_curvature
-from ..distributed.hooks import KEYS as DISTRIBUTED_KEYS  # what a data-parallel run adds
 from .model import Classifier, build_model, evaluate, loss_function, prepare
 
 
@@ -67,9 +67,8 @@ def run(
     from .. import optim
     from ..core import checkpoint as ckpt, loop as training_loop
     from ..core.tracking import Tracking
-    from . import datasets
-
     from ..distributed import hooks as parallel
+    from . import datasets
 
     config = config or MnistConfig()
     config.validate()
