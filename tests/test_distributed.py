@@ -71,6 +71,20 @@ def test_batch_that_nproc_does_not_divide_is_refused_in_one_line(cli):
         "give a multiple of 3"]
 
 
+@pytest.mark.parametrize("flags, message", [
+    (["--nproc", "0"], "--nproc must be >= 1, got 0"),
+    (["--nproc", "2", "--allreduce", "ring"],
+     "--allreduce must be one of ddp, manual, local-sgd, got 'ring'"),
+    (["--nproc", "2", "--allreduce", "manual", "--local-steps", "4"],
+     "--local-steps averages parameters, not gradients: it does not combine with --allreduce manual"),
+    (["--nproc", "2", "--dtype", "float16"], "--dtype must be one of float32, float64, got 'float16'"),
+])
+def test_bad_parallel_flags_are_refused_before_any_process_starts(cli, flags, message):
+    result = cli("mnist", "--dry-run", "--batch-size", "100", *flags)
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [f"error: {message}"]
+
+
 def test_chunked_reference_equals_one_process_in_float64(tmp_path, one_thread):
     single = losses(tmp_path, dtype="float64")
     for n in (2, 4, 8):
