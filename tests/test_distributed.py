@@ -290,6 +290,17 @@ def _plain_sgd():
 
 # --- the scaling study ----------------------------------------------------------------------------
 
+@pytest.mark.parametrize("flags, message", [
+    (["--workers", "0,2"], "--workers must be distinct whole numbers >= 1, got 0,2"),
+    (["--rule", "cubic"], "--rule must be one of linear, sqrt, none, got 'cubic'"),
+    (["--target", "0"], "--target must be > 0, got 0.0"),
+])
+def test_scaling_refuses_bad_flags_in_one_line(cli, flags, message):
+    result = cli("scaling", *flags)
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [f"error: {message}"]
+
+
 def test_lr_rule_with_warmup():
     from sgdlab.distributed.scaling import RULES, lr_at
 

@@ -37,6 +37,7 @@ def scaling(
     stay under 2 / lambda_max. Steps to target scale on any machine; wall time cannot on 2 cores."""
     from ..core.config import parse_int_list
     from ..core.errors import ConfigError, Problems
+    from ..core.paths import check_outputs
     from ..core.records import RunRecord
     from ..core.store import Store, new_run_id, run_folder
     from ..distributed import scaling as study
@@ -60,6 +61,7 @@ def scaling(
     config.validate()
     store = Store(store)
     study_id = new_run_id()
+    check_outputs(store, run_folder(store, study_id, out), record=True, plots=not no_plots, out=out)
     document = study.study(config, mlp.setup, mlp.theory, workers=counts, rule=rule, warmup=warmup,
                            target=target, max_steps=max_steps, eval_every=eval_every,
                            allreduce_seconds=None if no_comm else allreduce_seconds)
