@@ -21,7 +21,7 @@ def _problem_packages() -> set[str]:
 
 
 PROBLEM_PACKAGES = _problem_packages()
-SHARED_LAYERS = {"core", "optim", "sweep", "theory"}  # shared machinery: never imports a problem
+SHARED_LAYERS = {"core", "optim", "sweep", "theory", "distributed"}  # shared machinery: never imports a problem
 MAX_LINES = 320
 
 

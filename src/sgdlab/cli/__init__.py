@@ -41,6 +41,7 @@ from . import serve as _serve  # noqa: F401  (registers `sgdlab serve`)
 from . import sharpness as _sharpness  # noqa: F401  (registers `sgdlab sharpness`)
 from . import noise_scale as _noise_scale  # noqa: F401  (registers `sgdlab noise-scale`)
 from . import lr_find as _lr_find  # noqa: F401  (registers `sgdlab lr-find PROBLEM`)
+from . import scaling as _scaling  # noqa: F401  (registers `sgdlab scaling`)
 
 
 __all__ = ["app", "main"]

@@ -8,7 +8,7 @@ import typer
 
 from .app import (EXIT_DIVERGED, JsonOption, StoreOption, emit, handle_errors, not_applicable,
                   note)
-from . import options
+from . import options, parallel
 from .progress import Progress
 
 
@@ -46,6 +46,11 @@ def mnist(
     weight_decay: Optional[float] = options.WEIGHT_DECAY,
     checkpoint_every: Optional[int] = options.CHECKPOINT_EVERY,
     keep_checkpoint: bool = options.KEEP_CHECKPOINT,
+    nproc: int = parallel.NPROC,
+    allreduce: str = parallel.ALLREDUCE,
+    local_steps: int = parallel.LOCAL_STEPS,
+    emulate: bool = parallel.EMULATE,
+    dtype: str = parallel.DTYPE,
     store: Optional[str] = StoreOption,
     as_json: bool = JsonOption,
 ) -> None:
@@ -58,6 +63,7 @@ def mnist(
     from ..mnist.study import run_study
     from ..core.errors import ConfigError
     from ..core.store import Store
+    from ..distributed.env import quiet as quiet_rank
 
     sizes = options.parse_batch_size(batch_size)
     twice = sorted({b for b in sizes if sizes.count(b) > 1})
@@ -84,6 +90,7 @@ def mnist(
         sharpness_subset=options.parse_subset(sharpness_subset), noise_every=noise_every,
         sync_every=sync_every, cuda_graph=not no_cuda_graph, compile=compile_step,
         optimizer=options.optimizer_spec(optimizer, momentum, nesterov, betas, eps, weight_decay),
+        **parallel.settings(nproc, allreduce, local_steps, emulate, dtype),
     )
     bar = Progress()
     try:
@@ -95,6 +102,8 @@ def mnist(
                                  on_progress=lambda b, s, t: bar(f"batch size {b or 'full'}", s, t))
     finally:
         bar.close()
+    if quiet_rank():  # under torchrun, rank 0 alone reports the run
+        return
     emit(document, as_json, print_mnist)
     for r in document.get("runs", [document]):
         if r["status"] == "diverged":
@@ -118,6 +127,10 @@ def print_run(r: dict) -> None:
     for point in r.get("noise_scale", []):
         print(f"gradient noise scale B_simple after {point['step']} updates: {point['b_simple']:.6g} "
               f"(batch size {r['batch_size']})")
+    if r.get("nproc", 1) > 1:  # data parallel: what the communication cost
+        from ..distributed.report import describe
+
+        print(describe(r))
     if r["status"] != "completed":
         print(f"status: {r['status']} after {r['steps']} steps")
     print(f"run id: {r['run_id']}")

@@ -61,6 +61,11 @@ class MnistConfig:
     plots: bool = True  # draw the figures
     checkpoint_every: int | None = None  # also checkpoint every N updates (always: each epoch)
     keep_checkpoint: bool = False  # keep the checkpoints after the run completes
+    dtype: str = "float32"  # float32 | float64 (the equality proofs of data parallelism use both)
+    nproc: int = 1  # data-parallel processes; --batch-size stays the global batch (sgdlab.distributed)
+    allreduce: str = "ddp"  # ddp (DistributedDataParallel) | manual (all_reduce, divide) | local-sgd
+    local_steps: int = 1  # local SGD: H local updates between parameter averages (1: synchronous)
+    emulate: bool = False  # one process computes the nproc shards in turn (the chunked reference)
 
     def validate(self) -> None:
         from .datasets import DATASETS
@@ -108,6 +113,9 @@ class MnistConfig:
             f"--device must be auto, cpu, cuda, cuda:N or mps, got {self.device!r}",
         )
         self.optimizer.check(problems, "float32")
+        from ..distributed.spec import check_parallel
+
+        check_parallel(problems, self)
         problems.raise_if_any(ConfigError)
 
     def parameter_count(self) -> int:

@@ -20,9 +20,10 @@ from typing import Any, Callable
 from ..core.errors import ConfigError, Problems
 from ..core.limits import check_steps
 from ..core.store import RunRecord, Store, new_run_id, run_folder
+from ..distributed.hooks import KEYS as DISTRIBUTED_KEYS  # what a data-parallel run adds
 from .config import MnistConfig, resolve_device
 from .curvature import Curvature, add_curvature
-from .model import Classifier, build_model, evaluate, prepare
+from .model import Classifier, build_model, evaluate, loss_function, prepare
 from .noise_curve import NoiseCurve, add_noise
 
 
@@ -68,34 +69,46 @@ def run(
     from .. import optim
     from ..core import checkpoint as ckpt, loop as training_loop
     from ..core.tracking import Tracking
+    from ..distributed import hooks as parallel
     from . import datasets, fast_step
 
     config = config or MnistConfig()
     config.validate()
-    device = resolve_device(config.device)
+    if parallel.launches(config):  # --nproc N outside torchrun: N workers, rank 0's document
+        return parallel.launch("mnist", config, store=store, record=record, run_id=run_id,
+                               resume=resume, sweep_id=sweep_id)
+    place = parallel.join(config)  # this rank of a data-parallel run (None: one process)
+    device = resolve_device(config.device) if place is None else place.device
     store = store or Store()
+    config, run_id, resume, record = parallel.agree(place, config, store, run_id, resume, record)
     run_id = run_id or new_run_id()
     track = Tracking(store, run_id, "mnist", config, record=record, sweep_id=sweep_id,
                      standalone=sweep_cell is None)
     track.check_outputs()
     data = data if data is not None else datasets.load(config.dataset, config.data_dir)
     x, y, xt, yt = tensors(config, data, device)
+    x, xt = x.to(getattr(torch, config.dtype)), xt.to(getattr(torch, config.dtype))
     n = int(x.shape[0])
     batch_size, steps = config.updates(n)
+    parallel.check_split(n, batch_size, config)
     problems = Problems()
     check_steps(problems, steps, f"--epochs {config.epochs} at batch size {batch_size}")
     problems.raise_if_any(ConfigError)
-    payload = track.resume_payload() if resume else None
+    payload = track.resume_payload() if resume and (place is None or place.writer) else None
+    payload = payload if place is None else place.agree(payload)  # rank 0's checkpoint, everywhere
 
     # model and optimizer: initial weights from the run's seed, then the same generator shuffles
     generator = torch.Generator().manual_seed(config.seed)
     net = build_model(x.shape[1], config.hidden, len(data.classes), generator,
-                      config.activation).to(device)
-    problem = Classifier(net, x, y, config.loss)
+                      config.activation).to(device, x.dtype)
+    # data parallel: this rank's shard of each batch, averaged across ranks (or N emulated ranks)
+    sharded = parallel.problem(place, config, net, loss_function(config.loss), x, y)
+    problem = sharded or Classifier(net, x, y, config.loss)
     optimizer = optim.create(
         config.optimizer.name, problem.parameters(), lr=config.lr,
         **config.optimizer.hyperparameters(),
     )
+    optimizer = parallel.wrap_optimizer(sharded, optimizer)  # local SGD: a periodic average
     # theory: the sharpness at initialisation (the bound 2 / lambda_max), along training on request
     curvature = Curvature(config, net, x, y) if config.bound or config.sharpness_every else None
     if curvature is not None and payload is None:
@@ -179,18 +192,20 @@ def run(
                 theory_at(tracker.measure, loop.steps_done)  # after the last update
     result = finish(config, data, loop, epochs, step_times, n, int(xt.shape[0]), device,
                     store=store, record=record, sweep_id=sweep_id, sweep_cell=sweep_cell,
-                    run_id=run_id, curvature=curvature, noise=noise)
+                    run_id=run_id, curvature=curvature, noise=noise, parallel=sharded)
     track.finish(result["status"], config.keep_checkpoint, loop.final_state)
     return result
 
 
 def finish(config, data, loop, epochs, step_times, n, n_test, device, *, store, record, sweep_id,
            sweep_cell=None, run_id=None, curvature: Curvature | None = None,
-           noise: NoiseCurve | None = None):
+           noise: NoiseCurve | None = None, parallel=None):
     """Assemble the result document, draw the figures, record the run."""
     from . import figures
 
     result = assemble(config, data, loop, epochs, step_times, n, n_test, device, run_id)
+    if parallel is not None:  # data parallel: nproc, world, allreduce, communication time
+        result.update(parallel.describe(result["seconds"], result["steps"]))
     if curvature is not None:
         add_curvature(result, config, curvature)
     if noise is not None:
@@ -249,6 +264,7 @@ def to_record(result: dict[str, Any], sweep_id: str | None = None,
                                       "test_accuracy", "lr_bound", "sharpness_init")}
     if "divergence" in result:
         metrics["divergence"] = result["divergence"]
+    metrics.update({k: result[k] for k in DISTRIBUTED_KEYS if k in result})
     if sweep_cell is not None:
         metrics["sweep_cell"] = sweep_cell
     curves = {"step_loss": result["step_losses"], "step_time": result["step_times"]}
