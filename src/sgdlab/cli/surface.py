@@ -113,7 +113,7 @@ def print_surface(r: dict) -> None:
               f"95% CI {ci}; true gradient {_pt(n['true_gradient'])} "
               f"{'inside' if n['agrees'] else 'NOT inside'}: E[J] = grad f")
     table = Table(title=f"{len(r['runs'])} trajectories, {r['steps']} steps each")
-    for column in ("lr", "optimizer", "final (x, y)", "f", "|grad f|", "steps", "verdict"):
+    for column in ("lr", "optimizer", "lr / bound", "final (x, y)", "f", "|grad f|", "steps", "verdict"):
         table.add_column(column)
     for t in r["runs"]:
         verdict = t["verdict"]
@@ -122,13 +122,16 @@ def print_surface(r: dict) -> None:
         elif t["diverged_step"] is not None:
             verdict += f" (step {t['diverged_step']})"
         fin = t["final"]
-        table.add_row(f"{t['lr']:g}", t["optimizer"], _pt((fin["x"], fin["y"])), f"{fin['f']:.6g}",
+        ratio = "-" if t.get("lr_over_bound") is None else f"{t['lr_over_bound']:.3g}"
+        table.add_row(f"{t['lr']:g}", t["optimizer"], ratio, _pt((fin["x"], fin["y"])), f"{fin['f']:.6g}",
                       f"{fin['grad_norm']:.3g}", str(t["steps"]), verdict)
     console = Console()
-    console.width = max(console.width, 110)
+    console.width = max(console.width, 130)
     console.print(table)
     for t in r["runs"]:
         print(f"lr={t['lr']:g}: {t['reason']}")
+        bound = "" if t.get("lr_bound") is None else f" = {t['lr_bound']:.6g}"
+        print(f"  {t['optimizer']} bound{bound}: {t.get('lr_bound_rule', '-')}")
     for path in r["figures"]:
         print(f"figure: {path}")
     print(f"run id: {r['run_id']}")

@@ -101,6 +101,14 @@ def descend(surface, start, lr: float, steps: int, spec, sigma: float, generator
             "diverged_reason": reason}
 
 
+def run_bound(spec, eigenvalues) -> dict[str, Any]:
+    """This optimizer's own stable-lr bound from lambda_max at the start (sgdlab.optim.bounds)."""
+    from ..optim import bounds
+
+    top = eigenvalues[-1] if eigenvalues else math.nan
+    return bounds.lr_bound(spec.name, spec.hyperparameters(), top)
+
+
 def escape_step(path, saddle, radius: float) -> int | None:
     """First step farther than ``radius`` from ``saddle`` (None if never; the start must be inside)."""
     for k, (x, y) in enumerate(path):
@@ -211,13 +219,15 @@ def _descend_all(config, surface, store, run_id, record, sweep_id, sweep_cell,
         seconds = time.perf_counter() - began
         verdict = judge(surface, trajectory, sigma, config.escape_radius)
         x, y = trajectory["path"][-1]
+        own = run_bound(config.optimizer, at_start["eigenvalues"])
         runs.append({
             "lr": lr, "optimizer": config.optimizer.name, "path": trajectory["path"],
             "f": trajectory["f"], "steps": trajectory["steps"],
             "final": {"x": x, "y": y, "f": trajectory["f"][-1], "grad_norm": verdict["grad_norm"]},
             "verdict": verdict["verdict"], "reason": verdict["reason"],
             "escape_step": verdict["escape_step"], "diverged_step": verdict["diverged_step"],
-            "lr_over_bound": lr / bound if bound else None, "seconds": seconds,
+            "lr_bound": own["lr_bound"], "lr_bound_rule": own["lr_bound_rule"],
+            "lr_over_bound": lr / own["lr_bound"] if own["lr_bound"] else None, "seconds": seconds,
         })
 
     status = "diverged" if any(r["verdict"] == "diverged" for r in runs) else "completed"
