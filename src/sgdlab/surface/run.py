@@ -34,8 +34,8 @@ from ..core.store import RunRecord, Store, new_run_id, run_folder
 from . import functions
 from . import theory
 from .config import SurfaceConfig
+from .descent import BLOWUP_RADIUS, descend, descend_all  # noqa: F401  (re-exported)
 
-BLOWUP_RADIUS = 1e6  # |(x, y)| beyond this counts as diverged, and the trajectory stops
 CONVERGED_GRAD_NORM = 1e-5  # |grad f| at or below this at the end: converged
 TAIL_FRACTION = 0.2  # with noise: judge the mean of the last 20% of the path
 OSCILLATION_FRACTION = 0.8  # share of reversing moves (second half) that makes "oscillating"
@@ -52,53 +52,6 @@ def build_surface(config: SurfaceConfig) -> functions.Surface:
         saddle = tuple(config.saddle) if config.saddle is not None else None
         return functions.from_expression(config.expr, saddle)
     return functions.get(config.name, tuple(config.curvature))
-
-
-def make_optimizer(spec, params, lr: float) -> torch.optim.Optimizer:
-    from .. import optim
-
-    hp = spec.hyperparameters()
-    try:
-        return optim.create(spec.name, params, lr=lr, **hp)
-    except TypeError as exc:
-        raise ConfigError(f"--optimizer {spec.name} does not take {', '.join(hp) or 'these settings'}: {exc}") from None
-
-
-def descend(surface, start, lr: float, steps: int, spec, sigma: float, generator,
-            on_progress=None) -> dict[str, Any]:
-    """One trajectory: ``steps`` updates from ``start``; stops early when it diverges."""
-    p = theory.point(start).requires_grad_(True)
-    optimizer = make_optimizer(spec, [p], lr)
-    path: list[list[float]] = []
-    values: list[float] = []
-    diverged_step, reason = None, None
-    for k in range(steps + 1):
-        if on_progress is not None and k % 1000 == 0:
-            on_progress(k, steps)
-        # record the point after k updates and f there; stop on a blow-up
-        value = surface.at(p)
-        xy = p.detach().tolist()
-        f_k = float(value.detach())
-        path.append(xy)
-        values.append(f_k)
-        if not all(math.isfinite(v) for v in xy):
-            diverged_step, reason = k, f"the point became non-finite at step {k}"
-        elif math.hypot(*xy) > BLOWUP_RADIUS:
-            diverged_step, reason = k, (f"|(x, y)| = {math.hypot(*xy):.3g} passed the blow-up radius "
-                                        f"{BLOWUP_RADIUS:g} at step {k}")
-        elif not math.isfinite(f_k):
-            diverged_step, reason = k, f"f became {f_k} at step {k}"
-        if diverged_step is not None or k == steps:
-            break
-        # the gradient by autograd, plus sigma * N(0, I) for SGD-style noise; then the update
-        optimizer.zero_grad(set_to_none=True)
-        (grad,) = torch.autograd.grad(value, p)
-        if sigma > 0:
-            grad = grad + sigma * torch.randn(2, generator=generator, dtype=torch.float64)
-        p.grad = grad
-        optimizer.step()
-    return {"path": path, "f": values, "steps": len(path) - 1, "diverged_step": diverged_step,
-            "diverged_reason": reason}
 
 
 def run_bound(spec, eigenvalues) -> dict[str, Any]:
@@ -122,8 +75,9 @@ def judge(surface, trajectory: dict, sigma: float, escape_radius: float) -> dict
     """The verdict for one trajectory (see the module docstring for the definitions)."""
     path, values = trajectory["path"], trajectory["f"]
     steps = trajectory["steps"]
-    final = theory.point(path[-1])
-    grad_norm = float(theory.gradient(surface, final).norm()) if torch.isfinite(final).all() else math.nan
+    final = path[-1]
+    grad_norm = (math.hypot(*surface.expression.gradient(*final))
+                 if math.isfinite(final[0]) and math.isfinite(final[1]) else math.nan)
     out = {"grad_norm": grad_norm, "escape_step": None, "diverged_step": trajectory["diverged_step"]}
     saddle = surface.saddle
     near = saddle is not None and math.dist(path[0], saddle) <= escape_radius
@@ -142,8 +96,8 @@ def judge(surface, trajectory: dict, sigma: float, escape_radius: float) -> dict
             f"(distance {math.dist(path[-1], saddle):.3g}, |grad f| = {grad_norm:.3g})")}
     if sigma > 0:
         tail = path[-max(1, int(len(path) * TAIL_FRACTION)):]
-        mean = theory.point([sum(c) / len(tail) for c in zip(*tail)])
-        tail_grad = float(theory.gradient(surface, mean).norm())
+        mean = [sum(c) / len(tail) for c in zip(*tail)]
+        tail_grad = math.hypot(*surface.expression.gradient(*mean))
         if tail_grad <= CONVERGED_GRAD_NORM + sigma:
             return out | {"verdict": "converged", "reason": (
                 f"|grad f| = {tail_grad:.3g} at the mean of the last {len(tail)} points, below the "
@@ -194,8 +148,24 @@ def run(config: SurfaceConfig | None = None, *, store: Store | None = None,
 
 def _descend_all(config, surface, store, run_id, record, sweep_id, sweep_cell,
                  on_progress=None) -> dict[str, Any]:
+    result = compute(config, surface, on_progress=on_progress, run_id=run_id)
+    if config.plots:
+        from . import figures
+
+        folder = run_folder(store, run_id, config.out)
+        result["figures"] = figures.draw(folder, surface, result)
+    if record:
+        store.save(to_record(result, sweep_id, sweep_cell))
+    return result
+
+
+def compute(config, surface, settings=None, on_progress=None, run_id=None) -> dict[str, Any]:
+    """The result document without figures or a record: theory at the start, then one trajectory
+    per (lr, optimizer spec) in ``settings`` (default: each of the config's lrs with its optimizer),
+    stepped together, judged. The playground calls this with one lr and several optimizers."""
     start = tuple(float(v) for v in (config.start or surface.start))
-    lrs = [float(v) for v in (config.lrs or [surface.lr])]
+    if settings is None:
+        settings = [(float(lr), config.optimizer) for lr in (config.lrs or [surface.lr])]
     steps = config.steps or surface.steps
     sigma = float(config.noise)
 
@@ -209,19 +179,20 @@ def _descend_all(config, surface, store, run_id, record, sweep_id, sweep_cell,
         noise = theory.noise_check(theory.point(at_start["gradient"]), sigma, config.noise_samples,
                                    torch.Generator().manual_seed(config.seed + 1))
 
-    # one trajectory per learning rate, all on the same noise draws (the same seed)
+    # the trajectories, stepped together, all on the same noise draws (one seed)
+    began = time.perf_counter()
+    label = "lr=" + ",".join(f"{lr:g}" for lr, _ in settings)
+    progress = None if on_progress is None else (lambda k, n: on_progress(label, k, n))
+    trajectories = descend_all(surface, start, settings, steps, sigma,
+                               torch.Generator().manual_seed(config.seed), on_progress=progress)
+    seconds = (time.perf_counter() - began) / len(settings)  # each trajectory's share
     runs = []
-    for lr in lrs:
-        began = time.perf_counter()
-        progress = None if on_progress is None else (lambda k, n, lr=lr: on_progress(f"lr={lr:g}", k, n))
-        trajectory = descend(surface, start, lr, steps, config.optimizer, sigma,
-                             torch.Generator().manual_seed(config.seed), on_progress=progress)
-        seconds = time.perf_counter() - began
+    for (lr, spec), trajectory in zip(settings, trajectories):
         verdict = judge(surface, trajectory, sigma, config.escape_radius)
         x, y = trajectory["path"][-1]
-        own = run_bound(config.optimizer, at_start["eigenvalues"])
+        own = run_bound(spec, at_start["eigenvalues"])
         runs.append({
-            "lr": lr, "optimizer": config.optimizer.name, "path": trajectory["path"],
+            "lr": lr, "optimizer": spec.name, "path": trajectory["path"],
             "f": trajectory["f"], "steps": trajectory["steps"],
             "final": {"x": x, "y": y, "f": trajectory["f"][-1], "grad_norm": verdict["grad_norm"]},
             "verdict": verdict["verdict"], "reason": verdict["reason"],
@@ -231,7 +202,7 @@ def _descend_all(config, surface, store, run_id, record, sweep_id, sweep_cell,
         })
 
     status = "diverged" if any(r["verdict"] == "diverged" for r in runs) else "completed"
-    result: dict[str, Any] = {
+    return {
         "status": status, "run_id": run_id, "surface": surface.describe(), "start": list(start),
         "steps": steps, "noise": sigma, "seed": config.seed, "escape_radius": config.escape_radius,
         "hessian_start": {"matrix": at_start["hessian"], "eigenvalues": at_start["eigenvalues"],
@@ -241,14 +212,6 @@ def _descend_all(config, surface, store, run_id, record, sweep_id, sweep_cell,
         "noise_check": noise, "runs": runs, "definitions": DEFINITIONS,
         "config": config.to_dict(), "figures": [],
     }
-    if config.plots:
-        from . import figures
-
-        folder = run_folder(store, run_id, config.out)
-        result["figures"] = figures.draw(folder, surface, result)
-    if record:
-        store.save(to_record(result, sweep_id, sweep_cell))
-    return result
 
 
 def to_record(result: dict[str, Any], sweep_id: str | None = None,
