@@ -47,12 +47,16 @@ def check(lrs: list[float], steps: int, every: int) -> None:
     problems.raise_if_any(ConfigError)
 
 
-def analyse(lr: float, sharpness: list[dict[str, Any]], losses: list[float], status: str) -> dict[str, Any]:
-    """The numbers and the verdict of one learning rate's run."""
-    bound = 2 / lr
+def analyse(lr: float, sharpness: list[dict[str, Any]], losses: list[float], status: str,
+            threshold: float | None = None, label: str = "2/lr") -> dict[str, Any]:
+    """The numbers and the verdict of one learning rate's run; ``threshold`` (default 2 / lr, named
+    ``label``) is where the sharpness sits at the edge (38/lr for Adam's preconditioned one)."""
+    bound = threshold if threshold is not None else 2 / lr
     points = [(p["step"], p["value"]) for p in sharpness if p["value"] == p["value"]]
     hit = next((step for step, value in points if value >= bound), None)
-    after = [value * lr / 2 for step, value in points if hit is not None and step >= hit]
+    gd = threshold is None  # gradient descent's 2/lr: the words and numbers as they always were
+    ratio = (lambda value: value * lr / 2) if gd else (lambda value: value / bound)
+    after = [ratio(value) for step, value in points if hit is not None and step >= hit]
     median = statistics.median(after) if after else None
     spread = _quartiles(after)
     first, last = (points[0][1], points[-1][1]) if points else (None, None)
@@ -61,10 +65,11 @@ def analyse(lr: float, sharpness: list[dict[str, Any]], losses: list[float], sta
         tail = losses[hit:]
         rises = sum(b > a for a, b in zip(tail, tail[1:]))
     how = "" if hit is None else (
-        f"started above 2/lr = {bound:.4g} (sharpness {first:.4g})" if hit == 0
-        else f"reached 2/lr = {bound:.4g} at step {hit}")
+        f"started above {label} = {bound:.4g} (sharpness {first:.4g})" if hit == 0
+        else f"reached {label} = {bound:.4g} at step {hit}")
     if status == "diverged":
-        verdict = "diverged: the loss blew up (lr far above 2 / sharpness, and no catapult saved it)"
+        verdict = ("diverged: the loss blew up (lr far above 2 / sharpness, and no catapult saved it)" if gd
+                   else f"diverged: the loss blew up (the sharpness far above {label}, and no catapult saved it)")
     elif hit is not None and len(after) < MIN_AFTER:
         verdict = (f"reached the edge: the sharpness {how}; too few measurements after it to tell "
                    f"whether it stays there (give more --steps)")
@@ -72,15 +77,16 @@ def analyse(lr: float, sharpness: list[dict[str, Any]], losses: list[float], sta
         falling = (f"non-monotonically ({rises} of the {len(losses) - hit - 1} steps after it raised "
                    f"the loss)" if rises else "monotonically")
         verdict = (f"at the edge of stability: the sharpness {how} and then hovered around it "
-                   f"(median sharpness * lr / 2 = {median:.3f}) while the loss went on falling, {falling}")
+                   f"(median {'sharpness * lr / 2' if gd else f'sharpness / ({label})'} = {median:.3f}) "
+                   f"while the loss went on falling, {falling}")
     elif hit is not None:
-        verdict = f"above the edge: the sharpness {how} and stayed at {median:.3f} x 2/lr (median)"
+        verdict = f"above the edge: the sharpness {how} and stayed at {median:.3f} x {label} (median)"
     elif first is not None and last > SHARPENING * first:
         verdict = (f"progressive sharpening: the sharpness rose from {first:.4g} to {last:.4g}, still "
-                   f"below 2/lr = {bound:.4g} ({last * lr / 2:.2f} of it); more steps would reach it")
+                   f"below {label} = {bound:.4g} ({ratio(last):.2f} of it); more steps would reach it")
     else:
         verdict = (f"stable below the edge: the sharpness stayed near {last if last is not None else float('nan'):.4g}, "
-                   f"below 2/lr = {bound:.4g}")
+                   f"below {label} = {bound:.4g}")
     return {"lr": lr, "bound": bound, "hit_step": hit, "ratio_median": median, "ratio_spread": spread,
             "loss_rises_after_hit": rises if hit is not None else None, "verdict": verdict,
             "sharpness_init": first, "sharpness_final": last}
@@ -110,10 +116,22 @@ def run_study(config: MnistConfig, lrs: list[float], *, steps: int = DEFAULT_STE
                   out=config.out)
     data = data if data is not None else datasets.load(config.dataset, config.data_dir)
     runs, records = [], []
+    adaptive = _adaptive(base)
     for lr in lrs:
         progress = None if on_progress is None else (lambda s, t, lr=lr: on_progress(lr, s, t))
-        result = run(replace(base, lr=lr), store=store, record=False, data=data, on_progress=progress)
-        entry = analyse(lr, result["sharpness"], result["step_losses"], result["status"])
+        if adaptive:  # Adam or RMSprop: the preconditioned sharpness against its own threshold
+            from ..optim.bounds import preconditioned_threshold
+            from .adaptive import run_adaptive
+
+            result = run_adaptive(replace(base, lr=lr), lr, steps, every, data, on_progress=progress)
+            threshold, label, rule = preconditioned_threshold(base.optimizer.name,
+                                                              base.optimizer.hyperparameters(), lr)
+            entry = analyse(lr, result["sharpness"], result["step_losses"], result["status"], threshold, label)
+            entry["kind"], entry["threshold_rule"], entry["threshold_label"] = "preconditioned", rule, label
+        else:
+            result = run(replace(base, lr=lr), store=store, record=False, data=data, on_progress=progress)
+            entry = analyse(lr, result["sharpness"], result["step_losses"], result["status"])
+            entry["kind"], entry["threshold_rule"], entry["threshold_label"] = "hessian", "2/lr", "2/lr"
         entry.update({"sharpness": result["sharpness"], "losses": result["step_losses"],
                       "status": result["status"], "seconds": result["seconds"], "run_id": result["run_id"],
                       "test_accuracy": result["test_accuracy"], "cost": result["sharpness_cost"]})
@@ -135,8 +153,23 @@ def run_study(config: MnistConfig, lrs: list[float], *, steps: int = DEFAULT_STE
             "config": base.to_dict(), "runs": runs, "figures": figures_out}
 
 
+def _adaptive(config) -> bool:
+    """Adam, AdamW or RMSprop: the study tracks lambda_1(P^-1 H); plain SGD tracks lambda_1(H)."""
+    from ..core.errors import ConfigError
+    from ..optim.spec import base_name
+
+    name = base_name(config.optimizer.name)
+    if name == "adagrad":
+        raise ConfigError("--optimizer adagrad: its step shrinks for ever, it has no edge of stability; "
+                          "use sgd, adam, adamw or rmsprop")
+    if name == "sgd" and config.optimizer.hyperparameters():
+        raise ConfigError("sgdlab sharpness runs plain gradient descent with --optimizer sgd "
+                          "(no --momentum or --weight-decay); or use adam, adamw, rmsprop")
+    return name in ("adam", "adamw", "rmsprop")
+
+
 def to_record(entry: dict[str, Any], result: dict[str, Any], study_id: str) -> RunRecord:
-    metrics = {k: entry[k] for k in ("lr", "bound", "hit_step", "ratio_median", "ratio_spread",
+    metrics = {k: entry[k] for k in ("lr", "bound", "kind", "threshold_rule", "hit_step", "ratio_median", "ratio_spread",
                                      "loss_rises_after_hit", "verdict", "sharpness_init",
                                      "sharpness_final", "seconds")}
     metrics.update({"data": result["data"], "steps": result["steps"], "device": result["device"]})
@@ -160,6 +193,18 @@ def draw(runs: list[dict[str, Any]], folder) -> list[str]:
 
     folder = Path(folder)
     losses = {f"lr {r['lr']:g}": (list(range(len(r["losses"]))), r["losses"]) for r in runs}
+    if runs and runs[0].get("kind") == "preconditioned":  # Adam/RMSprop: lambda_1(P^-1 H) vs its threshold
+        series = {f"lr {r['lr']:g}": ([p["step"] for p in r["sharpness"]], [p["value"] for p in r["sharpness"]])
+                  for r in runs}
+        levels = {f"lr {r['lr']:g}": (r["bound"], f"{r['threshold_label']} = {r['bound']:.4g}")
+                  for r in runs}
+        return [
+            plots.curves(losses, folder / "eos_loss.png", xlabel="step (full-batch updates)",
+                         ylabel="training loss", title="Training loss under full-batch adaptive updates"),
+            plots.curves(series, folder / "eos_preconditioned_sharpness.png", xlabel="step (updates)",
+                         ylabel="preconditioned sharpness lambda_1(P^-1 H)", log=True, levels=levels,
+                         title="Preconditioned sharpness against step, with its threshold"),
+        ]
     return [
         plots.curves(losses, folder / "eos_loss.png", xlabel="step (full-batch updates)",
                      ylabel="training loss", title="Training loss under full-batch gradient descent"),

@@ -79,3 +79,21 @@ def _out(bound: float | None, key: str, fields: dict[str, Any]) -> dict[str, Any
 
     return {"lr_bound": bound, "lr_bound_rule": text(key, "en", **fields), "lr_bound_key": key,
             "lr_bound_fields": fields}
+
+
+def preconditioned_threshold(name: str, hyperparameters: dict[str, Any], lr: float) -> tuple[float, str, str]:
+    """Where an adaptive rule's preconditioned sharpness lambda_1(P^-1 H) sits at the edge of
+    stability (Cohen et al. 2022), its short name ("38/lr") and the rule in words: Adam (EMA momentum beta1 on the
+    preconditioned gradient) (2 + 2 beta1) / ((1 - beta1) lr), 38/lr at beta1 = 0.9; RMSprop
+    (preconditioned gradient descent, heavy-ball momentum beta) 2 (1 + beta) / lr."""
+    base = optim_spec.base_name(name)
+    if base in ("adam", "adamw"):
+        beta1 = float((hyperparameters.get("betas") or optim_spec.DEFAULTS[base]["betas"])[0])
+        factor_ = (2 + 2 * beta1) / (1 - beta1)
+        return (factor_ / lr, f"{factor_:g}/lr",
+                f"(2+2beta1)/((1-beta1) lr) = {factor_:g}/lr with beta1 = {beta1:g}")
+    if base == "rmsprop":
+        beta = float(hyperparameters.get("momentum") or 0.0)
+        short = f"{2 * (1 + beta):g}/lr"
+        return 2 * (1 + beta) / lr, short, ("2/lr" if beta == 0 else f"2(1+beta)/lr = {short} with beta = {beta:g}")
+    raise ValueError(f"{name} has no preconditioned-sharpness threshold (adam, adamw, rmsprop have)")
