@@ -66,6 +66,15 @@ EN: dict[str, str] = {
     "curvature.indefinite": "indefinite (up in one direction, down in another)",
     "curvature.degenerate": "degenerate (a zero eigenvalue: the Hessian alone cannot tell)",
     "curvature.undefined": "undefined (non-finite Hessian)",
+    "critical.minimum": "minimum (positive definite Hessian)",
+    "critical.maximum": "maximum (negative definite Hessian)",
+    "critical.saddle": "saddle (indefinite Hessian)",
+    "critical.degenerate": "degenerate critical point (Hessian has a zero eigenvalue; higher-order terms decide)",
+    "critical.not": "not a critical point (the gradient is not zero)",
+    # the CLI's human text
+    "cli.bound_line": "stable learning rate bound 2/lambda_max = {bound:.6g}, {kind}",
+    "cli.bound_none": "stable learning rate bound: {kind}",
+    "cli.run_bound": "{optimizer} bound{value}: {rule}",
 }
 
 ZH: dict[str, str] = {
@@ -107,6 +116,14 @@ ZH: dict[str, str] = {
     "curvature.indefinite": "不定（一个方向向上弯，另一个方向向下弯）",
     "curvature.degenerate": "退化（有零特征值：仅凭 Hessian 无法判断）",
     "curvature.undefined": "未定义（Hessian 非有限）",
+    "critical.minimum": "极小值点（Hessian 正定）",
+    "critical.maximum": "极大值点（Hessian 负定）",
+    "critical.saddle": "鞍点（Hessian 不定）",
+    "critical.degenerate": "退化临界点（Hessian 有零特征值；由更高阶项决定）",
+    "critical.not": "不是临界点（梯度不为零）",
+    "cli.bound_line": "稳定学习率上界 2/lambda_max = {bound:.6g}，{kind}",
+    "cli.bound_none": "稳定学习率上界：{kind}",
+    "cli.run_bound": "{optimizer} 的上界{value}：{rule}",
 }
 
 CATALOGS = {"en": EN, "zh": ZH}
@@ -143,6 +160,21 @@ def language_from_env(environ=None) -> str:
         if environ.get(name):
             return language(environ[name])
     return "en"
+
+
+def key_of(english: str, prefix: str) -> str | None:
+    """The catalog key under ``prefix`` whose English text is ``english`` (None if there is none):
+    for texts made in English elsewhere (the curvature classes) that a reader wants in zh."""
+    for key, value in EN.items():
+        if key.startswith(prefix) and value == english:
+            return key
+    return None
+
+
+def translate(english: str, prefix: str, lang: str) -> str:
+    """``english`` in ``lang`` when the catalog has it under ``prefix``; unchanged otherwise."""
+    key = key_of(english, prefix)
+    return english if key is None else text(key, lang)
 
 
 def text(key: str, lang: str = "en", **fields: Any) -> str:

@@ -90,22 +90,30 @@ def _pt(values) -> str:
 
 
 def print_surface(r: dict) -> None:
+    """The human text, in the language of LANG (zh_*: Chinese; the numbers and table are the same)."""
     from rich.console import Console
     from rich.table import Table
 
+    from ..i18n import language_from_env, text, translate
+    from ..optim.spec import OptimizerSpec
+    from ..surface.run import reason_in, run_bound
+
+    lang = language_from_env()
     s = r["surface"]
     print(f"f(x, y) = {s['formula']}" + (f"   [{s['name']}: {s['note']}]" if s["note"] else ""))
     sp, h = r["start_point"], r["hessian_start"]
     print(f"start {_pt(r['start'])}: f = {sp['f']:.6g}, grad f = {_pt(sp['gradient'])}")
     print(f"Hessian at the start: [{_pt(h['matrix'][0])}, {_pt(h['matrix'][1])}], "
-          f"eigenvalues {_pt(h['eigenvalues'])}: {h['curvature']}")
+          f"eigenvalues {_pt(h['eigenvalues'])}: {translate(h['curvature'], 'curvature.', lang)}")
+    kind = text("theory.bound_" + r["lr_bound_kind"].split(" ")[0], lang)
     if r["lr_bound"] is not None:
-        print(f"stable learning rate bound 2/lambda_max = {r['lr_bound']:.6g}, {r['lr_bound_kind']}")
+        print(text("cli.bound_line", lang, bound=r["lr_bound"], kind=kind))
     else:
-        print(f"stable learning rate bound: {r['lr_bound_kind']}")
+        print(text("cli.bound_none", lang, kind=kind))
     c = r["critical_point"]
     if c is not None:
-        print(f"critical point {_pt(c['point'])}: Hessian eigenvalues {_pt(c['eigenvalues'])}: {c['kind']}")
+        print(f"critical point {_pt(c['point'])}: Hessian eigenvalues {_pt(c['eigenvalues'])}: "
+              f"{translate(c['kind'], 'critical.', lang)}")
     n = r["noise_check"]
     if n is not None:
         ci = ", ".join(f"[{lo:.4g}, {hi:.4g}]" for lo, hi in zip(n["ci95_low"], n["ci95_high"]))
@@ -116,7 +124,7 @@ def print_surface(r: dict) -> None:
     for column in ("lr", "optimizer", "lr / bound", "final (x, y)", "f", "|grad f|", "steps", "verdict"):
         table.add_column(column)
     for t in r["runs"]:
-        verdict = t["verdict"]
+        verdict = text("verdict." + t["verdict"], lang)
         if t["escape_step"] is not None:
             verdict += f" (step {t['escape_step']})"
         elif t["diverged_step"] is not None:
@@ -128,10 +136,13 @@ def print_surface(r: dict) -> None:
     console = Console()
     console.width = max(console.width, 130)
     console.print(table)
+    spec = OptimizerSpec.from_dict(r["config"]["optimizer"])
+    own = run_bound(spec, h["eigenvalues"])
     for t in r["runs"]:
-        print(f"lr={t['lr']:g}: {t['reason']}")
-        bound = "" if t.get("lr_bound") is None else f" = {t['lr_bound']:.6g}"
-        print(f"  {t['optimizer']} bound{bound}: {t.get('lr_bound_rule', '-')}")
+        print(f"lr={t['lr']:g}: {reason_in(t['why'], lang)}")
+        value = "" if t.get("lr_bound") is None else f" = {t['lr_bound']:.6g}"
+        rule = text(own["lr_bound_key"], lang, **own["lr_bound_fields"])
+        print("  " + text("cli.run_bound", lang, optimizer=t["optimizer"], value=value, rule=rule))
     for path in r["figures"]:
         print(f"figure: {path}")
     print(f"run id: {r['run_id']}")

@@ -10,9 +10,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from .. import i18n
 from ..core.errors import ConfigError, Problems
 from .responses import json_response
 
@@ -61,6 +62,8 @@ class DescentIn(SurfaceIn):
     noise: float = Field(0.0, description="sigma: SGD as noisy descent, grad + sigma * N(0, I)")
     seed: int = Field(0, ge=0, le=2**63 - 1, description="seed of the gradient noise")
     escape_radius: float = 1.0
+    lang: str | None = Field(None, description="en or zh: the language of the *_text fields "
+                             "(default: the ?lang= query, then Accept-Language)")
 
 
 def _config(body: SurfaceIn, **fields: Any):
@@ -129,8 +132,10 @@ def contour(body: ContourIn) -> Any:
 
 
 @router.post("/descent", summary="Trajectories from a start point, one per optimizer, with verdicts")
-def descent(body: DescentIn) -> Any:
-    """The same document as `sgdlab surface --json`, one trajectory per optimizer (one lr)."""
+def descent(body: DescentIn, request: Request = None, lang: str | None = None) -> Any:
+    """The same document as `sgdlab surface --json`, one trajectory per optimizer (one lr), and
+    the words for a reader in ``lang`` (en or zh): each trajectory's ``verdict_text``,
+    ``why_text`` and ``lr_bound_text``, and ``theory_text`` (see ``_texts``)."""
     from ..surface.run import compute
 
     problems = Problems()
@@ -161,7 +166,29 @@ def descent(body: DescentIn) -> Any:
     keys = ("surface", "start", "steps", "noise", "seed", "escape_radius", "hessian_start",
             "start_point", "lr_bound", "lr_bound_kind", "critical_point", "noise_check", "definitions")
     trajectories = [r | {"optimizer": o.model_dump()} for o, r in zip(body.optimizers, first["runs"])]
-    return _fast_json({k: first[k] for k in keys} | {"lr": lr, "trajectories": trajectories})
+    document = {k: first[k] for k in keys} | {"lr": lr, "trajectories": trajectories}
+    header = request.headers.get("accept-language") if request is not None else None
+    chosen = i18n.language(body.lang or lang) if (body.lang or lang) else i18n.language_from_header(header)
+    return _fast_json(_texts(document, [c.optimizer for c in configs], chosen))
+
+
+def _texts(document: dict[str, Any], specs, lang: str) -> dict[str, Any]:
+    """The reader's words in ``lang`` beside the English JSON values (which never change)."""
+    from ..surface.run import reason_in, run_bound
+
+    eigenvalues = document["hessian_start"]["eigenvalues"]
+    for t, spec in zip(document["trajectories"], specs):
+        own = run_bound(spec, eigenvalues)
+        t["verdict_text"] = i18n.text("verdict." + t["verdict"], lang)
+        t["why_text"] = reason_in(t["why"], lang)
+        t["lr_bound_text"] = i18n.text(own["lr_bound_key"], lang, **own["lr_bound_fields"])
+    kind = document["lr_bound_kind"].split(" ")[0]
+    theory = {"lr_bound_kind": i18n.text(f"theory.bound_{kind}", lang),
+              "curvature": i18n.translate(document["hessian_start"]["curvature"], "curvature.", lang),
+              "shared_lr": i18n.text("theory.shared_lr", lang)}
+    if document["critical_point"] is not None:
+        theory["critical_kind"] = i18n.translate(document["critical_point"]["kind"], "critical.", lang)
+    return document | {"lang": lang, "theory_text": theory}
 
 
 def _fast_json(document: dict[str, Any]):

@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from ..core.errors import ConfigError
+from ..i18n import text
 
 BLOWUP_RADIUS = 1e6  # |(x, y)| beyond this counts as diverged, and the trajectory stops
 RADIUS_SQUARED = BLOWUP_RADIUS**2 * (1 - 1e-12)  # x^2 + y^2 at or below: surely inside (the
@@ -53,7 +54,7 @@ def descend_all(surface, start, settings, steps: int, sigma: float, generator,
     for lr, spec in settings:
         x, y = (float(v) for v in start)
         live.append({"w": [x, y], "opt": make_stepper(spec, lr), "path": [[x, y]],
-                     "f": [value(x, y)], "diverged_step": None, "diverged_reason": None})
+                     "f": [value(x, y)], "diverged_step": None, "diverged_reason": None, "stop": None})
     out = list(live)
     for k in range(steps + 1):
         if on_progress is not None and k % 1000 == 0:
@@ -66,7 +67,8 @@ def descend_all(surface, start, settings, steps: int, sigma: float, generator,
             if not (x * x + y * y <= RADIUS_SQUARED and f_k - f_k == 0):
                 stop = _blowup(t["path"][-1], f_k, k)
                 if stop is not None:
-                    t["diverged_step"], t["diverged_reason"], stopped = k, stop, True
+                    t["diverged_step"], t["stop"], stopped = k, stop, True
+                    t["diverged_reason"] = text(stop[0], "en", **stop[1])
         if stopped:
             live = [t for t in live if t["diverged_step"] is None]
         if not live or k == steps:
@@ -82,16 +84,18 @@ def descend_all(surface, start, settings, steps: int, sigma: float, generator,
             t["path"].append([w[0], w[1]])
             t["f"].append(value(w[0], w[1]))
     return [{"path": t["path"], "f": t["f"], "steps": len(t["path"]) - 1,
-             "diverged_step": t["diverged_step"], "diverged_reason": t["diverged_reason"]} for t in out]
+             "diverged_step": t["diverged_step"], "diverged_reason": t["diverged_reason"],
+             "stop": t["stop"]} for t in out]
 
 
-def _blowup(xy, f_k: float, k: int) -> str | None:
-    """Why the point after k updates counts as diverged (None: it does not)."""
+def _blowup(xy, f_k: float, k: int) -> tuple[str, dict] | None:
+    """Why the point after k updates counts as diverged, as an ``i18n`` key and its fields (None:
+    it does not)."""
     if not (math.isfinite(xy[0]) and math.isfinite(xy[1])):
-        return f"the point became non-finite at step {k}"
+        return "stop.nonfinite_point", {"step": k}
     radius = math.hypot(*xy)
     if radius > BLOWUP_RADIUS:
-        return f"|(x, y)| = {radius:.3g} passed the blow-up radius {BLOWUP_RADIUS:g} at step {k}"
+        return "stop.radius", {"radius": radius, "limit": BLOWUP_RADIUS, "step": k}
     if not math.isfinite(f_k):
-        return f"f became {f_k} at step {k}"
+        return "stop.nonfinite_f", {"value": str(f_k), "step": k}
     return None

@@ -33,6 +33,7 @@ from ..core.errors import ConfigError
 from ..core.store import RunRecord, Store, new_run_id, run_folder
 from . import functions
 from . import theory
+from ..i18n import text
 from .config import SurfaceConfig
 from .descent import BLOWUP_RADIUS, descend, descend_all  # noqa: F401  (re-exported)
 
@@ -72,56 +73,71 @@ def escape_step(path, saddle, radius: float) -> int | None:
 
 
 def judge(surface, trajectory: dict, sigma: float, escape_radius: float) -> dict[str, Any]:
-    """The verdict for one trajectory (see the module docstring for the definitions)."""
+    """The verdict for one trajectory (see the module docstring for the definitions); ``reason``
+    in English, and ``why`` = (i18n key, fields) to say it in another language (``reason_in``)."""
+    out = _judge(surface, trajectory, sigma, escape_radius)
+    out["reason"] = reason_in(out["why"], "en")
+    return out
+
+
+def reason_in(why, lang: str) -> str:
+    """A verdict's reason in ``lang`` from its ``why`` (key, fields; a field "then" is itself a
+    (key, fields) pair: why the trajectory stopped)."""
+    key, fields = why
+    if isinstance(fields.get("then"), (list, tuple)):
+        then_key, then_fields = fields["then"]
+        fields = fields | {"then": text(then_key, lang, **then_fields)}
+    return text(key, lang, **fields)
+
+
+def _judge(surface, trajectory: dict, sigma: float, escape_radius: float) -> dict[str, Any]:
     path, values = trajectory["path"], trajectory["f"]
     steps = trajectory["steps"]
     final = path[-1]
     grad_norm = (math.hypot(*surface.expression.gradient(*final))
                  if math.isfinite(final[0]) and math.isfinite(final[1]) else math.nan)
     out = {"grad_norm": grad_norm, "escape_step": None, "diverged_step": trajectory["diverged_step"]}
+    stop = trajectory.get("stop")
     saddle = surface.saddle
     near = saddle is not None and math.dist(path[0], saddle) <= escape_radius
     if near:
         out["escape_step"] = escape_step(path, saddle, escape_radius)
         if out["escape_step"] is not None:
-            return out | {"verdict": "escaped saddle", "reason": (
-                f"left the radius {escape_radius:g} around the saddle {tuple(saddle)} at step "
-                f"{out['escape_step']}" + (f"; then {trajectory['diverged_reason']}"
-                                           if trajectory["diverged_reason"] else ""))}
+            fields = {"radius": escape_radius, "saddle": tuple(saddle), "step": out["escape_step"]}
+            if stop is not None:
+                return out | {"verdict": "escaped saddle", "why": ("why.escaped_then", fields | {"then": stop})}
+            return out | {"verdict": "escaped saddle", "why": ("why.escaped", fields)}
     if trajectory["diverged_step"] is not None:
-        return out | {"verdict": "diverged", "reason": "diverged: " + trajectory["diverged_reason"]}
+        return out | {"verdict": "diverged", "why": ("why.diverged", {"then": stop})}
     if near:
-        return out | {"verdict": "stuck near saddle", "reason": (
-            f"still within {escape_radius:g} of the saddle {tuple(saddle)} after {steps} steps "
-            f"(distance {math.dist(path[-1], saddle):.3g}, |grad f| = {grad_norm:.3g})")}
+        return out | {"verdict": "stuck near saddle", "why": ("why.stuck", {
+            "radius": escape_radius, "saddle": tuple(saddle), "steps": steps,
+            "distance": math.dist(path[-1], saddle), "grad_norm": grad_norm})}
     if sigma > 0:
         tail = path[-max(1, int(len(path) * TAIL_FRACTION)):]
         mean = [sum(c) / len(tail) for c in zip(*tail)]
         tail_grad = math.hypot(*surface.expression.gradient(*mean))
         if tail_grad <= CONVERGED_GRAD_NORM + sigma:
-            return out | {"verdict": "converged", "reason": (
-                f"|grad f| = {tail_grad:.3g} at the mean of the last {len(tail)} points, below the "
-                f"noise sigma {sigma:g} (+ {CONVERGED_GRAD_NORM:g})")}
+            return out | {"verdict": "converged", "why": ("why.converged_noise", {
+                "tail_grad": tail_grad, "tail": len(tail), "sigma": sigma, "tol": CONVERGED_GRAD_NORM})}
     elif grad_norm <= CONVERGED_GRAD_NORM:
-        return out | {"verdict": "converged",
-                      "reason": f"|grad f| = {grad_norm:.3g} <= {CONVERGED_GRAD_NORM:g} after {steps} steps"}
+        return out | {"verdict": "converged", "why": ("why.converged", {
+            "grad_norm": grad_norm, "tol": CONVERGED_GRAD_NORM, "steps": steps})}
     if values[-1] > values[0]:
         first = next(k for k, v in enumerate(values) if v > values[0])
         out["diverged_step"] = first
-        return out | {"verdict": "diverged", "reason": (
-            f"f rose above its start value at step {first} and ended higher "
-            f"({values[-1]:.4g} > {values[0]:.4g})")}
+        return out | {"verdict": "diverged", "why": ("why.rose", {
+            "step": first, "last": values[-1], "first": values[0]})}
     moves = [(b[0] - a[0], b[1] - a[1]) for a, b in zip(path, path[1:])]
     late = moves[len(moves) // 2:]
     pairs = list(zip(late, late[1:]))
     if len(late) >= OSCILLATION_MIN_MOVES and pairs:
         reversing = sum(1 for u, v in pairs if u[0] * v[0] + u[1] * v[1] < 0) / len(pairs)
         if reversing >= OSCILLATION_FRACTION:
-            return out | {"verdict": "oscillating", "reason": (
-                f"{100 * reversing:.0f}% of the last {len(pairs)} moves reverse direction "
-                f"(|grad f| = {grad_norm:.3g} at the end)")}
-    return out | {"verdict": "slow", "reason": (
-        f"|grad f| = {grad_norm:.3g} after {steps} steps, still above {CONVERGED_GRAD_NORM:g}")}
+            return out | {"verdict": "oscillating", "why": ("why.oscillating", {
+                "percent": 100 * reversing, "pairs": len(pairs), "grad_norm": grad_norm})}
+    return out | {"verdict": "slow", "why": ("why.slow", {
+        "grad_norm": grad_norm, "steps": steps, "tol": CONVERGED_GRAD_NORM})}
 
 
 def run(config: SurfaceConfig | None = None, *, store: Store | None = None,
@@ -195,7 +211,7 @@ def compute(config, surface, settings=None, on_progress=None, run_id=None) -> di
             "lr": lr, "optimizer": spec.name, "path": trajectory["path"],
             "f": trajectory["f"], "steps": trajectory["steps"],
             "final": {"x": x, "y": y, "f": trajectory["f"][-1], "grad_norm": verdict["grad_norm"]},
-            "verdict": verdict["verdict"], "reason": verdict["reason"],
+            "verdict": verdict["verdict"], "reason": verdict["reason"], "why": verdict["why"],
             "escape_step": verdict["escape_step"], "diverged_step": verdict["diverged_step"],
             "lr_bound": own["lr_bound"], "lr_bound_rule": own["lr_bound_rule"],
             "lr_over_bound": lr / own["lr_bound"] if own["lr_bound"] else None, "seconds": seconds,
