@@ -15,7 +15,7 @@ SURFACE_HELP = """Gradient descent on a 2-D function f(x, y) (tutorial section 2
 
 Built-ins: bowl (0.5*a*x**2 + 0.5*b*y**2, set a,b with --curvature), saddle (x**2 - y**2),
 x4-y3 (x**4 - y**3), rosenbrock, himmelblau. Or your own: --f "x**2 + 3*sin(y)" with numbers,
-x, y, pi, e, + - * / ** and the functions sin cos tan asin acos atan atan2 sinh cosh tanh exp log
+x, y, pi, e, + - * / ** (or ^: x^2) and the functions sin cos tan asin acos atan atan2 sinh cosh tanh exp log
 log2 log10 sqrt abs sigmoid (nothing else is accepted; nothing is ever eval'ed).
 
 Verdicts: converged, slow, oscillating, diverged (exit code 3), escaped saddle, stuck near saddle.
