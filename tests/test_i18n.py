@@ -82,3 +82,15 @@ def test_the_cli_follows_lang_and_json_does_not(cli, monkeypatch):
             r.pop("seconds")
     assert json.dumps(zh, sort_keys=True) == json.dumps(en, sort_keys=True)
     assert en["runs"][0]["verdict"] == "escaped saddle"
+
+
+def test_each_optimizer_may_have_its_own_lr(client, cli):
+    body = {"surface": "rosenbrock", "lr": 0.001, "steps": 100,
+            "optimizers": [{"name": "sgd"}, {"name": "adam", "lr": 0.05}]}
+    doc = client.post("/api/descent", json=body).json()
+    sgd, adam = doc["trajectories"]
+    assert (doc["lr"], sgd["lr"], adam["lr"]) == (0.001, 0.001, 0.05)
+    want = cli.json("surface", "rosenbrock", "--optimizer", "adam", "--lr", "0.05", "--steps", "100", "--no-plots")
+    assert adam["path"] == want["runs"][0]["path"] and adam["verdict"] == want["runs"][0]["verdict"]
+    bad = client.post("/api/descent", json=body | {"optimizers": [{"name": "adam", "lr": -1}]})
+    assert bad.status_code == 422 and bad.json()["errors"] == ["--lr must be > 0, got -1.0"]

@@ -36,6 +36,8 @@ class OptimizerIn(Strict):
     """One update rule and its hyperparameters (None: the rule's own default)."""
 
     name: str = Field("sgd", description="sgd, adagrad, rmsprop, adam, adamw, or torch-NAME")
+    lr: float | None = Field(None, description="this optimizer's own learning rate (default: the "
+                             "request's lr): adaptive rules usually want another lr than sgd")
     momentum: float | None = None
     nesterov: bool = False
     betas: tuple[float, float] | None = None
@@ -145,7 +147,8 @@ def descent(body: DescentIn, request: Request = None, lang: str | None = None) -
         problems.check(body.steps <= MAX_STEPS, f"--steps must be <= {MAX_STEPS} here (the server "
                        "bounds each request; `sgdlab surface` runs longer ones)")
     problems.raise_if_any(ConfigError)
-    configs = [_config(body, start=body.start, lrs=None if body.lr is None else [body.lr],
+    configs = [_config(body, start=body.start, lrs=[o.lr] if o.lr is not None else (
+                           None if body.lr is None else [body.lr]),
                        steps=body.steps, optimizer=_spec(o), noise=body.noise, seed=body.seed,
                        escape_radius=body.escape_radius, noise_samples=NOISE_SAMPLES)
                for o in body.optimizers]
@@ -162,7 +165,8 @@ def descent(body: DescentIn, request: Request = None, lang: str | None = None) -
                           f"updates; one request may make at most {MAX_UPDATES}")
     # every optimizer stepped together from one theory at the start (`sgdlab surface`'s compute)
     lr = float(body.lr if body.lr is not None else surface.lr)
-    first = compute(configs[0], surface, settings=[(lr, c.optimizer) for c in configs])
+    own = [float(o.lr) if o.lr is not None else lr for o in body.optimizers]
+    first = compute(configs[0], surface, settings=[(v, c.optimizer) for v, c in zip(own, configs)])
     keys = ("surface", "start", "steps", "noise", "seed", "escape_radius", "hessian_start",
             "start_point", "lr_bound", "lr_bound_kind", "critical_point", "noise_check", "definitions")
     trajectories = [r | {"optimizer": o.model_dump()} for o, r in zip(body.optimizers, first["runs"])]
