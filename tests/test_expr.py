@@ -53,6 +53,27 @@ def test_power_is_right_associative_like_python():
     assert float(e(X, Y)) == 2.0**9
 
 
+@pytest.mark.parametrize("caret,stars", [("x^2", "x**2"), ("-x^2 + 2^3^2", "-x**2 + 2**3**2"),
+                                         ("x^2*y^-1", "x**2*y**-1"), ("(x + y)^0.5^2", "(x + y)**0.5**2")])
+def test_caret_is_power_with_the_same_precedence(caret, stars):
+    # the same tree as with **: the values are bit for bit the same
+    torch.testing.assert_close(compile_expression(caret)(X, Y), compile_expression(stars)(X, Y),
+                               rtol=0, atol=0, equal_nan=True)
+
+
+@pytest.mark.parametrize("text,message", [
+    ("x^^2", "syntax error at column 3 (x^>>^2)"),  # the second ^, as the user wrote it
+    ("x^2 + foo(y)", "unknown function 'foo' at column 7 (x^2 + >>foo(y))"),
+    ("x^2 +* y", "syntax error at column 6 (x^2 +>>* y)"),
+    ("y^2^3 % 2", "operator '%' is not allowed at column 7 (y^2^3 >>% 2)"),
+    ("x^", "syntax error at column 3 (at the end of 'x^')"),
+])
+def test_errors_after_a_caret_point_at_the_users_column(text, message):
+    with pytest.raises(ConfigError) as info:
+        compile_expression(text)
+    assert message in str(info.value)
+
+
 HOSTILE = [
     ("__import__('os').system('touch PWNED')", "attribute access ('.system') is not allowed at column 18"),
     ("__import__('os')", "unknown function '__import__'"),
@@ -73,7 +94,6 @@ HOSTILE = [
     ("x**1e300", "the constant exponent 1e+300 is too large"),
     ("x if y else 1", "a conditional expression is not allowed"),
     ("x < y", "a comparison is not allowed"),
-    ("x ^ 2", "operator '^' is not allowed (use ** for powers) at column 3"),
     ("x % 2", "operator '%' is not allowed at column 3"),
     ("(y := 1)", "an assignment (:=) is not allowed"),
     ("f'{x}'", "an f-string is not allowed"),

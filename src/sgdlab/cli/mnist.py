@@ -143,10 +143,14 @@ def print_bound(r: dict) -> None:
     lr, bound = r["config"]["lr"], r["lr_bound"]
     print(f"sharpness at initialisation (top Hessian eigenvalue, first {r['sharpness_images']} "
           f"training images): {r['sharpness_init']:.6g}")
+    rule = r.get("lr_bound_rule") or "gd"
+    label = "2 / lambda_max" if rule.startswith("gd") else rule  # the optimizer's own bound
     if bound is not None:
         side = "below" if lr < bound else "above"
-        print(f"largest stable learning rate (full batch, 2 / lambda_max): {bound:.6g}; "
+        print(f"largest stable learning rate (full batch, {label}): {bound:.6g}; "
               f"lr {lr:g} is {side} it ({lr / bound:.2g}x)")
+    else:
+        print(f"largest stable learning rate: {rule}")
     for point in r.get("sharpness", [])[1:]:
         print(f"sharpness after {point['step']} updates: {point['value']:.6g} (2 / lr = {2 / lr:.6g})")
 

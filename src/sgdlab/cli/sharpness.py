@@ -15,7 +15,10 @@ from . import options
 @handle_errors
 def sharpness(
     file: Optional[str] = options.model_file_option(),
-    lr: str = typer.Option("0.2,0.3", "--lr", help="Learning rates, comma separated; one full-batch run each."),
+    lr: Optional[str] = typer.Option(None, "--lr", help="Learning rates, comma separated; one full-batch run each (default: 0.2,0.3 for sgd, 0.001 for adam/adamw/rmsprop).", show_default=False),
+    optimizer: str = typer.Option("sgd", "--optimizer", help="sgd: plain gradient descent, the sharpness lambda_1(H) against 2/lr; adam, adamw or rmsprop: the preconditioned sharpness lambda_1(P^-1 H) against (2+2beta1)/((1-beta1) lr) = 38/lr (Adam, beta1 0.9) or 2/lr (RMSprop)."),
+    betas: Optional[str] = options.BETAS,
+    eps: Optional[float] = options.EPS,
     steps: int = typer.Option(300, "--steps", help="Full-batch gradient descent steps per learning rate."),
     every: int = typer.Option(20, "--every", help="Measure the sharpness every K steps (Lanczos on the whole training set)."),
     dataset: str = options.dataset_option(),
@@ -36,7 +39,10 @@ def sharpness(
     (top eigenvalue of the training loss Hessian) rises until it reaches 2/lr, then hovers there;
     this runs it and says which happened. Defaults: their MLP on mnist-5k (784-200-200-10 tanh,
     squared loss, standardised pixels), lr 0.2 and 0.3, 300 steps, the sharpness every 20 steps:
-    about a minute on a quiet 2-core CPU (67 s, benchmarks/theory.py), longer on a busy one."""
+    about a minute on a quiet 2-core CPU (67 s, benchmarks/theory.py), longer on a busy one.
+    With --optimizer adam|adamw|rmsprop: the adaptive edge of stability (Cohen et al. 2022), the
+    preconditioned sharpness lambda_1(P^-1 H), P the optimizer's own sqrt(v_hat) + eps, by
+    Lanczos on P^-1/2 H P^-1/2, against its threshold."""
     from ..core.config import parse_float_list, parse_int_list
     from ..core.store import Store
     from ..core.errors import ConfigError
@@ -49,6 +55,12 @@ def sharpness(
     if refused:
         raise ConfigError(*refused)
 
+    spec = options.optimizer_spec(optimizer, None, False, betas, eps, None)
+    if file is not None and spec.name not in ("sgd", "torch-sgd"):
+        raise ConfigError(f"--optimizer {optimizer}: the preconditioned sharpness is measured on the MLP; "
+                          "a model file's study runs plain gradient descent (give --optimizer sgd)")
+    if lr is None:
+        lr = "0.2,0.3" if spec.name in ("sgd", "torch-sgd") else "0.001"
     if file is not None:  # a model of one's own: the same study, the same document
         study, config = options.model_file_config(file, "sharpness", seed=seed, device=device,
                                                   out=out, plots=not no_plots)
@@ -61,7 +73,7 @@ def sharpness(
         emit(document, as_json, print_study)
         return _exit_status(document)
     config = MnistConfig(
-        dataset=dataset, data_dir=data_dir, hidden=parse_int_list(hidden, "--hidden"),
+        optimizer=spec, dataset=dataset, data_dir=data_dir, hidden=parse_int_list(hidden, "--hidden"),
         activation=activation, loss=loss, normalize=normalize, seed=seed, device=device,
         limit_train=limit_train, out=out, plots=not no_plots,
     )
@@ -84,21 +96,28 @@ def _exit_status(document: dict) -> None:
 def print_study(doc: dict) -> None:
     data = doc["data"] or {}
     config = doc["config"]
+    adaptive = bool(doc["runs"]) and doc["runs"][0].get("kind") == "preconditioned"
+    name = config["optimizer"]["name"] if isinstance(config.get("optimizer"), dict) else "sgd"
+    how = f"full-batch {name}" if adaptive else "full-batch gradient descent"
+    what = "preconditioned sharpness lambda_1(P^-1 H)" if adaptive else "sharpness"
     if "model" in doc:  # a model file
         print(f"edge of stability: {doc['model']['name']} ({doc['model']['file']}), {data.get('train')} "
-              f"training rows, full-batch gradient descent, {doc['steps']} steps; sharpness every "
-              f"{doc['every']} steps")
+              f"training rows, {how}, {doc['steps']} steps; {what} every {doc['every']} steps")
     else:
         print(f"edge of stability: {data.get('name')}, {data.get('train')} training images, "
               f"{'-'.join(map(str, [784, *config['hidden'], 10]))} {config['activation']} MLP, "
-              f"{config['loss']} loss, full-batch gradient descent, {doc['steps']} steps; sharpness "
+              f"{config['loss']} loss, {how}, {doc['steps']} steps; {what} "
               f"every {doc['every']} steps")
     for r in doc["runs"]:
         median = "-" if r["ratio_median"] is None else f"{r['ratio_median']:.3f}"
         hit = "never" if r["hit_step"] is None else f"step {r['hit_step']}"
-        print(f"lr {r['lr']:g}: 2/lr = {r['bound']:.4g}; sharpness {r['sharpness_init']:.4g} at "
-              f"step 0, {r['sharpness_final']:.4g} at the end; reaches 2/lr: {hit}; median "
-              f"sharpness*lr/2 after it: {median}; final loss {r['losses'][-1]:.4g}")
+        rule = r.get("threshold_label", "2/lr")
+        init = "-" if r["sharpness_init"] is None else f"{r['sharpness_init']:.4g}"
+        final = "-" if r["sharpness_final"] is None else f"{r['sharpness_final']:.4g}"
+        ratio = f"sharpness / ({rule})" if adaptive else "sharpness*lr/2"
+        print(f"lr {r['lr']:g}: {rule if adaptive else '2/lr'} = {r['bound']:.4g}; {what} {init} at "
+              f"step 0, {final} at the end; reaches {rule if adaptive else '2/lr'}: {hit}; median "
+              f"{ratio} after it: {median}; final loss {r['losses'][-1]:.4g}")
         print(f"  verdict: {r['verdict']}")
     for text in doc.get("notes", []):
         print(f"note: {text}")

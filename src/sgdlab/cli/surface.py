@@ -15,7 +15,7 @@ SURFACE_HELP = """Gradient descent on a 2-D function f(x, y) (tutorial section 2
 
 Built-ins: bowl (0.5*a*x**2 + 0.5*b*y**2, set a,b with --curvature), saddle (x**2 - y**2),
 x4-y3 (x**4 - y**3), rosenbrock, himmelblau. Or your own: --f "x**2 + 3*sin(y)" with numbers,
-x, y, pi, e, + - * / ** and the functions sin cos tan asin acos atan atan2 sinh cosh tanh exp log
+x, y, pi, e, + - * / ** (or ^: x^2) and the functions sin cos tan asin acos atan atan2 sinh cosh tanh exp log
 log2 log10 sqrt abs sigmoid (nothing else is accepted; nothing is ever eval'ed).
 
 Verdicts: converged, slow, oscillating, diverged (exit code 3), escaped saddle, stuck near saddle.
@@ -89,22 +89,30 @@ def _pt(values) -> str:
 
 
 def print_surface(r: dict) -> None:
+    """The human text, in the language of LANG (zh_*: Chinese; the numbers and table are the same)."""
     from rich.console import Console
     from rich.table import Table
 
+    from ..i18n import language_from_env, text, translate
+    from ..optim.spec import OptimizerSpec
+    from ..surface.run import reason_in, run_bound
+
+    lang = language_from_env()
     s = r["surface"]
     print(f"f(x, y) = {s['formula']}" + (f"   [{s['name']}: {s['note']}]" if s["note"] else ""))
     sp, h = r["start_point"], r["hessian_start"]
     print(f"start {_pt(r['start'])}: f = {sp['f']:.6g}, grad f = {_pt(sp['gradient'])}")
     print(f"Hessian at the start: [{_pt(h['matrix'][0])}, {_pt(h['matrix'][1])}], "
-          f"eigenvalues {_pt(h['eigenvalues'])}: {h['curvature']}")
+          f"eigenvalues {_pt(h['eigenvalues'])}: {translate(h['curvature'], 'curvature.', lang)}")
+    kind = text("theory.bound_" + r["lr_bound_kind"].split(" ")[0], lang)
     if r["lr_bound"] is not None:
-        print(f"stable learning rate bound 2/lambda_max = {r['lr_bound']:.6g}, {r['lr_bound_kind']}")
+        print(text("cli.bound_line", lang, bound=r["lr_bound"], kind=kind))
     else:
-        print(f"stable learning rate bound: {r['lr_bound_kind']}")
+        print(text("cli.bound_none", lang, kind=kind))
     c = r["critical_point"]
     if c is not None:
-        print(f"critical point {_pt(c['point'])}: Hessian eigenvalues {_pt(c['eigenvalues'])}: {c['kind']}")
+        print(f"critical point {_pt(c['point'])}: Hessian eigenvalues {_pt(c['eigenvalues'])}: "
+              f"{translate(c['kind'], 'critical.', lang)}")
     n = r["noise_check"]
     if n is not None:
         ci = ", ".join(f"[{lo:.4g}, {hi:.4g}]" for lo, hi in zip(n["ci95_low"], n["ci95_high"]))
@@ -112,22 +120,28 @@ def print_surface(r: dict) -> None:
               f"95% CI {ci}; true gradient {_pt(n['true_gradient'])} "
               f"{'inside' if n['agrees'] else 'NOT inside'}: E[J] = grad f")
     table = Table(title=f"{len(r['runs'])} trajectories, {r['steps']} steps each")
-    for column in ("lr", "optimizer", "final (x, y)", "f", "|grad f|", "steps", "verdict"):
+    for column in ("lr", "optimizer", "lr / bound", "final (x, y)", "f", "|grad f|", "steps", "verdict"):
         table.add_column(column)
     for t in r["runs"]:
-        verdict = t["verdict"]
+        verdict = text("verdict." + t["verdict"], lang)
         if t["escape_step"] is not None:
             verdict += f" (step {t['escape_step']})"
         elif t["diverged_step"] is not None:
             verdict += f" (step {t['diverged_step']})"
         fin = t["final"]
-        table.add_row(f"{t['lr']:g}", t["optimizer"], _pt((fin["x"], fin["y"])), f"{fin['f']:.6g}",
+        ratio = "-" if t.get("lr_over_bound") is None else f"{t['lr_over_bound']:.3g}"
+        table.add_row(f"{t['lr']:g}", t["optimizer"], ratio, _pt((fin["x"], fin["y"])), f"{fin['f']:.6g}",
                       f"{fin['grad_norm']:.3g}", str(t["steps"]), verdict)
     console = Console()
-    console.width = max(console.width, 110)
+    console.width = max(console.width, 130)
     console.print(table)
+    spec = OptimizerSpec.from_dict(r["config"]["optimizer"])
+    own = run_bound(spec, h["eigenvalues"])
     for t in r["runs"]:
-        print(f"lr={t['lr']:g}: {t['reason']}")
+        print(f"lr={t['lr']:g}: {reason_in(t['why'], lang)}")
+        value = "" if t.get("lr_bound") is None else f" = {t['lr_bound']:.6g}"
+        rule = text(own["lr_bound_key"], lang, **own["lr_bound_fields"])
+        print("  " + text("cli.run_bound", lang, optimizer=t["optimizer"], value=value, rule=rule))
     for path in r["figures"]:
         print(f"figure: {path}")
     print(f"run id: {r['run_id']}")

@@ -88,7 +88,12 @@ def add_curvature(result: dict, config, curvature: Curvature) -> None:
     """The theory beside a run's result: lambda_max at initialisation, 2 / lambda_max, the curve."""
     first = curvature.curve[0]["value"]
     result["sharpness_init"] = first
-    result["lr_bound"] = theory.lr_bound(first)
+    # the optimizer's own bound (2/lambda_max for plain SGD; none for adaptive rules), and its rule
+    from ..optim import bounds
+
+    own = bounds.lr_bound(config.optimizer.name, config.optimizer.hyperparameters(), first)
+    result["lr_bound"] = own["lr_bound"]
+    result["lr_bound_rule"] = own["lr_bound_rule"]
     result["sharpness_images"] = curvature.images
     result["sharpness_cost"] = curvature.cost()
     if config.sharpness_every:

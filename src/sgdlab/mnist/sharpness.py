@@ -53,6 +53,7 @@ def run_study(config: MnistConfig, lrs: list[float], *, steps: int = DEFAULT_STE
     if record:  # recorded at start: a killed study shows its finished lrs and the one it was on
         store.save_sweep(study_id, "mnist", {"study": "sharpness", "lrs": lrs, "steps": steps,
                                              "every": every, "config": base.to_dict()})
+    adaptive = _adaptive(base)
     for lr in lrs:
         progress = None if on_progress is None else (lambda s, t, lr=lr: on_progress(lr, s, t))
         run_id = new_run_id()
@@ -66,9 +67,23 @@ def run_study(config: MnistConfig, lrs: list[float], *, steps: int = DEFAULT_STE
 
         recorder.begin()
         with recorder.interruptible():
-            result = run(replace(base, lr=lr), store=store, record=False, data=data, on_progress=progress,
-                         on_loss=on_loss, run_id=run_id)
-        entry = analyse(lr, result["sharpness"], result["step_losses"], result["status"])
+            if adaptive:  # Adam or RMSprop: the preconditioned sharpness against its own threshold
+                from ..optim.bounds import preconditioned_threshold
+                from .adaptive import run_adaptive
+
+                result = run_adaptive(replace(base, lr=lr), lr, steps, every, data, on_progress=progress)
+                result["run_id"] = run_id
+            else:
+                result = run(replace(base, lr=lr), store=store, record=False, data=data, on_progress=progress,
+                             on_loss=on_loss, run_id=run_id)
+        if adaptive:
+            threshold, label, rule = preconditioned_threshold(base.optimizer.name,
+                                                              base.optimizer.hyperparameters(), lr)
+            entry = analyse(lr, result["sharpness"], result["step_losses"], result["status"], threshold, label)
+            entry["kind"], entry["threshold_rule"], entry["threshold_label"] = "preconditioned", rule, label
+        else:
+            entry = analyse(lr, result["sharpness"], result["step_losses"], result["status"])
+            entry["kind"], entry["threshold_rule"], entry["threshold_label"] = "hessian", "2/lr", "2/lr"
         entry.update({"sharpness": result["sharpness"], "losses": result["step_losses"],
                       "status": result["status"], "seconds": result["seconds"], "run_id": result["run_id"],
                       "test_accuracy": result["test_accuracy"], "cost": result["sharpness_cost"]})
@@ -90,8 +105,23 @@ def run_study(config: MnistConfig, lrs: list[float], *, steps: int = DEFAULT_STE
             "config": base.to_dict(), "runs": runs, "figures": figures_out}
 
 
+def _adaptive(config) -> bool:
+    """Adam, AdamW or RMSprop: the study tracks lambda_1(P^-1 H); plain SGD tracks lambda_1(H)."""
+    from ..core.errors import ConfigError
+    from ..optim.spec import base_name
+
+    name = base_name(config.optimizer.name)
+    if name == "adagrad":
+        raise ConfigError("--optimizer adagrad: its step shrinks for ever, it has no edge of stability; "
+                          "use sgd, adam, adamw or rmsprop")
+    if name == "sgd" and config.optimizer.hyperparameters():
+        raise ConfigError("sgdlab sharpness runs plain gradient descent with --optimizer sgd "
+                          "(no --momentum or --weight-decay); or use adam, adamw, rmsprop")
+    return name in ("adam", "adamw", "rmsprop")
+
+
 def to_record(entry: dict[str, Any], result: dict[str, Any], study_id: str) -> RunRecord:
-    metrics = {k: entry[k] for k in ("lr", "bound", "hit_step", "ratio_median", "ratio_spread",
+    metrics = {k: entry[k] for k in ("lr", "bound", "kind", "threshold_rule", "hit_step", "ratio_median", "ratio_spread",
                                      "loss_rises_after_hit", "verdict", "sharpness_init",
                                      "sharpness_final", "seconds")}
     metrics.update({"data": result["data"], "steps": result["steps"], "device": result["device"]})
@@ -115,6 +145,18 @@ def draw(runs: list[dict[str, Any]], folder) -> list[str]:
 
     folder = Path(folder)
     losses = {f"lr {r['lr']:g}": (list(range(len(r["losses"]))), r["losses"]) for r in runs}
+    if runs and runs[0].get("kind") == "preconditioned":  # Adam/RMSprop: lambda_1(P^-1 H) vs its threshold
+        series = {f"lr {r['lr']:g}": ([p["step"] for p in r["sharpness"]], [p["value"] for p in r["sharpness"]])
+                  for r in runs}
+        levels = {f"lr {r['lr']:g}": (r["bound"], f"{r['threshold_label']} = {r['bound']:.4g}")
+                  for r in runs}
+        return [
+            plots.curves(losses, folder / "eos_loss.png", xlabel="step (full-batch updates)",
+                         ylabel="training loss", title="Training loss under full-batch adaptive updates"),
+            plots.curves(series, folder / "eos_preconditioned_sharpness.png", xlabel="step (updates)",
+                         ylabel="preconditioned sharpness lambda_1(P^-1 H)", log=True, levels=levels,
+                         title="Preconditioned sharpness against step, with its threshold"),
+        ]
     return [
         plots.curves(losses, folder / "eos_loss.png", xlabel="step (full-batch updates)",
                      ylabel="training loss", title="Training loss under full-batch gradient descent"),

@@ -45,6 +45,7 @@ def create_app(store: str | os.PathLike | None = None, *, host: str = "127.0.0.1
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        playground.warm()  # torch and the descent loaded now: the first request is fast
         yield
         jobs.shutdown()  # a run still training is stopped and recorded as stopped
 

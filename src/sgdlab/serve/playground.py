@@ -10,9 +10,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from .. import i18n
 from ..core.errors import ConfigError, Problems
 from .responses import json_response
 
@@ -20,7 +21,7 @@ router = APIRouter(prefix="/api", tags=["playground"])
 
 MAX_STEPS = 5000  # updates per trajectory
 MAX_OPTIMIZERS = 7  # trajectories per request (every preset of the page at once)
-MAX_UPDATES = 15_000  # steps x optimizers per request (about 0.4 ms per update on 2 cores)
+MAX_UPDATES = 15_000  # steps x optimizers per request (~2 us per update since issue 20: ~30 ms)
 GRID_MIN, GRID_MAX = 10, 201  # contour grid points per axis
 MAX_BOX = 1e6  # |coordinate| of the contour's view box
 LOG_RANGE = 100.0  # f spanning more than this on the view: contour drawn as log(1 + f - min f)
@@ -35,6 +36,8 @@ class OptimizerIn(Strict):
     """One update rule and its hyperparameters (None: the rule's own default)."""
 
     name: str = Field("sgd", description="sgd, adagrad, rmsprop, adam, adamw, or torch-NAME")
+    lr: float | None = Field(None, description="this optimizer's own learning rate (default: the "
+                             "request's lr): adaptive rules usually want another lr than sgd")
     momentum: float | None = None
     nesterov: bool = False
     betas: tuple[float, float] | None = None
@@ -61,6 +64,8 @@ class DescentIn(SurfaceIn):
     noise: float = Field(0.0, description="sigma: SGD as noisy descent, grad + sigma * N(0, I)")
     seed: int = Field(0, ge=0, le=2**63 - 1, description="seed of the gradient noise")
     escape_radius: float = 1.0
+    lang: str | None = Field(None, description="en or zh: the language of the *_text fields "
+                             "(default: the ?lang= query, then Accept-Language)")
 
 
 def _config(body: SurfaceIn, **fields: Any):
@@ -129,9 +134,11 @@ def contour(body: ContourIn) -> Any:
 
 
 @router.post("/descent", summary="Trajectories from a start point, one per optimizer, with verdicts")
-def descent(body: DescentIn) -> Any:
-    """The same document as `sgdlab surface --json`, one trajectory per optimizer (one lr)."""
-    from ..surface.run import run
+def descent(body: DescentIn, request: Request = None, lang: str | None = None) -> Any:
+    """The same document as `sgdlab surface --json`, one trajectory per optimizer (one lr), and
+    the words for a reader in ``lang`` (en or zh): each trajectory's ``verdict_text``,
+    ``why_text`` and ``lr_bound_text``, and ``theory_text`` (see ``_texts``)."""
+    from ..surface.run import compute
 
     problems = Problems()
     problems.check(1 <= len(body.optimizers) <= MAX_OPTIMIZERS,
@@ -140,7 +147,8 @@ def descent(body: DescentIn) -> Any:
         problems.check(body.steps <= MAX_STEPS, f"--steps must be <= {MAX_STEPS} here (the server "
                        "bounds each request; `sgdlab surface` runs longer ones)")
     problems.raise_if_any(ConfigError)
-    configs = [_config(body, start=body.start, lrs=None if body.lr is None else [body.lr],
+    configs = [_config(body, start=body.start, lrs=[o.lr] if o.lr is not None else (
+                           None if body.lr is None else [body.lr]),
                        steps=body.steps, optimizer=_spec(o), noise=body.noise, seed=body.seed,
                        escape_radius=body.escape_radius, noise_samples=NOISE_SAMPLES)
                for o in body.optimizers]
@@ -155,15 +163,61 @@ def descent(body: DescentIn) -> Any:
     if steps * len(configs) > MAX_UPDATES:
         raise ConfigError(f"{steps} steps x {len(configs)} optimizers = {steps * len(configs)} "
                           f"updates; one request may make at most {MAX_UPDATES}")
-    documents = [run(c, record=False) for c in configs]
-    first = documents[0]
+    # every optimizer stepped together from one theory at the start (`sgdlab surface`'s compute)
+    lr = float(body.lr if body.lr is not None else surface.lr)
+    own = [float(o.lr) if o.lr is not None else lr for o in body.optimizers]
+    first = compute(configs[0], surface, settings=[(v, c.optimizer) for v, c in zip(own, configs)])
     keys = ("surface", "start", "steps", "noise", "seed", "escape_radius", "hessian_start",
             "start_point", "lr_bound", "lr_bound_kind", "critical_point", "noise_check", "definitions")
-    trajectories = []
-    for o, doc in zip(body.optimizers, documents):
-        trajectories.append(doc["runs"][0] | {"optimizer": o.model_dump()})
-    return json_response({k: first[k] for k in keys} | {"lr": trajectories[0]["lr"],
-                                                        "trajectories": trajectories})
+    trajectories = [r | {"optimizer": o.model_dump()} for o, r in zip(body.optimizers, first["runs"])]
+    document = {k: first[k] for k in keys} | {"lr": lr, "trajectories": trajectories}
+    header = request.headers.get("accept-language") if request is not None else None
+    chosen = i18n.language(body.lang or lang) if (body.lang or lang) else i18n.language_from_header(header)
+    return _fast_json(_texts(document, [c.optimizer for c in configs], chosen))
+
+
+def _texts(document: dict[str, Any], specs, lang: str) -> dict[str, Any]:
+    """The reader's words in ``lang`` beside the English JSON values (which never change)."""
+    from ..surface.run import reason_in, run_bound
+
+    eigenvalues = document["hessian_start"]["eigenvalues"]
+    for t, spec in zip(document["trajectories"], specs):
+        own = run_bound(spec, eigenvalues)
+        t["verdict_text"] = i18n.text("verdict." + t["verdict"], lang)
+        t["why_text"] = reason_in(t["why"], lang)
+        t["lr_bound_text"] = i18n.text(own["lr_bound_key"], lang, **own["lr_bound_fields"])
+    kind = document["lr_bound_kind"].split(" ")[0]
+    theory = {"lr_bound_kind": i18n.text(f"theory.bound_{kind}", lang),
+              "curvature": i18n.translate(document["hessian_start"]["curvature"], "curvature.", lang),
+              "shared_lr": i18n.text("theory.shared_lr", lang)}
+    if document["critical_point"] is not None:
+        theory["critical_kind"] = i18n.translate(document["critical_point"]["kind"], "critical.", lang)
+    return document | {"lang": lang, "theory_text": theory}
+
+
+def _fast_json(document: dict[str, Any]):
+    """``json_response`` without its walk over every number when all are finite (the usual
+    case: a path is 200 to 5,000 points); NaN or infinities take the strict path."""
+    import json
+
+    from starlette.responses import Response
+
+    try:
+        body = json.dumps(document, separators=(",", ":"), allow_nan=False)
+    except (ValueError, TypeError):
+        return json_response(document)
+    return Response(body, media_type="application/json")
+
+
+def warm() -> None:
+    """Import and run everything a first request needs (torch, the surfaces, the descent, the
+    contour), so the first drag on the page is as fast as the next; `sgdlab serve` calls it at
+    start (``app.py``'s lifespan)."""
+    contour(ContourIn(surface="bowl", n=GRID_MIN))
+    descent(DescentIn(surface="rosenbrock", steps=10, optimizers=[
+        OptimizerIn(), OptimizerIn(momentum=0.9), OptimizerIn(momentum=0.9, nesterov=True),
+        OptimizerIn(name="adam")], noise=0.1))
+    descent(DescentIn(f="x^2 + 3*sin(y)", steps=10))
 
 
 def _spec(o: OptimizerIn):

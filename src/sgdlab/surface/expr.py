@@ -1,7 +1,9 @@
-"""A safe evaluator for user functions f(x, y), compiled onto torch so autograd gives the gradient.
+"""A safe evaluator for user functions f(x, y): checked, differentiated once, compiled to closures.
 
 ``compile_expression("x**2 + 3*sin(y)")`` parses the text with :mod:`ast` (the parser only), walks
-the tree against a whitelist and builds a Python closure over torch operations. Nothing is ever
+the tree against a whitelist and builds an expression tree (``symbolic.py``), which becomes a closure
+over torch operations (``fn``: grids, autograd) and closures over Python floats for f, its gradient
+and its Hessian, differentiated symbolically once (``value``, ``gradient``, ``hessian``). Nothing is ever
 handed to ``eval``, ``exec`` or ``compile``; a node that is not on the list is refused before any
 part of the expression runs. Errors are one line, and name the 1-based column of the offending
 token.
@@ -9,7 +11,7 @@ token.
 Allowed:
 
 - numbers (``2``, ``0.5``, ``1e-3``), the variables ``x`` and ``y``, the constants ``pi`` and ``e``;
-- ``+  -  *  /  **``, unary ``-`` and ``+``, parentheses;
+- ``+  -  *  /  **``, ``^`` as a power (``x^2`` is ``x**2``), unary ``-`` and ``+``, parentheses;
 - calls to the functions in ``FUNCTIONS`` (positional arguments only).
 
 Everything else (attributes, subscripts, other names and calls, lambdas, comprehensions, strings,
@@ -23,9 +25,11 @@ from __future__ import annotations
 import ast
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Callable
 
 from ..core.errors import ConfigError
+from . import symbolic
 
 MAX_LENGTH = 500  # characters in one expression
 MAX_DEPTH = 60  # nesting levels of the syntax tree
@@ -57,7 +61,7 @@ _REFUSED = {
     ast.NamedExpr: "an assignment (:=)", ast.Starred: "a starred argument", ast.JoinedStr: "an f-string",
     ast.Await: "await", ast.Yield: "yield", ast.YieldFrom: "yield",
 }
-_OP_SYMBOL = {ast.Mod: "%", ast.FloorDiv: "//", ast.MatMult: "@", ast.BitXor: "^", ast.BitAnd: "&",
+_OP_SYMBOL = {ast.Mod: "%", ast.FloorDiv: "//", ast.MatMult: "@", ast.BitXor: "xor", ast.BitAnd: "&",
               ast.BitOr: "|", ast.LShift: "<<", ast.RShift: ">>", ast.Not: "not", ast.Invert: "~"}
 
 Fn = Callable[[Any, Any], Any]  # (x, y) -> value; tensors in, tensor out
@@ -65,14 +69,43 @@ Fn = Callable[[Any, Any], Any]  # (x, y) -> value; tensors in, tensor out
 
 @dataclass(frozen=True)
 class Expression:
-    """A compiled f(x, y): call it with two float64 tensors of any (equal) shape."""
+    """A compiled f(x, y): call it with two float64 tensors of any (equal) shape; ``value``,
+    ``gradient`` and ``hessian`` take two Python floats."""
 
     text: str
     fn: Fn
     uses: frozenset[str]  # which of x, y the expression mentions
+    tree: Any = None  # the expression tree (symbolic.py) that fn and the float closures come from
 
     def __call__(self, x, y):
         return self.fn(x, y)
+
+    @cached_property
+    def derivatives(self) -> tuple:
+        """(df/dx, df/dy) and the Hessian's ((fxx, fxy), (fyx, fyy)) as trees, built once."""
+        d = symbolic.derivative
+        folded = symbolic.fold(self.tree)  # 0.5*1.0*x**2: constants first, so f'' is a number
+        grad = (d(folded, "x"), d(folded, "y"))
+        return grad, tuple(tuple(d(g, v) for v in VARIABLES) for g in grad)
+
+    @cached_property
+    def value(self) -> Callable[[float, float], float]:
+        return symbolic.to_float(self.tree)
+
+    @cached_property
+    def gradient(self) -> Callable[[float, float], tuple[float, float]]:
+        gx, gy = (symbolic.to_float(t) for t in self.derivatives[0])
+        return lambda x, y: (gx(x, y), gy(x, y))
+
+    @cached_property
+    def hessian(self) -> Callable[[float, float], list[list[float]]]:
+        rows = [[symbolic.to_float(t) for t in row] for row in self.derivatives[1]]
+        return lambda x, y: [[h(x, y) for h in row] for row in rows]
+
+    @cached_property
+    def constant_hessian(self) -> bool:
+        """The Hessian's trees are all numbers: f is (at most) quadratic, exactly."""
+        return all(t[0] == "num" for row in self.derivatives[1] for t in row)
 
 
 def compile_expression(text: str, flag: str = "--f") -> Expression:
@@ -81,10 +114,12 @@ def compile_expression(text: str, flag: str = "--f") -> Expression:
 
     text = str(text)
     where = f"{flag} {text!r}"
+    original = text
+    text, origin = _carets(text)  # x^2 -> x**2; origin maps columns back to the user's text
     if not text.strip():
         raise ConfigError(f"{flag} is empty; write a function of x and y, e.g. \"x**2 + 3*sin(y)\"")
-    if len(text) > MAX_LENGTH:
-        raise ConfigError(f"{flag} is {len(text)} characters long; the limit is {MAX_LENGTH}")
+    if len(original) > MAX_LENGTH:
+        raise ConfigError(f"{flag} is {len(original)} characters long; the limit is {MAX_LENGTH}")
     if "\n" in text or "\r" in text:
         raise ConfigError(f"{where}: write the expression on one line")
     stripped = text.lstrip()
@@ -93,16 +128,38 @@ def compile_expression(text: str, flag: str = "--f") -> Expression:
         tree = ast.parse(stripped, mode="eval")
     except SyntaxError as exc:
         column = shift + (exc.offset or len(stripped) + 1)
-        column = min(max(column, 1), len(text) + 1)
+        column = _back(origin, min(max(column, 1), len(text) + 1))
         message = exc.msg.split(" (")[0]
         raise ConfigError(
-            f"{where}: syntax error at column {column} ({_point(text, column)}): {message}"
+            f"{where}: syntax error at column {column} ({_point(original, column)}): {message}"
         ) from None
     except (ValueError, MemoryError, RecursionError) as exc:
         raise ConfigError(f"{where}: cannot be parsed ({type(exc).__name__}); simplify it") from None
-    compiler = _Compiler(torch, text, stripped, shift, where)
-    fn = compiler.build(tree.body, depth=0)
-    return Expression(text=text, fn=fn, uses=frozenset(compiler.uses))
+    compiler = _Compiler(original, stripped, shift, where, origin)
+    built = compiler.build(tree.body, depth=0)
+    return Expression(text=original, fn=symbolic.to_torch(built, torch), uses=frozenset(compiler.uses),
+                      tree=built)
+
+
+def _carets(text: str) -> tuple[str, list[int]]:
+    """``^`` written as ``**`` (Python's ``^`` is xor, and binds looser than +), and for each
+    character of the result the index of the character of ``text`` it came from."""
+    out, origin = [], []
+    for i, ch in enumerate(text):
+        if ch == "^":
+            out.append("**")
+            origin += [i, i]
+        else:
+            out.append(ch)
+            origin.append(i)
+    return "".join(out), origin
+
+
+def _back(origin: list[int], column: int) -> int:
+    """A 1-based column of the rewritten text as a column of the user's text."""
+    if column - 1 < len(origin):
+        return origin[column - 1] + 1
+    return (origin[-1] + 2) if origin else 1
 
 
 def _point(text: str, column: int) -> str:
@@ -114,8 +171,11 @@ def _point(text: str, column: int) -> str:
 
 
 class _Compiler:
-    def __init__(self, torch, text: str, stripped: str, shift: int, where: str):
-        self.torch, self.text, self.stripped, self.shift, self.where = torch, text, stripped, shift, where
+    """Checks the syntax tree against the whitelist and builds the expression tree."""
+
+    def __init__(self, text: str, stripped: str, shift: int, where: str, origin: list[int]):
+        self.text, self.stripped, self.shift, self.where = text, stripped, shift, where
+        self.origin = origin
         self.uses: set[str] = set()
 
     def column(self, node: ast.AST) -> int:
@@ -124,7 +184,7 @@ class _Compiler:
             offset = (node.end_col_offset or offset) - len(node.attr.encode("utf-8"))
         # col_offset counts UTF-8 bytes; turn it into a 1-based character column
         raw = self.stripped.encode("utf-8")[:offset]
-        return self.shift + len(raw.decode("utf-8", errors="ignore")) + 1
+        return _back(self.origin, self.shift + len(raw.decode("utf-8", errors="ignore")) + 1)
 
     def fail(self, node: ast.AST, what: str, hint: str = "") -> ConfigError:
         column = self.column(node)
@@ -141,10 +201,9 @@ class _Compiler:
         marker.col_offset = offset
         return marker
 
-    def build(self, node: ast.AST, depth: int) -> Fn:
+    def build(self, node: ast.AST, depth: int) -> tuple:
         if depth > MAX_DEPTH:
             raise self.fail(node, f"nesting deeper than {MAX_DEPTH} levels")
-        torch = self.torch
         if isinstance(node, ast.Constant):
             value = node.value
             if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -156,46 +215,39 @@ class _Compiler:
                 number = math.inf
             if not math.isfinite(number):
                 raise self.fail(node, "a number too large to represent")
-            constant = torch.tensor(number, dtype=torch.float64)
-            return lambda x, y: constant
+            return symbolic.num(number)
         if isinstance(node, ast.Name):
-            if node.id == "x":
-                self.uses.add("x")
-                return lambda x, y: x
-            if node.id == "y":
-                self.uses.add("y")
-                return lambda x, y: y
+            if node.id in VARIABLES:
+                self.uses.add(node.id)
+                return ("var", node.id)
             if node.id in CONSTANTS:
-                constant = torch.tensor(CONSTANTS[node.id], dtype=torch.float64)
-                return lambda x, y: constant
+                return symbolic.num(CONSTANTS[node.id])
             hint = "; functions need parentheses, e.g. sin(x)" if node.id in FUNCTIONS else ""
             raise self.fail(node, f"unknown name {node.id!r}", f"use x, y, pi, e{hint}")
         if isinstance(node, ast.BinOp):
             op = _BINARY.get(type(node.op))
             if op is None:
                 symbol = _OP_SYMBOL.get(type(node.op), type(node.op).__name__)
-                hint = " (use ** for powers)" if symbol == "^" else ""
-                raise self.fail(self.operator(node), f"operator {symbol!r} is not allowed{hint}", "use + - * / **")
+                raise self.fail(self.operator(node), f"operator {symbol!r} is not allowed", "use + - * / ** ^")
             left = self.build(node.left, depth + 1)
             right = self.build(node.right, depth + 1)
             if op == "pow":
                 self.check_exponent(node.right, right)
-            f = getattr(torch, op)
-            return lambda x, y: f(left(x, y), right(x, y))
+            return (op, left, right)
         if isinstance(node, ast.UnaryOp):
             if not isinstance(node.op, _UNARY):
                 symbol = _OP_SYMBOL.get(type(node.op), type(node.op).__name__)
-                raise self.fail(node, f"operator {symbol!r} is not allowed", "use + - * / **")
+                raise self.fail(node, f"operator {symbol!r} is not allowed", "use + - * / ** ^")
             operand = self.build(node.operand, depth + 1)
             if isinstance(node.op, ast.UAdd):
                 return operand
-            return lambda x, y: torch.neg(operand(x, y))
+            return ("neg", operand)
         if isinstance(node, ast.Call):
             return self.call(node, depth)
         what = _REFUSED.get(type(node), f"{type(node).__name__} expressions")
         raise self.fail(node, f"{what} is not allowed", "use numbers, x, y, + - * / ** and functions")
 
-    def call(self, node: ast.Call, depth: int) -> Fn:
+    def call(self, node: ast.Call, depth: int) -> tuple:
         if isinstance(node.func, ast.Attribute):
             raise self.fail(node.func, f"attribute access ('.{node.func.attr}') is not allowed",
                             "use numbers, x, y, + - * / ** and functions")
@@ -207,18 +259,12 @@ class _Compiler:
             raise self.fail(node.func, f"unknown function {name!r}", f"known functions: {', '.join(FUNCTIONS)}")
         if node.keywords:
             raise self.fail(node.keywords[0].value, f"{name}() takes no keyword arguments")
-        torch_name, arity, _ = FUNCTIONS[name]
+        _, arity, _ = FUNCTIONS[name]
         if len(node.args) != arity:
             raise self.fail(node.func, f"{name}() takes {arity} argument{'s' * (arity > 1)}, got {len(node.args)}")
-        args = [self.build(a, depth + 1) for a in node.args]
-        f = getattr(self.torch, torch_name)
-        if arity == 1:
-            (a,) = args
-            return lambda x, y: f(a(x, y))
-        a, b = args
-        return lambda x, y: f(a(x, y), b(x, y))
+        return ("call", name, *(self.build(a, depth + 1) for a in node.args))
 
-    def check_exponent(self, node: ast.AST, exponent: Fn) -> None:
+    def check_exponent(self, node: ast.AST, exponent: tuple) -> None:
         """A constant exponent must be finite and at most MAX_EXPONENT in absolute value."""
         uses = set()
         for sub in ast.walk(node):
@@ -226,7 +272,7 @@ class _Compiler:
                 uses.add(sub.id)
         if uses:
             return  # x**y and the like: torch gives inf at worst, never a hang
-        value = float(exponent(None, None))
+        value = float(symbolic.to_float(exponent)(0.0, 0.0))
         if not (math.isfinite(value) and abs(value) <= MAX_EXPONENT):
             raise self.fail(
                 node, f"the constant exponent {value:g} is too large",

@@ -1,7 +1,8 @@
 """2-D functions f(x, y) to descend: the built-ins of tutorial section 2, and the user's own.
 
-Every surface is an expression in x and y compiled by :mod:`sgdlab.surface.expr` onto torch operations,
-so autograd gives its gradient and Hessian; the built-ins carry a sensible start, learning rate,
+Every surface is an expression in x and y compiled by :mod:`sgdlab.surface.expr`: onto torch
+operations (grids, autograd) and, differentiated symbolically once, into float closures for f, its
+exact gradient and Hessian (the descent's hot path); the built-ins carry a sensible start, learning rate,
 number of steps and view box, and (for the saddles) the saddle point the escape is measured from.
 """
 

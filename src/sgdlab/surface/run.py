@@ -33,9 +33,10 @@ from ..core.errors import ConfigError
 from ..core.store import RunRecord, Store, new_run_id, run_folder
 from . import functions
 from . import theory
+from ..i18n import text
 from .config import SurfaceConfig
+from .descent import BLOWUP_RADIUS, descend, descend_all  # noqa: F401  (re-exported)
 
-BLOWUP_RADIUS = 1e6  # |(x, y)| beyond this counts as diverged, and the trajectory stops
 CONVERGED_GRAD_NORM = 1e-5  # |grad f| at or below this at the end: converged
 TAIL_FRACTION = 0.2  # with noise: judge the mean of the last 20% of the path
 OSCILLATION_FRACTION = 0.8  # share of reversing moves (second half) that makes "oscillating"
@@ -54,51 +55,12 @@ def build_surface(config: SurfaceConfig) -> functions.Surface:
     return functions.get(config.name, tuple(config.curvature))
 
 
-def make_optimizer(spec, params, lr: float) -> torch.optim.Optimizer:
-    from .. import optim
+def run_bound(spec, eigenvalues) -> dict[str, Any]:
+    """This optimizer's own stable-lr bound from lambda_max at the start (sgdlab.optim.bounds)."""
+    from ..optim import bounds
 
-    hp = spec.hyperparameters()
-    try:
-        return optim.create(spec.name, params, lr=lr, **hp)
-    except TypeError as exc:
-        raise ConfigError(f"--optimizer {spec.name} does not take {', '.join(hp) or 'these settings'}: {exc}") from None
-
-
-def descend(surface, start, lr: float, steps: int, spec, sigma: float, generator,
-            on_progress=None) -> dict[str, Any]:
-    """One trajectory: ``steps`` updates from ``start``; stops early when it diverges."""
-    p = theory.point(start).requires_grad_(True)
-    optimizer = make_optimizer(spec, [p], lr)
-    path: list[list[float]] = []
-    values: list[float] = []
-    diverged_step, reason = None, None
-    for k in range(steps + 1):
-        if on_progress is not None and k % 1000 == 0:
-            on_progress(k, steps)
-        # record the point after k updates and f there; stop on a blow-up
-        value = surface.at(p)
-        xy = p.detach().tolist()
-        f_k = float(value.detach())
-        path.append(xy)
-        values.append(f_k)
-        if not all(math.isfinite(v) for v in xy):
-            diverged_step, reason = k, f"the point became non-finite at step {k}"
-        elif math.hypot(*xy) > BLOWUP_RADIUS:
-            diverged_step, reason = k, (f"|(x, y)| = {math.hypot(*xy):.3g} passed the blow-up radius "
-                                        f"{BLOWUP_RADIUS:g} at step {k}")
-        elif not math.isfinite(f_k):
-            diverged_step, reason = k, f"f became {f_k} at step {k}"
-        if diverged_step is not None or k == steps:
-            break
-        # the gradient by autograd, plus sigma * N(0, I) for SGD-style noise; then the update
-        optimizer.zero_grad(set_to_none=True)
-        (grad,) = torch.autograd.grad(value, p)
-        if sigma > 0:
-            grad = grad + sigma * torch.randn(2, generator=generator, dtype=torch.float64)
-        p.grad = grad
-        optimizer.step()
-    return {"path": path, "f": values, "steps": len(path) - 1, "diverged_step": diverged_step,
-            "diverged_reason": reason}
+    top = eigenvalues[-1] if eigenvalues else math.nan
+    return bounds.lr_bound(spec.name, spec.hyperparameters(), top)
 
 
 def escape_step(path, saddle, radius: float) -> int | None:
@@ -111,55 +73,71 @@ def escape_step(path, saddle, radius: float) -> int | None:
 
 
 def judge(surface, trajectory: dict, sigma: float, escape_radius: float) -> dict[str, Any]:
-    """The verdict for one trajectory (see the module docstring for the definitions)."""
+    """The verdict for one trajectory (see the module docstring for the definitions); ``reason``
+    in English, and ``why`` = (i18n key, fields) to say it in another language (``reason_in``)."""
+    out = _judge(surface, trajectory, sigma, escape_radius)
+    out["reason"] = reason_in(out["why"], "en")
+    return out
+
+
+def reason_in(why, lang: str) -> str:
+    """A verdict's reason in ``lang`` from its ``why`` (key, fields; a field "then" is itself a
+    (key, fields) pair: why the trajectory stopped)."""
+    key, fields = why
+    if isinstance(fields.get("then"), (list, tuple)):
+        then_key, then_fields = fields["then"]
+        fields = fields | {"then": text(then_key, lang, **then_fields)}
+    return text(key, lang, **fields)
+
+
+def _judge(surface, trajectory: dict, sigma: float, escape_radius: float) -> dict[str, Any]:
     path, values = trajectory["path"], trajectory["f"]
     steps = trajectory["steps"]
-    final = theory.point(path[-1])
-    grad_norm = float(theory.gradient(surface, final).norm()) if torch.isfinite(final).all() else math.nan
+    final = path[-1]
+    grad_norm = (math.hypot(*surface.expression.gradient(*final))
+                 if math.isfinite(final[0]) and math.isfinite(final[1]) else math.nan)
     out = {"grad_norm": grad_norm, "escape_step": None, "diverged_step": trajectory["diverged_step"]}
+    stop = trajectory.get("stop")
     saddle = surface.saddle
     near = saddle is not None and math.dist(path[0], saddle) <= escape_radius
     if near:
         out["escape_step"] = escape_step(path, saddle, escape_radius)
         if out["escape_step"] is not None:
-            return out | {"verdict": "escaped saddle", "reason": (
-                f"left the radius {escape_radius:g} around the saddle {tuple(saddle)} at step "
-                f"{out['escape_step']}" + (f"; then {trajectory['diverged_reason']}"
-                                           if trajectory["diverged_reason"] else ""))}
+            fields = {"radius": escape_radius, "saddle": tuple(saddle), "step": out["escape_step"]}
+            if stop is not None:
+                return out | {"verdict": "escaped saddle", "why": ("why.escaped_then", fields | {"then": stop})}
+            return out | {"verdict": "escaped saddle", "why": ("why.escaped", fields)}
     if trajectory["diverged_step"] is not None:
-        return out | {"verdict": "diverged", "reason": "diverged: " + trajectory["diverged_reason"]}
+        return out | {"verdict": "diverged", "why": ("why.diverged", {"then": stop})}
     if near:
-        return out | {"verdict": "stuck near saddle", "reason": (
-            f"still within {escape_radius:g} of the saddle {tuple(saddle)} after {steps} steps "
-            f"(distance {math.dist(path[-1], saddle):.3g}, |grad f| = {grad_norm:.3g})")}
+        return out | {"verdict": "stuck near saddle", "why": ("why.stuck", {
+            "radius": escape_radius, "saddle": tuple(saddle), "steps": steps,
+            "distance": math.dist(path[-1], saddle), "grad_norm": grad_norm})}
     if sigma > 0:
         tail = path[-max(1, int(len(path) * TAIL_FRACTION)):]
-        mean = theory.point([sum(c) / len(tail) for c in zip(*tail)])
-        tail_grad = float(theory.gradient(surface, mean).norm())
+        mean = [sum(c) / len(tail) for c in zip(*tail)]
+        tail_grad = math.hypot(*surface.expression.gradient(*mean))
         if tail_grad <= CONVERGED_GRAD_NORM + sigma:
-            return out | {"verdict": "converged", "reason": (
-                f"|grad f| = {tail_grad:.3g} at the mean of the last {len(tail)} points, below the "
-                f"noise sigma {sigma:g} (+ {CONVERGED_GRAD_NORM:g})")}
+            return out | {"verdict": "converged", "why": ("why.converged_noise", {
+                "tail_grad": tail_grad, "tail": len(tail), "sigma": sigma, "tol": CONVERGED_GRAD_NORM})}
     elif grad_norm <= CONVERGED_GRAD_NORM:
-        return out | {"verdict": "converged",
-                      "reason": f"|grad f| = {grad_norm:.3g} <= {CONVERGED_GRAD_NORM:g} after {steps} steps"}
+        return out | {"verdict": "converged", "why": ("why.converged", {
+            "grad_norm": grad_norm, "tol": CONVERGED_GRAD_NORM, "steps": steps})}
     if values[-1] > values[0]:
         first = next(k for k, v in enumerate(values) if v > values[0])
         out["diverged_step"] = first
-        return out | {"verdict": "diverged", "reason": (
-            f"f rose above its start value at step {first} and ended higher "
-            f"({values[-1]:.4g} > {values[0]:.4g})")}
+        return out | {"verdict": "diverged", "why": ("why.rose", {
+            "step": first, "last": values[-1], "first": values[0]})}
     moves = [(b[0] - a[0], b[1] - a[1]) for a, b in zip(path, path[1:])]
     late = moves[len(moves) // 2:]
     pairs = list(zip(late, late[1:]))
     if len(late) >= OSCILLATION_MIN_MOVES and pairs:
         reversing = sum(1 for u, v in pairs if u[0] * v[0] + u[1] * v[1] < 0) / len(pairs)
         if reversing >= OSCILLATION_FRACTION:
-            return out | {"verdict": "oscillating", "reason": (
-                f"{100 * reversing:.0f}% of the last {len(pairs)} moves reverse direction "
-                f"(|grad f| = {grad_norm:.3g} at the end)")}
-    return out | {"verdict": "slow", "reason": (
-        f"|grad f| = {grad_norm:.3g} after {steps} steps, still above {CONVERGED_GRAD_NORM:g}")}
+            return out | {"verdict": "oscillating", "why": ("why.oscillating", {
+                "percent": 100 * reversing, "pairs": len(pairs), "grad_norm": grad_norm})}
+    return out | {"verdict": "slow", "why": ("why.slow", {
+        "grad_norm": grad_norm, "steps": steps, "tol": CONVERGED_GRAD_NORM})}
 
 
 def run(config: SurfaceConfig | None = None, *, store: Store | None = None,
@@ -186,8 +164,24 @@ def run(config: SurfaceConfig | None = None, *, store: Store | None = None,
 
 def _descend_all(config, surface, store, run_id, record, sweep_id, sweep_cell,
                  on_progress=None) -> dict[str, Any]:
+    result = compute(config, surface, on_progress=on_progress, run_id=run_id)
+    if config.plots:
+        from . import figures
+
+        folder = run_folder(store, run_id, config.out)
+        result["figures"] = figures.draw(folder, surface, result)
+    if record:
+        store.save(to_record(result, sweep_id, sweep_cell))
+    return result
+
+
+def compute(config, surface, settings=None, on_progress=None, run_id=None) -> dict[str, Any]:
+    """The result document without figures or a record: theory at the start, then one trajectory
+    per (lr, optimizer spec) in ``settings`` (default: each of the config's lrs with its optimizer),
+    stepped together, judged. The playground calls this with one lr and several optimizers."""
     start = tuple(float(v) for v in (config.start or surface.start))
-    lrs = [float(v) for v in (config.lrs or [surface.lr])]
+    if settings is None:
+        settings = [(float(lr), config.optimizer) for lr in (config.lrs or [surface.lr])]
     steps = config.steps or surface.steps
     sigma = float(config.noise)
 
@@ -201,27 +195,30 @@ def _descend_all(config, surface, store, run_id, record, sweep_id, sweep_cell,
         noise = theory.noise_check(theory.point(at_start["gradient"]), sigma, config.noise_samples,
                                    torch.Generator().manual_seed(config.seed + 1))
 
-    # one trajectory per learning rate, all on the same noise draws (the same seed)
+    # the trajectories, stepped together, all on the same noise draws (one seed)
+    began = time.perf_counter()
+    label = "lr=" + ",".join(f"{lr:g}" for lr, _ in settings)
+    progress = None if on_progress is None else (lambda k, n: on_progress(label, k, n))
+    trajectories = descend_all(surface, start, settings, steps, sigma,
+                               torch.Generator().manual_seed(config.seed), on_progress=progress)
+    seconds = (time.perf_counter() - began) / len(settings)  # each trajectory's share
     runs = []
-    for lr in lrs:
-        began = time.perf_counter()
-        progress = None if on_progress is None else (lambda k, n, lr=lr: on_progress(f"lr={lr:g}", k, n))
-        trajectory = descend(surface, start, lr, steps, config.optimizer, sigma,
-                             torch.Generator().manual_seed(config.seed), on_progress=progress)
-        seconds = time.perf_counter() - began
+    for (lr, spec), trajectory in zip(settings, trajectories):
         verdict = judge(surface, trajectory, sigma, config.escape_radius)
         x, y = trajectory["path"][-1]
+        own = run_bound(spec, at_start["eigenvalues"])
         runs.append({
-            "lr": lr, "optimizer": config.optimizer.name, "path": trajectory["path"],
+            "lr": lr, "optimizer": spec.name, "path": trajectory["path"],
             "f": trajectory["f"], "steps": trajectory["steps"],
             "final": {"x": x, "y": y, "f": trajectory["f"][-1], "grad_norm": verdict["grad_norm"]},
-            "verdict": verdict["verdict"], "reason": verdict["reason"],
+            "verdict": verdict["verdict"], "reason": verdict["reason"], "why": verdict["why"],
             "escape_step": verdict["escape_step"], "diverged_step": verdict["diverged_step"],
-            "lr_over_bound": lr / bound if bound else None, "seconds": seconds,
+            "lr_bound": own["lr_bound"], "lr_bound_rule": own["lr_bound_rule"],
+            "lr_over_bound": lr / own["lr_bound"] if own["lr_bound"] else None, "seconds": seconds,
         })
 
     status = "diverged" if any(r["verdict"] == "diverged" for r in runs) else "completed"
-    result: dict[str, Any] = {
+    return {
         "status": status, "run_id": run_id, "surface": surface.describe(), "start": list(start),
         "steps": steps, "noise": sigma, "seed": config.seed, "escape_radius": config.escape_radius,
         "hessian_start": {"matrix": at_start["hessian"], "eigenvalues": at_start["eigenvalues"],
@@ -231,14 +228,6 @@ def _descend_all(config, surface, store, run_id, record, sweep_id, sweep_cell,
         "noise_check": noise, "runs": runs, "definitions": DEFINITIONS,
         "config": config.to_dict(), "figures": [],
     }
-    if config.plots:
-        from . import figures
-
-        folder = run_folder(store, run_id, config.out)
-        result["figures"] = figures.draw(folder, surface, result)
-    if record:
-        store.save(to_record(result, sweep_id, sweep_cell))
-    return result
 
 
 def to_record(result: dict[str, Any], sweep_id: str | None = None,

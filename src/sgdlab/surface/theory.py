@@ -1,7 +1,8 @@
 """Theory next to practice: the Hessian, critical points, the stable step size, E[J] = grad f.
 
-Everything here comes from autograd on the compiled surface (``torch.autograd.functional``), in
-float64, never from a hand-derived formula.
+The gradient and Hessian come from the surface's expression differentiated symbolically once
+(``symbolic.py``; float64, never a hand-derived formula per surface); tests/test_surface_fast.py
+checks them against autograd (``torch.autograd.functional.hessian``).
 """
 
 from __future__ import annotations
@@ -29,13 +30,13 @@ def point(values) -> torch.Tensor:
 
 
 def gradient(surface: Surface, at: torch.Tensor) -> torch.Tensor:
-    p = at.detach().clone().requires_grad_(True)
-    (g,) = torch.autograd.grad(surface.at(p), p)
-    return g.detach()
+    x, y = (float(v) for v in at)
+    return torch.tensor(surface.expression.gradient(x, y), dtype=torch.float64)
 
 
 def hessian(surface: Surface, at: torch.Tensor) -> torch.Tensor:
-    return torch.autograd.functional.hessian(surface.at, at.detach().clone()).detach()
+    x, y = (float(v) for v in at)
+    return torch.tensor(surface.expression.hessian(x, y), dtype=torch.float64)
 
 
 def objective(surface: Surface, at: torch.Tensor):
@@ -76,16 +77,28 @@ def critical_kind(grad_norm: float, eigenvalues: list[float]) -> str:
     return "degenerate critical point (Hessian has a zero eigenvalue; higher-order terms decide)"
 
 
+def eigenvalues_2x2(h: list[list[float]]) -> list[float]:
+    """Ascending eigenvalues of a symmetric 2x2 matrix: (a + d)/2 -+ hypot((a - d)/2, b), with an
+    absolute error of a few eps * |H| (what LAPACK's eigvalsh gives); NaN if any entry is not
+    finite. Exact for a diagonal H with exactly representable halves (the bowls)."""
+    (a, b), (_, d) = h
+    if not all(math.isfinite(v) for v in (a, b, d)):
+        return [math.nan, math.nan]
+    mean, radius = (a + d) / 2, math.hypot((a - d) / 2, b)
+    return [mean - radius, mean + radius]
+
+
 def at_point(surface: Surface, where) -> dict[str, Any]:
-    """f, gradient, Hessian, eigenvalues and curvature class at ``where``."""
-    p = point(where)
-    h = hessian(surface, p)
-    eigenvalues = torch.linalg.eigvalsh(h).tolist() if torch.isfinite(h).all() else [math.nan] * 2
-    g = gradient(surface, p)
+    """f, gradient, Hessian, eigenvalues and curvature class at ``where`` (Python floats)."""
+    x, y = (float(v) for v in where)
+    e = surface.expression
+    h = e.hessian(x, y)
+    h[1][0] = h[0][1] = (h[0][1] + h[1][0]) / 2 if h[0][1] != h[1][0] else h[0][1]  # symmetric
+    eigenvalues = eigenvalues_2x2(h)
+    g = list(e.gradient(x, y))
     return {
-        "point": p.tolist(), "f": float(surface.at(p)), "gradient": g.tolist(),
-        "gradient_norm": float(g.norm()), "hessian": h.tolist(), "eigenvalues": eigenvalues,
-        "curvature": classify(eigenvalues),
+        "point": [x, y], "f": e.value(x, y), "gradient": g, "gradient_norm": math.hypot(*g),
+        "hessian": h, "eigenvalues": eigenvalues, "curvature": classify(eigenvalues),
     }
 
 
@@ -96,13 +109,17 @@ def critical_point(surface: Surface, where) -> dict[str, Any]:
 
 
 def is_quadratic(surface: Surface, start: torch.Tensor) -> bool:
-    base = hessian(surface, start)
-    if not torch.isfinite(base).all():
+    if surface.expression.constant_hessian:  # the Hessian's trees are numbers: quadratic exactly
+        return True
+    x, y = (float(v) for v in start)
+    hessian_at = surface.expression.hessian
+    base = [v for row in hessian_at(x, y) for v in row]
+    if not all(math.isfinite(v) for v in base):
         return False
-    scale = max(1.0, float(base.abs().max()))
+    scale = max(1.0, max(abs(v) for v in base))
     for dx, dy in QUADRATIC_PROBES:
-        other = hessian(surface, start + point((dx, dy)))
-        if not torch.isfinite(other).all() or float((other - base).abs().max()) > QUADRATIC_TOL * scale:
+        other = [v for row in hessian_at(x + dx, y + dy) for v in row]
+        if not all(math.isfinite(v) and abs(v - w) <= QUADRATIC_TOL * scale for v, w in zip(other, base)):
             return False
     return True
 

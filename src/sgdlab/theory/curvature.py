@@ -15,6 +15,10 @@ by one chunk's activations, whatever the size of the data set.
   Below ``DENSE_MAX`` parameters the Hessian is built column by column from the same products and
   solved exactly (ARPACK needs k < ncv <= dim, and a 2x2 or 3x3 Hessian gains nothing from it).
 * ``hutchinson_trace``: tr(H) = E[z^T H z] for Rademacher z.
+* ``preconditioned_hvp`` / ``top_eigenvalues(..., scale=d)``: the preconditioned sharpness
+  lambda_1(P^-1 H) of an adaptive optimizer (P diagonal, from its second-moment state; Cohen et al.
+  2022), by the same Lanczos on the symmetric D H D with D = P^-1/2, which has the eigenvalues of
+  P^-1 H (P^-1 H = D (D H D) D^-1). ``adaptive_preconditioner`` reads P from Adam's or RMSprop's state.
 
 Gradient descent on a quadratic converges iff lr < 2 / lambda_max; ``lr_bound`` says so.
 """
@@ -108,6 +112,11 @@ def hvp(objective: Objective, vector: torch.Tensor) -> torch.Tensor:
     return total
 
 
+def preconditioned_hvp(objective: Objective, vector: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """D H D v with D = diag(``scale``) (scale = P^-1/2: the symmetric form of P^-1 H)."""
+    return scale * hvp(objective, scale * vector.to(scale.dtype))
+
+
 def _zeros_for_none(grads, leaves) -> list[torch.Tensor]:
     return [torch.zeros_like(p) if g is None else g for g, p in zip(grads, leaves)]
 
@@ -124,16 +133,20 @@ class Eigen:
 
 def top_eigenvalues(objective: Objective, k: int = 1, *, v0: np.ndarray | None = None,
                     tol: float = LANCZOS_TOL, ncv: int | None = None,
-                    dense_max: int = DENSE_MAX) -> Eigen:
-    """The ``k`` largest (algebraic) eigenvalues of the loss Hessian, from HVPs only."""
+                    dense_max: int = DENSE_MAX, scale: torch.Tensor | None = None) -> Eigen:
+    """The ``k`` largest (algebraic) eigenvalues of the loss Hessian, from HVPs only; with
+    ``scale`` = P^-1/2 (flat, > 0), those of P^-1 H (through D H D, eigenvectors of D H D)."""
     dim = objective.dim
     if k < 1 or k > dim:
         raise ValueError(f"k must be in 1..{dim}, got {k}")
     count = [0]
+    if scale is not None:
+        scale = scale.detach().to("cpu", torch.float64)
 
     def matvec(v: np.ndarray) -> np.ndarray:
         count[0] += 1
-        out = hvp(objective, torch.from_numpy(np.ascontiguousarray(v, dtype=np.float64).ravel()))
+        vector = torch.from_numpy(np.ascontiguousarray(v, dtype=np.float64).ravel())
+        out = hvp(objective, vector) if scale is None else preconditioned_hvp(objective, vector, scale)
         return out.detach().to("cpu", torch.float64).numpy()
 
     if not math.isfinite(loss_value(objective)):  # no curvature to speak of at a diverged point
@@ -236,6 +249,44 @@ class Sharpness:
         if math.isfinite(value):
             self.vector = eigen.vectors[:, 0]
         return value
+
+
+class PreconditionedSharpness(Sharpness):
+    """lambda_1(P^-1 H) along training (``P``: the flat diagonal preconditioner at each call)."""
+
+    def __call__(self, objective: Objective, p_diag: torch.Tensor) -> float:
+        scale = p_diag.detach().double().rsqrt()
+        eigen = top_eigenvalues(objective, 1, v0=self.vector, tol=self.tol, scale=scale)
+        self.matvecs += eigen.matvecs
+        self.estimates += 1
+        if math.isfinite(eigen.values[0]):
+            self.vector = eigen.vectors[:, 0]
+        return eigen.values[0]
+
+
+def adaptive_preconditioner(optimizer, params, grads=None) -> torch.Tensor | None:
+    """P (flat) of the optimizer's last update: Adam sqrt(v / (1 - beta2^t)) + eps, RMSprop
+    sqrt(v) + eps (centered: sqrt(v - m^2) + eps). Before the first update (no state) and with
+    ``grads``, the P the first update will use: v_hat = g^2 for Adam, (1 - alpha) g^2 for RMSprop.
+    None for a rule without a second moment."""
+    group_of = {id(p): g for g in optimizer.param_groups for p in g["params"]}
+    parts = []
+    for i, p in enumerate(params):
+        state, group = optimizer.state.get(p, {}), group_of[id(p)]
+        if "exp_avg_sq" in state:  # adam, adamw
+            v = state["max_exp_avg_sq"] if group.get("amsgrad") else state["exp_avg_sq"]
+            parts.append(v.sqrt() / math.sqrt(1 - group["betas"][1] ** float(state["step"])) + group["eps"])
+        elif "square_avg" in state:  # rmsprop
+            v = state["square_avg"]
+            if group.get("centered"):
+                v = v - state["grad_avg"] ** 2
+            parts.append(v.sqrt() + group["eps"])
+        elif grads is not None and ("betas" in group or "alpha" in group):
+            share = 1.0 if "betas" in group else 1 - group["alpha"]
+            parts.append((share * grads[i] ** 2).sqrt() + group["eps"])
+        else:
+            return None
+    return flatten(parts)
 
 
 def hutchinson_trace(objective: Objective, samples: int, generator: torch.Generator) -> tuple[float, float]:

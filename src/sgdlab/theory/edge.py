@@ -37,12 +37,16 @@ def check(lrs: list[float], steps: int, every: int) -> None:
     problems.raise_if_any(ConfigError)
 
 
-def analyse(lr: float, sharpness: list[dict[str, Any]], losses: list[float], status: str) -> dict[str, Any]:
-    """The numbers and the verdict of one learning rate's run."""
-    bound = 2 / lr
+def analyse(lr: float, sharpness: list[dict[str, Any]], losses: list[float], status: str,
+            threshold: float | None = None, label: str = "2/lr") -> dict[str, Any]:
+    """The numbers and the verdict of one learning rate's run; ``threshold`` (default 2 / lr, named
+    ``label``) is where the sharpness sits at the edge (38/lr for Adam's preconditioned one)."""
+    bound = threshold if threshold is not None else 2 / lr
     points = [(p["step"], p["value"]) for p in sharpness if p["value"] == p["value"]]
     hit = next((step for step, value in points if value >= bound), None)
-    after = [value * lr / 2 for step, value in points if hit is not None and step >= hit]
+    gd = threshold is None  # gradient descent's 2/lr: the words and numbers as they always were
+    ratio = (lambda value: value * lr / 2) if gd else (lambda value: value / bound)
+    after = [ratio(value) for step, value in points if hit is not None and step >= hit]
     median = statistics.median(after) if after else None
     spread = _quartiles(after)
     first, last = (points[0][1], points[-1][1]) if points else (None, None)
@@ -51,10 +55,11 @@ def analyse(lr: float, sharpness: list[dict[str, Any]], losses: list[float], sta
         tail = losses[hit:]
         rises = sum(b > a for a, b in zip(tail, tail[1:]))
     how = "" if hit is None else (
-        f"started above 2/lr = {bound:.4g} (sharpness {first:.4g})" if hit == 0
-        else f"reached 2/lr = {bound:.4g} at step {hit}")
+        f"started above {label} = {bound:.4g} (sharpness {first:.4g})" if hit == 0
+        else f"reached {label} = {bound:.4g} at step {hit}")
     if status == "diverged":
-        verdict = "diverged: the loss blew up (lr far above 2 / sharpness, and no catapult saved it)"
+        verdict = ("diverged: the loss blew up (lr far above 2 / sharpness, and no catapult saved it)" if gd
+                   else f"diverged: the loss blew up (the sharpness far above {label}, and no catapult saved it)")
     elif hit is not None and len(after) < MIN_AFTER:
         verdict = (f"reached the edge: the sharpness {how}; too few measurements after it to tell "
                    f"whether it stays there (give more --steps)")
@@ -62,15 +67,16 @@ def analyse(lr: float, sharpness: list[dict[str, Any]], losses: list[float], sta
         falling = (f"non-monotonically ({rises} of the {len(losses) - hit - 1} steps after it raised "
                    f"the loss)" if rises else "monotonically")
         verdict = (f"at the edge of stability: the sharpness {how} and then hovered around it "
-                   f"(median sharpness * lr / 2 = {median:.3f}) while the loss went on falling, {falling}")
+                   f"(median {'sharpness * lr / 2' if gd else f'sharpness / ({label})'} = {median:.3f}) "
+                   f"while the loss went on falling, {falling}")
     elif hit is not None:
-        verdict = f"above the edge: the sharpness {how} and stayed at {median:.3f} x 2/lr (median)"
+        verdict = f"above the edge: the sharpness {how} and stayed at {median:.3f} x {label} (median)"
     elif first is not None and last > SHARPENING * first:
         verdict = (f"progressive sharpening: the sharpness rose from {first:.4g} to {last:.4g}, still "
-                   f"below 2/lr = {bound:.4g} ({last * lr / 2:.2f} of it); more steps would reach it")
+                   f"below {label} = {bound:.4g} ({ratio(last):.2f} of it); more steps would reach it")
     else:
         verdict = (f"stable below the edge: the sharpness stayed near {last if last is not None else float('nan'):.4g}, "
-                   f"below 2/lr = {bound:.4g}")
+                   f"below {label} = {bound:.4g}")
     return {"lr": lr, "bound": bound, "hit_step": hit, "ratio_median": median, "ratio_spread": spread,
             "loss_rises_after_hit": rises if hit is not None else None, "verdict": verdict,
             "sharpness_init": first, "sharpness_final": last}
