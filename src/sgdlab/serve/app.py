@@ -8,22 +8,26 @@ parsed as markup. The API is described at ``/docs`` (Swagger UI, vendored) and `
 from __future__ import annotations
 
 import os
+import threading
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi import Request
+from fastapi.responses import FileResponse, HTMLResponse, Response
+from starlette.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from .. import __version__
 from ..core.store import resolve_store_path
 from . import pages, playground, responses, runs, train
+from .caching import CacheHeaders
 from .jobs import JobManager
 from .middleware import BodyLimit, SecurityHeaders
 from .store import ReadOnlyStore
 
 STATIC = pages.STATIC
-SWAGGER = "/static/vendor/swagger-ui-bundle-5.35.0.js", "/static/vendor/swagger-ui-5.35.0.css"
+SWAGGER = "vendor/swagger-ui-bundle-5.35.0.js", "vendor/swagger-ui-5.35.0.css"
 
 DESCRIPTION = """The JSON API behind `sgdlab serve`'s pages, usable from scripts.
 
@@ -42,6 +46,9 @@ def create_app(store: str | os.PathLike | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        # torch takes seconds to import: do it now, beside the first page load, not in the
+        # first drag's request
+        threading.Thread(target=_warm, name="sgdlab-warm", daemon=True).start()
         yield
         jobs.shutdown()  # a run still training is stopped and recorded as stopped
 
@@ -59,22 +66,49 @@ def create_app(store: str | os.PathLike | None = None) -> FastAPI:
 
     @app.get("/docs", include_in_schema=False)
     def docs():
-        return get_swagger_ui_html(openapi_url=app.openapi_url, title="sgdlab API",
-                                   swagger_js_url=SWAGGER[0], swagger_css_url=SWAGGER[1],
+        page = get_swagger_ui_html(openapi_url=app.openapi_url, title="sgdlab API",
+                                   swagger_js_url=pages.version(SWAGGER[0]),
+                                   swagger_css_url=pages.version(SWAGGER[1]),
                                    swagger_favicon_url="/static/favicon.svg",
                                    swagger_ui_parameters={"validatorUrl": None})
+        # Swagger UI's page names no language and some of its greys are too light to read:
+        # say it is English, and add our own few contrast fixes after its stylesheet
+        text = page.body.decode("utf-8").replace("<html>", '<html lang="en">', 1).replace(
+            "</head>", f'<link rel="stylesheet" href="{pages.version("css/docs.css")}">\n</head>', 1)
+        return HTMLResponse(text, headers={"Cache-Control": "no-cache"})
+
+    @app.get("/i18n/{lang}.js", include_in_schema=False)
+    def messages(lang: str):
+        if lang not in pages.LANGS or lang == "en":
+            return Response("/* no catalog */", status_code=404, media_type="text/javascript")
+        return Response(pages.catalog_script(lang), media_type="text/javascript; charset=utf-8")
 
     @app.get("/favicon.ico", include_in_schema=False)
     def favicon():
         return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
 
+    app.add_middleware(CacheHeaders)
+    app.add_middleware(GZipMiddleware, minimum_size=1000)  # Plotly: 1.5 MB -> 0.5 MB; JSON too
     app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyLimit)
     return app
 
 
+def _warm() -> None:
+    try:
+        import torch  # noqa: F401
+
+        from ..surface import run  # noqa: F401  (the playground's descent and its imports)
+    except Exception:  # noqa: BLE001  (warming is a courtesy: the request itself reports errors)
+        pass
+
+
 def _page(route: str):
-    def page() -> HTMLResponse:
-        return HTMLResponse(pages.render(route), headers={"Cache-Control": "no-cache"})
+    def page(request: Request) -> HTMLResponse:
+        lang, named = pages.choose_lang(request.query_params.get("lang"),
+                                        request.headers.get("accept-language"))
+        text = pages.render(route, lang, named, tuple(request.query_params.multi_items()))
+        return HTMLResponse(text, headers={"Cache-Control": "no-cache", "Content-Language": lang,
+                                           "Vary": "Accept-Language"})
 
     return page
