@@ -121,20 +121,8 @@ sg.table = function (columns, rows, rowAttrs) {
 sg.link = (href, text) => sg.el("a", { href: sg.href(href) }, text);
 sg.statusSpan = (status) => sg.el("span", { class: "s-" + status, text: sg.t(status) });
 
-// A run named by what it is (its command and hyperparameters), with its id beside it.
-sg.runLabel = function (r) {
-  const c = r.config || {}, parts = [];
-  const opt = c.optimizer && typeof c.optimizer === "object" ? c.optimizer : null;
-  const name = opt ? opt.name : (typeof c.optimizer === "string" ? c.optimizer : null);
-  if (name) parts.push(name + (opt && opt.momentum ? ` β=${opt.momentum}` : "") + (opt && opt.nesterov ? " nesterov" : ""));
-  if (c.lr !== undefined && c.lr !== null) parts.push(`lr ${sg.fmt(c.lr)}`);
-  else if (Array.isArray(c.lrs) && c.lrs.length) parts.push(`lr ${c.lrs.map((v) => sg.fmt(v)).join(",")}`);
-  if (c.batch_size !== undefined) parts.push(`b ${c.batch_size === null ? sg.t("all") : c.batch_size}`);
-  if (Array.isArray(c.hidden)) parts.push(`h ${c.hidden.join("-")}`);
-  if (c.name && typeof c.name === "string") parts.push(c.name);
-  if (c.seed !== undefined && c.seed !== null) parts.push(`${sg.t("seed")} ${c.seed}`);
-  return `${r.command}${parts.length ? " · " + parts.join(" · ") : ""}`;
-};
+// A run named by what it is: the server's label (its command and hyperparameters).
+sg.runLabel = (r) => r.label || r.command;
 
 sg.showError = function (node, error) {
   node.textContent = error ? (error.errors ? error.errors.join("\n") : String(error.message || error)) : "";
