@@ -74,7 +74,8 @@ def create_app(store: str | os.PathLike | None = None) -> FastAPI:
         # Swagger UI's page names no language and some of its greys are too light to read:
         # say it is English, and add our own few contrast fixes after its stylesheet
         text = page.body.decode("utf-8").replace("<html>", '<html lang="en">', 1).replace(
-            "</head>", f'<link rel="stylesheet" href="{pages.version("css/docs.css")}">\n</head>', 1)
+            "</head>", f'<link rel="stylesheet" href="{pages.version("css/docs.css")}">\n'
+            f'<script src="{pages.version("js/docs.js")}" defer></script>\n</head>', 1)
         return HTMLResponse(text, headers={"Cache-Control": "no-cache"})
 
     @app.get("/i18n/{lang}.js", include_in_schema=False)
