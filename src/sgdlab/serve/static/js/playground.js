@@ -70,8 +70,10 @@ async function contourFor(body) {  // the same surface and view: the stored answ
 }
 
 function clearAll() {  // nothing on screen may describe a surface that is not there
-  contour = null; result = null; drawn = null; step = null; playing = false;
+  contour = null; result = null; drawn = null; step = null; playing = false; painted = [];
   for (const id of ["contour", "fplot"]) Plotly.purge($(id));
+  const canvas = $("paths");
+  canvas.getContext("2d").clearRect(0, 0, canvas.width, canvas.height);
   $("verdicts").replaceChildren();
   $("theory").replaceChildren();
   $("off-view").textContent = "";

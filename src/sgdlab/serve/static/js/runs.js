@@ -24,8 +24,8 @@ async function load() {
     }
     $("sweep").value = q.get("sweep") || "";
     $("runs").replaceChildren(doc.runs.length ? sg.table([
-      ["", (r) => sg.el("input", { type: "checkbox", value: r.id, checked: chosen.has(r.id),
-        "aria-label": sg.t("choose {0}", r.id), onchange: (e) => choose(r.id, e.target.checked) })],
+      ["", (r) => sg.el("label", { class: "check" }, sg.el("input", { type: "checkbox", value: r.id, checked: chosen.has(r.id),
+        "aria-label": sg.t("choose {0}", r.id), onchange: (e) => choose(r.id, e.target.checked) }))],
       ["id", (r) => sg.link("/run?id=" + encodeURIComponent(r.id), r.id)],
       [sg.t("run"), (r) => sg.runLabel(r)],
       [sg.t("time"), (r) => r.created.replace("T", " ").slice(0, 19)],
