@@ -8,12 +8,10 @@ parsed as markup. The API is described at ``/docs`` (Swagger UI, vendored) and `
 from __future__ import annotations
 
 import os
-import threading
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi import Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from starlette.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
@@ -46,9 +44,6 @@ def create_app(store: str | os.PathLike | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        # torch takes seconds to import: do it now, beside the first page load, not in the
-        # first drag's request
-        threading.Thread(target=_warm, name="sgdlab-warm", daemon=True).start()
         yield
         jobs.shutdown()  # a run still training is stopped and recorded as stopped
 
@@ -93,15 +88,6 @@ def create_app(store: str | os.PathLike | None = None) -> FastAPI:
     app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyLimit)
     return app
-
-
-def _warm() -> None:
-    try:
-        import torch  # noqa: F401
-
-        from ..surface import run  # noqa: F401  (the playground's descent and its imports)
-    except Exception:  # noqa: BLE001  (warming is a courtesy: the request itself reports errors)
-        pass
 
 
 def _page(route: str):

@@ -54,7 +54,9 @@ function descentBody(lr, names) {
   return body;
 }
 
-const apiPath = (path) => (sg.lang === "en" || langInBody ? path : `${path}?lang=${sg.lang}`);
+// the page's language, always named: the API would otherwise follow the browser's Accept-Language,
+// which may differ from a language chosen with ?lang=
+const apiPath = (path) => (langInBody ? path : `${path}?lang=${sg.lang}`);
 
 async function contourFor(body) {  // the same surface and view: the stored answer
   const version = document.body.dataset.version || "";
