@@ -29,7 +29,9 @@ let drawn = null;         // what the contour plot holds: { paths: n, start: ind
 let step = null;          // the step shown (null: whole trajectories)
 let playing = false;
 let lrRange = [-4, 1];    // log10 of the slider's ends
-let langInBody = false;   // the descent API takes `lang` in its body (else it goes in the query)
+let langInBody = false;
+let dragging = false;     // a pointer is moving the start
+let restTimer = null, restAt = 0;   // the descent API takes `lang` in its body (else it goes in the query)
 
 // -- talking to the server ---------------------------------------------------------------------
 function surfaceBody() {
@@ -238,8 +240,12 @@ function draw(fresh) {
   $("step-text").textContent = `${k} / ${last}`;
   moveStepMark(k);
   if (!fresh) return;
-  // the rest waits one frame, so the contour's paths are painted first
-  requestAnimationFrame(() => { drawF(k); drawVerdicts(); drawTheory(); describe(); markOffView(); });
+  // the rest (the f plot, the table, the theory: tens of ms) waits until the paths are painted,
+  // and while a drag goes on it is redrawn at most every 150 ms, so it never delays a path
+  clearTimeout(restTimer);
+  const rest = () => { restAt = performance.now(); drawF(k); drawVerdicts(); drawTheory(); describe(); markOffView(); };
+  const wait = dragging ? Math.max(0, 150 - (performance.now() - restAt)) : 0;
+  restTimer = setTimeout(() => requestAnimationFrame(rest), wait);
 }
 
 let logTouched = false;  // until the user picks, f is on a log scale when it stays positive
@@ -554,7 +560,6 @@ async function init() {
     descent();
   });
   const plotDiv = $("contour");
-  let dragging = false;
   plotDiv.addEventListener("pointerdown", (e) => {
     if (!startFromPointer(e)) return;
     dragging = true;
