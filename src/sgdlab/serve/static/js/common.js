@@ -101,11 +101,11 @@ sg.ema = function (values, beta) {
   });
 };
 
-sg.plot = function (div, traces, layout) {
+sg.plot = function (div, traces, layout, config) {
   const base = { margin: { l: 60, r: 20, t: 30, b: 45 }, paper_bgcolor: "#fff",
     plot_bgcolor: "#fff", font: { family: "system-ui, sans-serif", size: 12 },
     legend: { orientation: "h", y: -0.18 } };
-  return Plotly.react(div, traces, Object.assign(base, layout || {}), sg.plotConfig);
+  return Plotly.react(div, traces, Object.assign(base, layout || {}), Object.assign({}, sg.plotConfig, config || {}));
 };
 
 // One table from rows and [header, cell(row) -> Node|string] columns.

@@ -176,10 +176,11 @@ function drawWhole(k) {  // the contour and the legend: on a new surface, view o
   drawn = { paths: n, box: box.join(), ready: false };
   const mine = drawn;
   return sg.plot("contour", traces, { dragmode: false, hovermode: false, margin: { l: 50, r: 10, t: 10, b: 40 },
-    xaxis: { range: [box[0], box[1]], title: { text: "x" }, fixedrange: true, constrain: "domain" },
+    // (on a phone the legend takes the place of the x title, and the tool bar that of the scale)
+    xaxis: { range: [box[0], box[1]], title: { text: width < 600 ? "" : "x" }, fixedrange: true, constrain: "domain" },
     yaxis: { range: [box[2], box[3]], title: { text: "y" }, fixedrange: true, scaleanchor: "x", scaleratio: 1,
       constrain: "domain" },
-    legend: { orientation: "h", y: -0.14 } }).then(() => { mine.ready = true; paint(step === null ? lastStep() : step); });
+    legend: { orientation: "h", y: -48 / Math.max(100, height - 50) } }, { displayModeBar: width >= 600 }).then(() => { mine.ready = true; paint(step === null ? lastStep() : step); });
 }
 
 // What the canvas shows now (x, y of each path up to the step shown): read by the browser tests
@@ -296,8 +297,8 @@ function drawVerdicts() {
     [sg.t("final f"), (t) => sg.fmt(t.final.f), "num"],
     ["|∇f|", (t) => sg.fmt(t.final.grad_norm), "num"],
     [sg.t("lr / bound"), (t) => t.b.ratio === null ? "-" : sg.fmt(t.b.ratio, 3), "num"],
-    [sg.t("bound"), (t) => sg.el("span", { class: "muted", text: (t.b.value === null ? "" : sg.fmt(t.b.value, 3) + ", ") + t.b.rule })],
-    [sg.t("why"), (t) => sg.el("span", { class: "muted", text: t.reason })],
+    [sg.t("bound"), (t) => sg.el("span", { class: "muted", text: (t.b.value === null ? "" : sg.fmt(t.b.value, 3) + ", ") + t.b.rule }), "wide"],
+    [sg.t("why"), (t) => sg.el("span", { class: "muted", text: t.reason }), "wide"],
   ], rows, (t) => ({ "data-optimizer": t.name })));
   const words = rows.map((t) => `${t.name}: ${sg.t(t.verdict)}`).join("; ");
   if (words !== announced) { announced = words; $("announce").textContent = words; }
