@@ -274,7 +274,7 @@ function moveStepMark(k) {  // the dotted line on the f plot, moved without a re
 // the bound each run's lr is measured against: the API's own per-run bound when it gives one;
 // else plain gradient descent's 2/λmax turned into the momentum rules' bounds on a quadratic
 function bound(t) {
-  if ("lr_bound_rule" in t) return { value: t.lr_bound, rule: t.lr_bound_rule, ratio: t.lr_over_bound };
+  if ("lr_bound_rule" in t) return { value: t.lr_bound, rule: said(t, "lr_bound_rule"), ratio: t.lr_over_bound };
   const gd = result.lr_bound, o = t.optimizer, lr = t.lr !== undefined ? t.lr : state.lr;
   if (gd === null) return { value: null, rule: sg.t("none: no positive curvature at the start"), ratio: null };
   let value = null, rule;
@@ -284,6 +284,10 @@ function bound(t) {
   else rule = sg.t("none: an adaptive method divides each step by its own running scale, so no fixed lr bound applies");
   return { value, rule, ratio: value === null ? null : lr / value };
 }
+
+// words for a reader in the page's language when the API gives them beside its English ones
+// (`reason_text` / `reason_zh`; the English `reason` and `lr_bound_rule` of --json stay as they are)
+const said = (t, key) => t[key + "_text"] ?? t[key + "_" + sg.lang] ?? t[key];
 
 let announced = "";
 function drawVerdicts() {
@@ -298,7 +302,7 @@ function drawVerdicts() {
     ["|∇f|", (t) => sg.fmt(t.final.grad_norm), "num"],
     [sg.t("lr / bound"), (t) => t.b.ratio === null ? "-" : sg.fmt(t.b.ratio, 3), "num"],
     [sg.t("bound"), (t) => sg.el("span", { class: "muted", text: (t.b.value === null ? "" : sg.fmt(t.b.value, 3) + ", ") + t.b.rule }), "wide"],
-    [sg.t("why"), (t) => sg.el("span", { class: "muted", text: t.reason }), "wide"],
+    [sg.t("why"), (t) => sg.el("span", { class: "muted", text: said(t, "reason") }), "wide"],
   ], rows, (t) => ({ "data-optimizer": t.name })));
   const words = rows.map((t) => `${t.name}: ${sg.t(t.verdict)}`).join("; ");
   if (words !== announced) { announced = words; $("announce").textContent = words; }
