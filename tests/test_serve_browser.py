@@ -69,7 +69,9 @@ def lab(tmp_path_factory):
     runs = {"linreg": cli("linreg", "--out", str(store.parent / "tutorial")),
             "hostile": cli("linreg", "--csv", str(csv), "--no-plots"),
             "sweep": cli("sweep", "linreg", "--lr", "0.005,0.02", "--batch-size", "5,15", "--steps", "30",
-                         "--executor", "serial")}
+                         "--executor", "serial"),
+            "study": cli("mnist", "--batch-size", "10,50", "--epochs", "1", "--limit-train", "500",
+                         "--limit-test", "100", "--no-plots")}
     server = start_background(create_app(store))
     yield {"url": server.url, "store": store, **runs}
     server.stop()
@@ -328,10 +330,10 @@ def test_train_live_queue_stop_and_land_in_the_store(page, lab):
          "the stop button")
     wait(driver, lambda d: live(d) == [100, "completed"], "the second run streams all 100 steps and completes")
     wait(driver, lambda d: js(d, "const g = document.getElementById('live'); return g.data[0].y.length === 100 "
-                                 "&& g.layout.xaxis.range[1] >= 99"), "the live plot shows every point")
+                                 "&& (g.layout.xaxis.range || [])[1] >= 99"), "the live plot shows every point")
     shot(driver, "train")
     store = Store(lab["store"])
-    by_command = [r for r in store.list_runs() if r.command == "mnist"]
+    by_command = [r for r in store.list_runs() if r.command == "mnist" and r.sweep_id is None]  # (not the study's)
     statuses = sorted(r.status for r in by_command)
     assert statuses == ["completed", "stopped"], statuses
     done = next(r for r in by_command if r.status == "completed")
@@ -590,6 +592,18 @@ def test_sweep_curves_against_samples_seen(page, lab):
     samples = js(driver, "return document.getElementById('curves').data.map(t => [t.x.slice(0, 3), t.name])")
     for s, (x, name) in zip(steps, samples):
         batch = int(re.search(r"b (\d+)", name).group(1))
-        assert x == [v * batch for v in s], name
+        assert x == [(v + 1) * batch for v in s], name  # step v counts from 0: v + 1 batches seen
     assert "samples seen" in js(driver, "return document.getElementById('curves').layout.xaxis.title.text")
     assert js(driver, "return document.getElementById('heatmap').data[0].x.every(v => v !== 'undefined')")
+
+
+def test_a_batch_size_study_has_its_lr_axis_and_samples_seen(page, lab):
+    driver, _ = page
+    driver.get(lab["url"] + "sweep?id=" + lab["study"]["study_id"])
+    wait(driver, lambda d: js(d, "const g = document.getElementById('heatmap'); return g.data && g.data.length") == 1, "heatmap")
+    assert js(driver, "return document.getElementById('heatmap').data[0].x") == ["0.01"]  # the study's one lr
+    assert js(driver, "return document.getElementById('heatmap').layout.xaxis.title.text") == "learning rate"
+    assert js(driver, "return document.getElementById('heatmap').data[0].y") == ["10", "50"]
+    driver.find_element(By.ID, "samples").click()
+    last = js(driver, "return document.getElementById('curves').data.map(t => t.x[t.x.length - 1])")
+    assert last == [500, 500]  # one epoch of 500 images, whatever the batch: 50 x 10 and 10 x 50

@@ -31,7 +31,7 @@ let playing = false;
 let lrRange = [-4, 1];    // log10 of the slider's ends
 let langInBody = false;
 let dragging = false;     // a pointer is moving the start
-let restTimer = null, restAt = 0;   // the descent API takes `lang` in its body (else it goes in the query)
+let restTimer = null, restAt = 0, urlTimer = null;   // the descent API takes `lang` in its body (else it goes in the query)
 
 // -- talking to the server ---------------------------------------------------------------------
 function surfaceBody() {
@@ -122,7 +122,10 @@ async function descent() {  // one request at a time; the latest state wins
   if (!contour) return;
   if (inflight) { pending = true; return; }
   inflight = true;
-  saveUrl();
+  // Chrome throttles (and complains about) more than a few address changes a second: during a
+  // drag the address follows every 300 ms, and at the end
+  if (!dragging) saveUrl();
+  else if (!urlTimer) urlTimer = setTimeout(() => { urlTimer = null; saveUrl(); }, 300);
   try {
     const asked = groups();
     const docs = await Promise.all(asked.map(([lr, names]) => sg.api(apiPath("/api/descent"), descentBody(lr, names))));
@@ -572,7 +575,9 @@ async function init() {
     moveStart(e);
   }, true);
   window.addEventListener("pointermove", (e) => { if (dragging) moveStart(e); }, true);
-  for (const end of ["pointerup", "pointercancel"]) window.addEventListener(end, () => { dragging = false; }, true);
+  for (const end of ["pointerup", "pointercancel"]) {
+    window.addEventListener(end, () => { if (dragging) { dragging = false; saveUrl(); } }, true);
+  }
   plotDiv.addEventListener("keydown", keyStart);
   $("flog").addEventListener("change", () => { logTouched = true; if (result) drawF(step === null ? lastStep() : step); });
   $("play").addEventListener("click", play);

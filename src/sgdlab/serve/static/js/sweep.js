@@ -7,7 +7,7 @@ let doc = null;
 function drawHeatmap(optimizer) {
   const groups = doc.groups.filter((g) => !optimizer || g.optimizer === optimizer);
   // a batch-size study has no lr axis: its one column is the lr all its runs share
-  const lrOf = (g) => (g.lr === undefined || g.lr === null ? sg.t("the study's lr") : g.lr);
+  const lrOf = (g) => g.lr ?? (doc.base && doc.base.lr) ?? sg.t("the study's lr");
   const lrs = [...new Set(groups.map(lrOf))].sort((a, b) => (typeof a === "number" ? a - b : 0));
   const sizes = [...new Set(groups.map((g) => g.batch_size))].sort((a, b) => (a ?? 0) - (b ?? 0));
   // several groups in one cell (other axes: momentum, betas...): the best of them is shown
@@ -31,7 +31,7 @@ function drawCurves() {
   const samples = $("samples").checked;
   const shown = doc.curves.filter((c) => !samples || typeof c.batch_size === "number");
   const traces = shown.map((c, i) => ({ type: "scatter", mode: "lines", y: sg.nums(c.value),
-    x: samples ? c.step.map((s) => s * c.batch_size) : c.step,
+    x: samples ? c.step.map((s) => (s + 1) * c.batch_size) : c.step,  // step s (from 0) has seen s + 1 batches
     name: sg.plotText(`lr ${c.lr ?? "-"} · b ${c.batch_size ?? sg.t("full")} · ${c.optimizer ?? ""} · ${sg.t("seed")} ${c.seed}`),
     line: { color: sg.COLORS[i % 10], width: 1.2, dash: c.status === "diverged" ? "dot" : "solid" } }));
   sg.plot("curves", traces, { xaxis: { title: { text: samples ? sg.t("samples seen (step × batch size)") : sg.t("step") } },
