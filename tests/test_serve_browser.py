@@ -340,6 +340,11 @@ def test_train_live_queue_stop_and_land_in_the_store(page, lab):
     assert len(store.get(done.id).curves["step_loss"]) == 100
     stopped = next(r for r in by_command if r.status == "stopped")
     assert 20 < len(store.get(stopped.id).curves["step_loss"]) < 12_000
+    # once it ends, the run's test accuracy (one epoch: one point) joins the curve on its own axis
+    wait(driver, lambda d: js(d, "return document.getElementById('live').data.map(t => t.name)")[-1] == "test accuracy",
+         "test accuracy drawn")
+    accuracy = js(driver, "return document.getElementById('live').data.slice(-1)[0].y")
+    assert accuracy == [store.get(done.id).metrics["test_accuracy"]]
     link = driver.find_element(By.PARTIAL_LINK_TEXT, "open run " + done.id)
     link.click()
     wait(driver, lambda d: js(d, "const g = document.getElementById('curves'); return g.data && g.data[0].y.length") == 100,
@@ -557,6 +562,7 @@ def test_train_start_is_in_view_and_the_curve_is_smoothed(page, lab):
     wait(driver, lambda d: live(d)[1] == "completed", "the run completes")
     wait(driver, lambda d: js(d, "return document.getElementById('live').data.length") == 2, "raw and smoothed")
     raw, smooth = js(driver, "const d = document.getElementById('live').data; return [d[0].y, d[1].y]")
+    assert driver.find_element(By.ID, "live-why").text == ""
     beta, avg = 0.98, 0.0  # the page's EMA, bias-corrected like Adam's: recomputed here
     for n, v in enumerate(raw, 1):
         avg = beta * avg + (1 - beta) * v
@@ -607,3 +613,27 @@ def test_a_batch_size_study_has_its_lr_axis_and_samples_seen(page, lab):
     driver.find_element(By.ID, "samples").click()
     last = js(driver, "return document.getElementById('curves').data.map(t => t.x[t.x.length - 1])")
     assert last == [500, 500]  # one epoch of 500 images, whatever the batch: 50 x 10 and 10 x 50
+
+
+def test_a_diverged_run_on_train_says_why(page, lab):
+    driver, _ = page
+    driver.get(lab["url"] + "train?lang=zh")
+    wait(driver, lambda d: d.find_elements(By.ID, "opt-lr"), "the form")
+    fill(driver, {"lr": 5, "steps": 40, "plots": False})  # far past linreg's stable lr
+    driver.find_element(By.ID, "start").click()
+    wait(driver, lambda d: live(d)[1] == "diverged", "the run diverges")
+    why = wait(driver, lambda d: d.find_element(By.ID, "live-why").text, "the reason shown")
+    assert "diverged" in why and "step" in why, why  # the run's own words (the CLI's, in English)
+
+
+def test_the_contour_is_fetched_once_per_surface(page, lab):
+    driver, _ = page
+    address = lab["url"] + "?s=himmelblau&opt=sgd&steps=30"
+    driver.get(address)
+    wait(driver, lambda d: verdict(d) is not None, "drawn")
+    driver.get_log("performance")  # forget the first visit's requests
+    driver.get(address)
+    wait(driver, lambda d: verdict(d) is not None, "drawn again")
+    asked = [json.loads(e["message"])["message"]["params"]["request"]["url"] for e in driver.get_log("performance")
+             if json.loads(e["message"])["message"]["method"] == "Network.requestWillBeSent"]
+    assert any("/api/descent" in u for u in asked) and not any("/api/contour" in u for u in asked), asked
