@@ -183,7 +183,7 @@ function drawWhole(k) {  // the contour and the legend: on a new surface, view o
     xaxis: { range: [box[0], box[1]], title: { text: width < 600 ? "" : "x" }, fixedrange: true, constrain: "domain" },
     yaxis: { range: [box[2], box[3]], title: { text: "y" }, fixedrange: true, scaleanchor: "x", scaleratio: 1,
       constrain: "domain" },
-    legend: { orientation: "h", y: -48 / Math.max(100, height - 50) } }, { displayModeBar: width >= 600 }).then(() => { mine.ready = true; paint(step === null ? lastStep() : step); });
+    legend: { orientation: "h", y: -58 / Math.max(100, height - 50) } }, { displayModeBar: width >= 600 }).then(() => { mine.ready = true; paint(step === null ? lastStep() : step); });
 }
 
 // What the canvas shows now (x, y of each path up to the step shown): read by the browser tests
