@@ -107,7 +107,7 @@ def catalog_script(lang: str) -> str:
 
 
 def _translate(text: str, lang: str) -> str:
-    return re.sub(r"\{\{(.+?)\}\}", lambda m: html.escape(t(m.group(1), lang), quote=False), text)
+    return re.sub(r"\{\{(.+?)\}\}", lambda m: html.escape(t(m.group(1), lang)), text)
 
 
 @lru_cache(maxsize=None)
