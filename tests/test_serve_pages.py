@@ -128,3 +128,20 @@ def test_static_files_are_cached_by_their_hash_and_revalidated_without_it(client
 def test_the_docs_page_names_its_language(client):
     page = client.get("/docs").text
     assert '<html lang="en">' in page and "css/docs.css?v=" in page and "js/docs.js?v=" in page
+
+
+@pytest.mark.parametrize("command, config, expected", [
+    ("mnist", {"optimizer": {"name": "sgd", "momentum": 0.9, "nesterov": False}, "lr": 0.01,
+               "batch_size": 100, "hidden": [200, 100], "seed": 0},
+     "mnist · sgd β=0.9 · lr 0.01 · b 100 · h 200,100 · seed 0"),
+    ("linreg", {"optimizer": {"name": "adam"}, "lr": 0.1, "batch_size": None, "seed": 2019},
+     "linreg · adam · lr 0.1 · seed 2019"),
+    ("surface", {"name": "bowl", "lrs": [0.1, 0.25], "optimizer": {"name": "sgd", "momentum": 0.9,
+                                                                   "nesterov": True}},
+     "surface · sgd β=0.9 nesterov · bowl · lr 0.1,0.25"),
+    ("report", {}, "report"),
+])
+def test_a_run_is_labelled_by_its_hyperparameters(command, config, expected):
+    from sgdlab.serve.runs import label
+
+    assert label(command, config) == expected
