@@ -637,3 +637,18 @@ def test_the_contour_is_fetched_once_per_surface(page, lab):
     asked = [json.loads(e["message"])["message"]["params"]["request"]["url"] for e in driver.get_log("performance")
              if json.loads(e["message"])["message"]["method"] == "Network.requestWillBeSent"]
     assert any("/api/descent" in u for u in asked) and not any("/api/contour" in u for u in asked), asked
+
+
+def test_verdicts_and_their_reasons_in_chinese(page, lab):
+    driver, _ = page
+    driver.get(lab["url"] + "?s=bowl&lr=0.05&x=-3&y=2&steps=200&opt=sgd,adam&lang=zh")
+    wait(driver, lambda d: verdict(d, "adam") is not None, "drawn")
+    assert CJK.search(verdict(driver)), verdict(driver)  # 缓慢 (slow), from the API or the page's catalog
+    row = driver.find_element(By.CSS_SELECTOR, "#verdicts tr[data-optimizer='sgd']").text
+    assert "步" in driver.find_element(By.CSS_SELECTOR, "#verdicts thead").text  # the headers too
+    why = js(driver, "return result.trajectories[0].why_text || null")
+    if why is not None:  # an API that speaks the reader's language: its words are the ones shown
+        assert why in row and CJK.search(why), (why, row)
+    # the page asked in its language: in the body when the API takes it there, else in the query
+    assert js(driver, "return langInBody") or "lang=zh" in js(
+        driver, "return performance.getEntriesByType('resource').map(e => e.name).filter(n => n.includes('/api/descent')).join(' ')")

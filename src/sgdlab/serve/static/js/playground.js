@@ -277,7 +277,7 @@ function moveStepMark(k) {  // the dotted line on the f plot, moved without a re
 // the bound each run's lr is measured against: the API's own per-run bound when it gives one;
 // else plain gradient descent's 2/λmax turned into the momentum rules' bounds on a quadratic
 function bound(t) {
-  if ("lr_bound_rule" in t) return { value: t.lr_bound, rule: said(t, "lr_bound_rule"), ratio: t.lr_over_bound };
+  if ("lr_bound_rule" in t) return { value: t.lr_bound, rule: t.lr_bound_text ?? t.lr_bound_rule, ratio: t.lr_over_bound };
   const gd = result.lr_bound, o = t.optimizer, lr = t.lr !== undefined ? t.lr : state.lr;
   if (gd === null) return { value: null, rule: sg.t("none: no positive curvature at the start"), ratio: null };
   let value = null, rule;
@@ -288,9 +288,11 @@ function bound(t) {
   return { value, rule, ratio: value === null ? null : lr / value };
 }
 
-// words for a reader in the page's language when the API gives them beside its English ones
-// (`reason_text` / `reason_zh`; the English `reason` and `lr_bound_rule` of --json stay as they are)
-const said = (t, key) => t[key + "_text"] ?? t[key + "_" + sg.lang] ?? t[key];
+// words for a reader in the page's language, when the API gives them beside its English values
+// (issue-20-theory's playground: verdict_text, why_text, lr_bound_text, theory_text; the English
+// `verdict`, `reason` and `lr_bound_rule` of --json never change); else the page's own catalog
+const verdictWords = (t) => t.verdict_text ?? sg.t(t.verdict);
+const theoryWords = (key, english) => (result.theory_text && result.theory_text[key]) ?? sg.t(english);
 
 let announced = "";
 function drawVerdicts() {
@@ -298,16 +300,16 @@ function drawVerdicts() {
   const at = (t) => t.verdict === "escaped saddle" ? t.escape_step : t.diverged_step;
   $("verdicts").replaceChildren(sg.table([
     [sg.t("optimizer"), (t) => [sg.el("span", { class: "dot", style: `background:${sg.COLORS[t.i % 10]}` }), t.name]],
-    [sg.t("verdict"), (t) => sg.el("span", { class: "verdict v-" + t.verdict.replace(/ /g, "-"), text: sg.t(t.verdict) })],
+    [sg.t("verdict"), (t) => sg.el("span", { class: "verdict v-" + t.verdict.replace(/ /g, "-"), text: verdictWords(t) })],
     ["lr", (t) => sg.fmt(t.lr !== undefined ? t.lr : state.lr, 4), "num"],
     [sg.t("at step"), (t) => sg.fmt(at(t)), "num"],
     [sg.t("final f"), (t) => sg.fmt(t.final.f), "num"],
     ["|∇f|", (t) => sg.fmt(t.final.grad_norm), "num"],
     [sg.t("lr / bound"), (t) => t.b.ratio === null ? "-" : sg.fmt(t.b.ratio, 3), "num"],
     [sg.t("bound"), (t) => sg.el("span", { class: "muted", text: (t.b.value === null ? "" : sg.fmt(t.b.value, 3) + ", ") + t.b.rule }), "wide"],
-    [sg.t("why"), (t) => sg.el("span", { class: "muted", text: said(t, "reason") }), "wide"],
+    [sg.t("why"), (t) => sg.el("span", { class: "muted", text: t.why_text ?? t.reason }), "wide"],
   ], rows, (t) => ({ "data-optimizer": t.name })));
-  const words = rows.map((t) => `${t.name}: ${sg.t(t.verdict)}`).join("; ");
+  const words = rows.map((t) => `${t.name}: ${verdictWords(t)}`).join("; ");
   if (words !== announced) { announced = words; $("announce").textContent = words; }
 }
 
@@ -315,11 +317,11 @@ function drawTheory() {
   const h = result.hessian_start, lines = [];
   const vec = (v) => "(" + v.map((x) => sg.fmt(x)).join(", ") + ")";
   lines.push(`f(start) = ${sg.fmt(result.start_point.f)}, ∇f = ${vec(result.start_point.gradient)}`);
-  lines.push(sg.t("Hessian eigenvalues: {0}: {1}", h.eigenvalues.map((x) => sg.fmt(x)).join(", "), sg.t(h.curvature)));
-  lines.push(result.lr_bound === null ? sg.t("no stable-step bound: {0}", sg.t(result.lr_bound_kind)) :
-    `2/λmax = ${sg.fmt(result.lr_bound)}, ${sg.t(result.lr_bound_kind)}`);
+  lines.push(sg.t("Hessian eigenvalues: {0}: {1}", h.eigenvalues.map((x) => sg.fmt(x)).join(", "), theoryWords("curvature", h.curvature)));
+  lines.push(result.lr_bound === null ? sg.t("no stable-step bound: {0}", theoryWords("lr_bound_kind", result.lr_bound_kind)) :
+    `2/λmax = ${sg.fmt(result.lr_bound)}, ${theoryWords("lr_bound_kind", result.lr_bound_kind)}`);
   lines.push(sg.t("The bound 2/λmax is plain gradient descent's; momentum moves it (heavy-ball 2(1+β)/λmax) and adaptive methods have none: see each run's own bound in the table."));
-  if (result.critical_point) lines.push(sg.t("at {0}: {1}", vec(result.critical_point.point), sg.t(result.critical_point.kind)));
+  if (result.critical_point) lines.push(sg.t("at {0}: {1}", vec(result.critical_point.point), theoryWords("critical_kind", result.critical_point.kind)));
   const nc = result.noise_check;
   if (nc) lines.push(sg.t("E[J] = ∇f? mean of {0} noisy gradients {1} vs ∇f {2}: {3} the 95% interval", nc.samples,
     vec(nc.mean), vec(nc.true_gradient), sg.t(nc.agrees ? "inside" : "outside")));
@@ -336,7 +338,7 @@ function drawTheory() {
 }
 
 function describe() {  // the contour's words for those who cannot see it
-  const names = result.trajectories.map((t, i) => `${state.opt[i]} ${sg.t(t.verdict)}`).join(", ");
+  const names = result.trajectories.map((t, i) => `${state.opt[i]} ${verdictWords(t)}`).join(", ");
   $("contour").setAttribute("aria-label", sg.t("Contour of {0} with the paths of {1}, from the start ({2}, {3}). Arrow keys move the start.",
     state.s === CUSTOM ? state.f : state.s, names, sg.fmt(state.x), sg.fmt(state.y)));
 }
