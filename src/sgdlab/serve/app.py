@@ -10,20 +10,22 @@ from __future__ import annotations
 import os
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, Response
+from starlette.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from .. import __version__
 from ..core.store import resolve_store_path
 from . import pages, playground, responses, runs, train
+from .caching import CacheHeaders
 from .jobs import JobManager
 from .middleware import BodyLimit, Guard, SecurityHeaders
 from .store import ReadOnlyStore
 
 STATIC = pages.STATIC
-SWAGGER = "/static/vendor/swagger-ui-bundle-5.35.0.js", "/static/vendor/swagger-ui-5.35.0.css"
+SWAGGER = "vendor/swagger-ui-bundle-5.35.0.js", "vendor/swagger-ui-5.35.0.css"
 
 DESCRIPTION = """The JSON API behind `sgdlab serve`'s pages, usable from scripts.
 
@@ -63,15 +65,30 @@ def create_app(store: str | os.PathLike | None = None, *, host: str = "127.0.0.1
 
     @app.get("/docs", include_in_schema=False)
     def docs():
-        return get_swagger_ui_html(openapi_url=app.openapi_url, title="sgdlab API",
-                                   swagger_js_url=SWAGGER[0], swagger_css_url=SWAGGER[1],
+        page = get_swagger_ui_html(openapi_url=app.openapi_url, title="sgdlab API",
+                                   swagger_js_url=pages.version(SWAGGER[0]),
+                                   swagger_css_url=pages.version(SWAGGER[1]),
                                    swagger_favicon_url="/static/favicon.svg",
                                    swagger_ui_parameters={"validatorUrl": None})
+        # Swagger UI's page names no language and some of its greys are too light to read:
+        # say it is English, and add our own few contrast fixes after its stylesheet
+        text = page.body.decode("utf-8").replace("<html>", '<html lang="en">', 1).replace(
+            "</head>", f'<link rel="stylesheet" href="{pages.version("css/docs.css")}">\n'
+            f'<script src="{pages.version("js/docs.js")}" defer></script>\n</head>', 1)
+        return HTMLResponse(text, headers={"Cache-Control": "no-cache"})
+
+    @app.get("/i18n/{lang}.js", include_in_schema=False)
+    def messages(lang: str):
+        if lang not in pages.LANGS or lang == "en":
+            return Response("/* no catalog */", status_code=404, media_type="text/javascript")
+        return Response(pages.catalog_script(lang), media_type="text/javascript; charset=utf-8")
 
     @app.get("/favicon.ico", include_in_schema=False)
     def favicon():
         return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
 
+    app.add_middleware(CacheHeaders)
+    app.add_middleware(GZipMiddleware, minimum_size=1000)  # Plotly: 1.5 MB -> 0.5 MB; JSON too
     # the last added runs first: the headers go on every answer, the guard's and the cap's too
     app.add_middleware(BodyLimit)
     app.add_middleware(Guard, host=host, allowed_hosts=tuple(allowed_hosts))
@@ -80,7 +97,11 @@ def create_app(store: str | os.PathLike | None = None, *, host: str = "127.0.0.1
 
 
 def _page(route: str):
-    def page() -> HTMLResponse:
-        return HTMLResponse(pages.render(route), headers={"Cache-Control": "no-cache"})
+    def page(request: Request) -> HTMLResponse:
+        lang, named = pages.choose_lang(request.query_params.get("lang"),
+                                        request.headers.get("accept-language"))
+        text = pages.render(route, lang, named, tuple(request.query_params.multi_items()))
+        return HTMLResponse(text, headers={"Cache-Control": "no-cache", "Content-Language": lang,
+                                           "Vary": "Accept-Language"})
 
     return page

@@ -27,8 +27,32 @@ def _store(request: Request) -> ReadOnlyStore:
     return request.app.state.read_store
 
 
+def label(command: str, config: dict[str, Any]) -> str:
+    """A run named by what it is: its command and the hyperparameters people compare runs by
+    (``mnist · sgd β=0.9 · lr 0.01 · b 100 · h 200 · seed 0``), for lists and legends."""
+    parts = []
+    opt = config.get("optimizer")
+    if isinstance(opt, dict) and opt.get("name"):
+        parts.append(opt["name"] + (f" β={opt['momentum']:g}" if opt.get("momentum") else "")
+                     + (" nesterov" if opt.get("nesterov") else ""))
+    elif isinstance(opt, str):
+        parts.append(opt)
+    for key, short in (("name", ""), ("expr", "f = "), ("lr", "lr "), ("lrs", "lr "),
+                       ("batch_size", "b "), ("hidden", "h "), ("epochs", "epochs "), ("seed", "seed ")):
+        value = config.get(key)
+        if value is None or value == [] or (key == "seed" and not parts):
+            continue
+        if isinstance(value, (list, tuple)):
+            value = ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)
+        elif isinstance(value, float):
+            value = f"{value:g}"
+        parts.append(f"{short}{value}")
+    return " · ".join([command, *parts])
+
+
 def _row(r: RunRecord) -> dict[str, Any]:
-    return {"id": r.id, "created": r.created, "command": r.command, "status": r.state,
+    return {"id": r.id, "label": label(r.command, r.config or {}), "created": r.created,
+            "command": r.command, "status": r.state,
             "sweep_id": r.sweep_id, "key_metric_name": r.key_metric_name, "key_metric": r.key_metric}
 
 

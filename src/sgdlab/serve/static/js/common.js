@@ -5,6 +5,29 @@
 
 const sg = {};
 
+// -- language: the page's (chosen by the server from ?lang= or Accept-Language) ----------------
+// sg.t("English text with {0}", value): the text in the page's language, from sg.MESSAGES
+// (/i18n/zh.js, loaded after this file on 中文 pages); English is the key itself.
+sg.lang = document.documentElement.lang.startsWith("zh") ? "zh" : "en";
+sg.MESSAGES = {};
+sg.t = function (text, ...args) {
+  const template = Object.prototype.hasOwnProperty.call(sg.MESSAGES, text) ? sg.MESSAGES[text] : text;
+  return template.replace(/\{(\d+)\}/g, (m, i) => (args[Number(i)] === undefined ? m : String(args[Number(i)])));
+};
+// the address named the language: keep it in every address the page makes
+sg.langNamed = new URLSearchParams(window.location.search).has("lang");
+sg.href = function (path) {
+  if (!sg.langNamed) return path;
+  const url = new URL(path, window.location.origin);
+  url.searchParams.set("lang", sg.lang);
+  return url.pathname + url.search;
+};
+// a page that rewrites its own address (replaceState) keeps the language in it
+sg.saveQuery = function (params) {
+  if (sg.langNamed) params.set("lang", sg.lang);
+  history.replaceState(null, "", "?" + params.toString());
+};
+
 // GET or POST (when body is given) a JSON API route; a non-2xx answer throws an Error whose
 // .errors holds the server's one-line problems (the CLI's messages).
 sg.api = async function (path, body) {
@@ -67,11 +90,22 @@ sg.COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "
 sg.plotConfig = { displaylogo: false, responsive: true, showLink: false, showSendToCloud: false,
   modeBarButtonsToRemove: ["sendDataToCloud"] };
 
-sg.plot = function (div, traces, layout) {
+// Exponential moving average (bias-corrected, as Adam's), over the finite values; gaps stay gaps.
+sg.ema = function (values, beta) {
+  let avg = 0, n = 0;
+  return values.map((v) => {
+    if (v === null) return null;
+    avg = beta * avg + (1 - beta) * v;
+    n += 1;
+    return avg / (1 - Math.pow(beta, n));
+  });
+};
+
+sg.plot = function (div, traces, layout, config) {
   const base = { margin: { l: 60, r: 20, t: 30, b: 45 }, paper_bgcolor: "#fff",
     plot_bgcolor: "#fff", font: { family: "system-ui, sans-serif", size: 12 },
     legend: { orientation: "h", y: -0.18 } };
-  return Plotly.react(div, traces, Object.assign(base, layout || {}), sg.plotConfig);
+  return Plotly.react(div, traces, Object.assign(base, layout || {}), Object.assign({}, sg.plotConfig, config || {}));
 };
 
 // One table from rows and [header, cell(row) -> Node|string] columns.
@@ -79,19 +113,32 @@ sg.table = function (columns, rows, rowAttrs) {
   const head = sg.el("tr", {}, columns.map(([title]) => sg.el("th", { text: title })));
   const body = rows.map((row) => sg.el("tr", rowAttrs ? rowAttrs(row) : {},
     columns.map(([, cell, cls]) => sg.el("td", { class: cls || null }, cell(row)))));
-  return sg.el("table", {}, sg.el("thead", {}, head), sg.el("tbody", {}, body));
+  // wide tables scroll inside their own box (focusable, so a keyboard can scroll it too)
+  return sg.el("div", { class: "table-wrap", tabindex: "0" },
+    sg.el("table", {}, sg.el("thead", {}, head), sg.el("tbody", {}, body)));
 };
 
-sg.link = (href, text) => sg.el("a", { href }, text);
-sg.statusSpan = (status) => sg.el("span", { class: "s-" + status, text: status });
+sg.link = (href, text) => sg.el("a", { href: sg.href(href) }, text);
+sg.statusSpan = (status) => sg.el("span", { class: "s-" + status, text: sg.t(status) });
+
+// A run named by what it is: the server's label (its command and hyperparameters).
+sg.runLabel = (r) => r.label || r.command;
 
 sg.showError = function (node, error) {
   node.textContent = error ? (error.errors ? error.errors.join("\n") : String(error.message || error)) : "";
 };
 
-// Mark the current page in the header.
+// Mark the current page in the header; the language switch takes the address as it is now
+// (pages rewrite their own address as they change).
 document.addEventListener("DOMContentLoaded", () => {
   for (const a of document.querySelectorAll("header nav a")) {
-    if (a.getAttribute("href") === window.location.pathname) a.classList.add("here");
+    if (a.pathname === window.location.pathname) { a.classList.add("here"); a.setAttribute("aria-current", "page"); }
   }
+  const change = document.getElementById("lang-switch");
+  if (change) change.addEventListener("click", (event) => {
+    event.preventDefault();
+    const url = new URL(window.location.href);
+    url.searchParams.set("lang", sg.lang === "zh" ? "en" : "zh");
+    window.location.href = url.toString();
+  });
 });

@@ -14,31 +14,31 @@ async function load() {
   for (const key of ["command", "status", "sweep"]) if (q.get(key)) params.set(key, q.get(key));
   try {
     const doc = await sg.api("/api/runs?" + params.toString());
-    $("store").textContent = `· ${doc.store}` + (doc.exists ? "" : " (nothing recorded yet)");
+    $("store").textContent = `· ${doc.store}` + (doc.exists ? "" : " " + sg.t("(nothing recorded yet)"));
     for (const key of ["command", "status"]) {
       const select = $(key);
       const current = q.get(key) || "";
-      select.replaceChildren(sg.el("option", { value: "", text: "all" }),
-        ...doc.facets[key].map((v) => sg.el("option", { value: v, text: v })));
+      select.replaceChildren(sg.el("option", { value: "", text: sg.t("all") }),
+        ...doc.facets[key].map((v) => sg.el("option", { value: v, text: key === "status" ? sg.t(v) : v })));
       select.value = current;
     }
     $("sweep").value = q.get("sweep") || "";
     $("runs").replaceChildren(doc.runs.length ? sg.table([
-      ["", (r) => sg.el("input", { type: "checkbox", value: r.id, checked: chosen.has(r.id),
-        "aria-label": "choose " + r.id, onchange: (e) => choose(r.id, e.target.checked) })],
+      ["", (r) => sg.el("label", { class: "check" }, sg.el("input", { type: "checkbox", value: r.id, checked: chosen.has(r.id),
+        "aria-label": sg.t("choose {0}", r.id), onchange: (e) => choose(r.id, e.target.checked) }))],
       ["id", (r) => sg.link("/run?id=" + encodeURIComponent(r.id), r.id)],
-      ["time", (r) => r.created.replace("T", " ").slice(0, 19)],
-      ["command", (r) => r.command],
-      ["status", (r) => sg.statusSpan(r.status)],
-      ["sweep", (r) => r.sweep_id ? sg.link("/sweep?id=" + encodeURIComponent(r.sweep_id), r.sweep_id) : ""],
-      ["key metric", (r) => metric(r)],
-    ], doc.runs, (r) => ({ "data-run": r.id })) : sg.el("p", { class: "muted", text: "no runs match" }));
+      [sg.t("run"), (r) => sg.runLabel(r)],
+      [sg.t("time"), (r) => r.created.replace("T", " ").slice(0, 19)],
+      [sg.t("status"), (r) => sg.statusSpan(r.status)],
+      [sg.t("sweep"), (r) => r.sweep_id ? sg.link("/sweep?id=" + encodeURIComponent(r.sweep_id), r.sweep_id) : ""],
+      [sg.t("key metric"), (r) => metric(r)],
+    ], doc.runs, (r) => ({ "data-run": r.id })) : sg.el("p", { class: "muted", text: sg.t("no runs match") }));
     const sweeps = (await sg.api("/api/sweeps")).sweeps;
     $("sweeps").replaceChildren(sweeps.length ? sg.table([
       ["id", (s) => sg.link("/sweep?id=" + encodeURIComponent(s.id), s.id)],
-      ["problem", (s) => s.problem], ["created", (s) => s.created.replace("T", " ").slice(0, 19)],
-      ["runs", (s) => String(s.runs), "num"],
-    ], sweeps) : sg.el("p", { class: "muted", text: "no sweeps recorded" }));
+      [sg.t("problem"), (s) => s.problem], [sg.t("created"), (s) => s.created.replace("T", " ").slice(0, 19)],
+      [sg.t("runs"), (s) => String(s.runs), "num"],
+    ], sweeps) : sg.el("p", { class: "muted", text: sg.t("no sweeps recorded") }));
   } catch (error) {
     sg.showError($("error"), error);
   }
@@ -52,7 +52,7 @@ function choose(id, on) {
 function filter() {
   const p = new URLSearchParams();
   for (const key of ["command", "status", "sweep"]) if ($(key).value) p.set(key, $(key).value.trim());
-  history.replaceState(null, "", "?" + p.toString());
+  sg.saveQuery(p);
   load();
 }
 
@@ -60,6 +60,6 @@ $("command").addEventListener("change", filter);
 $("status").addEventListener("change", filter);
 $("sweep").addEventListener("change", filter);
 $("overlay").addEventListener("click", () => {
-  window.location.href = "/overlay?ids=" + encodeURIComponent([...chosen].join(","));
+  window.location.href = sg.href("/overlay?ids=" + encodeURIComponent([...chosen].join(",")));
 });
 load();

@@ -20,22 +20,28 @@ const FIELDS = {  // name, label, kind, default ("" = the command's own default)
     ["device", "device", "select", "auto"], ...OPTIMIZER_FIELDS, ["plots", "draw figures", "checkbox", true]],
 };
 const CHOICES = { dtype: ["float32", "float64"], device: ["auto", "cpu", "cuda"], optimizer: [] };
+const EMA_BETA = 0.98;  // about the last 50 batches
 let following = null;  // { id, source, steps: [], losses: [] }
 let refreshing = null;
 
-function buildForm() {
+function buildForm() {  // two columns, the optimizer's options folded away: Start stays in view
   const problem = $("problem").value;
-  const rows = FIELDS[problem].map(([name, text, kind, value]) => {
+  const field = ([name, text, kind, value]) => {
     const id = "opt-" + name;
     if (kind === "checkbox") {
-      return sg.el("label", {}, sg.el("input", { type: "checkbox", id, name, checked: value }), " " + text);
+      return sg.el("div", { class: "field" }, sg.el("label", { class: "check" },
+        sg.el("input", { type: "checkbox", id, name, checked: value }), " " + sg.t(text)));
     }
     const input = kind === "select" ?
       sg.el("select", { id, name }, CHOICES[name].map((c) => sg.el("option", { value: c, text: c, selected: c === value }))) :
       sg.el("input", { type: "text", inputmode: kind === "number" ? "decimal" : null, id, name, value });
-    return [sg.el("label", { for: id, text }), input];
-  });
-  $("fields").replaceChildren(...rows.flat());
+    return sg.el("div", { class: "field" }, sg.el("label", { for: id, text: sg.t(text) }), input);
+  };
+  const optimizer = new Set(OPTIMIZER_FIELDS.map(([name]) => name));
+  const main = FIELDS[problem].filter(([name]) => !optimizer.has(name));
+  $("fields").replaceChildren(sg.el("div", { class: "fields" }, main.map(field)),
+    sg.el("details", {}, sg.el("summary", { text: sg.t("optimizer: sgd unless you choose") }),
+      sg.el("div", { class: "fields" }, OPTIMIZER_FIELDS.map(field))));
 }
 
 function options() {  // empty fields are left out: the command's defaults apply
@@ -65,6 +71,7 @@ async function start(event) {
 
 function follow(id) {
   if (following && following.source) following.source.close();
+  $("live-why").textContent = "";
   following = { id, steps: [], losses: [], status: "queued", source: new EventSource(`/api/jobs/${id}/events`) };
   const mine = following;
   const receive = (message) => {
@@ -72,7 +79,7 @@ function follow(id) {
     for (const [s, loss] of job.points) { mine.steps.push(s); mine.losses.push(sg.num(loss)); }
     mine.status = job.status;
     mine.job = job;
-    if (message.type === "end") { mine.source.close(); refreshJobs(); }
+    if (message.type === "end") { mine.source.close(); refreshJobs(); finished(mine); }
     if (mine === following) drawLive();
   };
   mine.source.addEventListener("update", receive);
@@ -80,22 +87,51 @@ function follow(id) {
   drawLive();
 }
 
+// The run's own record once it ends: its test accuracy per epoch beside the loss, and, when it
+// diverged, why (the same words as the run page and the command line).
+async function finished(mine) {
+  if (!mine.job || !mine.job.run_id) return;
+  try {
+    const run = await sg.api("/api/runs/" + encodeURIComponent(mine.job.run_id));
+    mine.epochs = Array.isArray(run.metrics.epochs) ? run.metrics.epochs : [];
+    const divergence = run.metrics.divergence;
+    if (mine === following && divergence) $("live-why").textContent = divergence.message || divergence.reason;
+    if (mine === following) drawLive();
+  } catch (error) { /* the curve stays as streamed */ }
+}
+
 function drawLive() {
   const f = following, job = f.job;
-  const where = job && job.queue_position ? ` (waiting: number ${job.queue_position} in line)` : "";
-  const steps = job && job.steps ? ` of ${job.steps}` : "";
-  $("live-title").replaceChildren(`run ${f.id}${job ? " (" + job.problem + ")" : ""}: `, sg.statusSpan(f.status),
-    `${where} · ${f.losses.length} points${steps}`,
-    ...(job && job.run_id ? [" · ", sg.link("/run?id=" + encodeURIComponent(job.run_id), "open run " + job.run_id)] : []),
+  const where = job && job.queue_position ? " " + sg.t("(waiting: number {0} in line)", job.queue_position) : "";
+  const steps = job && job.steps ? " " + sg.t("of {0}", job.steps) : "";
+  $("live-title").replaceChildren(sg.t("run {0}", f.id) + (job ? " (" + job.problem + ")" : "") + ": ", sg.statusSpan(f.status),
+    `${where} · ${sg.t("{0} points", f.losses.length)}${steps}`,
+    ...(job && job.run_id ? [" · ", sg.link("/run?id=" + encodeURIComponent(job.run_id), sg.t("open run") + " " + job.run_id)] : []),
     ...(job && job.errors.length ? [" · ", sg.el("span", { class: "error", text: job.errors.join("; ") })] : []));
   $("stop").disabled = !["queued", "running"].includes(f.status);
   document.body.dataset.livePoints = String(f.losses.length);
   document.body.dataset.liveStatus = f.status;
-  sg.plot("live", [{ type: "scatter", mode: "lines", x: f.steps, y: f.losses, name: "loss",
-    line: { color: sg.COLORS[0], width: 1.5 } }], { xaxis: { title: { text: "step" } },
-    yaxis: { title: { text: job && job.problem === "mnist" ? "batch loss (cross-entropy)" : "loss (all rows)" },
-      type: $("logy").checked ? "log" : "linear" }, showlegend: false,
-    datarevision: f.losses.length });  // the arrays grow in place: tell Plotly they changed
+  // batch losses are noisy (batch 1: a solid band): an EMA over them shows the trend, the raw
+  // points stay behind it, faint
+  const smooth = $("ema").checked;
+  const traces = [{ type: "scatter", mode: "lines", x: f.steps, y: f.losses, name: sg.t("loss"),
+    line: { color: sg.COLORS[0], width: smooth ? 1 : 1.5 }, opacity: smooth ? 0.3 : 1 }];
+  if (smooth) traces.push({ type: "scatter", mode: "lines", x: f.steps, y: sg.ema(f.losses, EMA_BETA),
+    name: sg.t("smoothed (EMA, β = {0})", EMA_BETA), line: { color: sg.COLORS[0], width: 2.2 } });
+  const layout = { xaxis: { title: { text: sg.t("step") } },
+    yaxis: { title: { text: job && job.problem === "mnist" ? sg.t("batch loss (cross-entropy)") : sg.t("loss (all rows)") },
+      type: $("logy").checked ? "log" : "linear" }, showlegend: true,
+    datarevision: f.losses.length + (f.epochs ? 1e9 : 0) };  // the arrays grow in place: tell Plotly they changed
+  const accuracy = (f.epochs || []).filter((e) => typeof e.test_accuracy === "number");
+  if (accuracy.length && job && job.steps) {  // test accuracy at each epoch's end, on its own axis
+    const per = job.steps / Math.max(1, (f.epochs || []).length);
+    traces.push({ type: "scatter", mode: "lines+markers", yaxis: "y2", name: sg.t("test accuracy"),
+      x: accuracy.map((e) => Math.round(e.epoch * per)), y: accuracy.map((e) => e.test_accuracy),
+      line: { color: sg.COLORS[2], width: 2 }, marker: { size: 8 } });
+    layout.yaxis2 = { title: { text: sg.t("test accuracy") }, overlaying: "y", side: "right", range: [0, 1] };
+  }
+  sg.plot("live", traces, layout);
+  $("live").setAttribute("aria-label", sg.t("Live loss curve of run {0}: {1} points", f.id, f.losses.length));
 }
 
 async function refreshJobs() {
@@ -105,13 +141,13 @@ async function refreshJobs() {
   const active = (j) => j.status === "queued" || j.status === "running";
   $("jobs").replaceChildren(jobs.length ? sg.table([
     ["#", (j) => sg.el("a", { href: "#", text: String(j.id), onclick: (e) => { e.preventDefault(); follow(j.id); } })],
-    ["problem", (j) => j.problem],
-    ["status", (j) => [sg.statusSpan(j.status), j.queue_position ? ` (number ${j.queue_position} in line)` : ""]],
-    ["points", (j) => String(j.points_total), "num"],
-    ["run", (j) => (j.run_id ? sg.link("/run?id=" + encodeURIComponent(j.run_id), j.run_id) : "")],
-    ["", (j) => (active(j) ? sg.el("button", { type: "button", class: "secondary", text: j.status === "queued" ? "Cancel" : "Stop",
+    [sg.t("problem"), (j) => j.problem],
+    [sg.t("status"), (j) => [sg.statusSpan(j.status), j.queue_position ? " " + sg.t("(number {0} in line)", j.queue_position) : ""]],
+    [sg.t("points"), (j) => String(j.points_total), "num"],
+    [sg.t("run"), (j) => (j.run_id ? sg.link("/run?id=" + encodeURIComponent(j.run_id), j.run_id) : "")],
+    ["", (j) => (active(j) ? sg.el("button", { type: "button", class: "secondary", text: sg.t(j.status === "queued" ? "Cancel" : "Stop"),
       onclick: () => stop(j.id) }) : "")],
-  ], jobs, (j) => ({ "data-job": String(j.id) })) : sg.el("p", { class: "muted", text: "none yet" }));
+  ], jobs, (j) => ({ "data-job": String(j.id) })) : sg.el("p", { class: "muted", text: sg.t("none yet") }));
   if (jobs.some(active)) refreshing = setTimeout(refreshJobs, 1000);  // only while something runs
 }
 
@@ -127,6 +163,7 @@ async function init() {
   $("form").addEventListener("submit", start);
   $("stop").addEventListener("click", () => following && stop(following.id));
   $("logy").addEventListener("change", () => following && drawLive());
+  $("ema").addEventListener("change", () => following && drawLive());
   await refreshJobs();
 }
 
