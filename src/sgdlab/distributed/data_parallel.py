@@ -29,6 +29,9 @@ from typing import Any
 class DataParallel:
     """One rank's view of the run: its shard, its communication, what it counted."""
 
+    # a CUDA graph would capture the collectives with the step: not supported here (fast_step.py)
+    graph_capturable = False
+
     def __init__(self, net, criterion, x, y, place, *, allreduce: str = "ddp", local_steps: int = 1):
         import torch.distributed as dist
 

@@ -44,7 +44,8 @@ def choose(config, problem, optimizer, device, batch_size: int, n: int) -> tuple
 
         step = torch.compile(default_step(problem, optimizer), mode="reduce-overhead" if cuda else None)
     elif (cuda and config.cuda_graph and batch_size < n and plain_sgd(config)
-          and getattr(problem, "loss_and_grad", None) is not None):
+          and getattr(problem, "loss_and_grad", None) is not None
+          and getattr(problem, "graph_capturable", True)):
         step = GraphStep(problem, optimizer, batch_size, device)
     return every, step
 
