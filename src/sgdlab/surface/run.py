@@ -222,7 +222,7 @@ def _descend_all(config, surface, store, run_id, record, sweep_id, sweep_cell,
 
     status = "diverged" if any(r["verdict"] == "diverged" for r in runs) else "completed"
     result: dict[str, Any] = {
-        "status": status, "run_id": run_id, "surface": surface.describe(), "start": list(start),
+        "status": status, "problem": config.problem, "run_id": run_id, "surface": surface.describe(), "start": list(start),
         "steps": steps, "noise": sigma, "seed": config.seed, "escape_radius": config.escape_radius,
         "hessian_start": {"matrix": at_start["hessian"], "eigenvalues": at_start["eigenvalues"],
                           "curvature": at_start["curvature"]},
