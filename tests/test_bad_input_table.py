@@ -88,8 +88,9 @@ CASES = [
     ("surface bowl --escape-radius 2", "--escape-radius measures the escape from a saddle"),
     ("sweep linreg --lr 0.1 --hidden 10", "--hidden applies to `sgdlab sweep mnist` only, not linreg"),
     ("sweep linreg --lr 0.1 --noise 1", "--noise applies to `sgdlab sweep surface` only"),
+    # the problems whose config has the field, in the registry's order (a new problem adds to the end)
     ("sweep mnist --lr 0.1 --steps 5", "--steps applies to `sgdlab sweep linreg / surface"),
-    ("sweep surface --lr 0.1 --batch-size 5", "--batch-size applies to `sgdlab sweep linreg / mnist`"),
+    ("sweep surface --lr 0.1 --batch-size 5", "--batch-size applies to `sgdlab sweep linreg / mnist"),
     ("sweep surface --lr 0.1 --seeds 3", "--seeds would repeat identical surface runs"),
     ("sweep linreg --lr 0.1 --workers 2", "--workers is for --executor process"),
     ("sweep --resume s1 --lr 0.1", "--lr cannot change a resumed sweep's grid"),

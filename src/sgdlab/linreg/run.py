@@ -10,15 +10,13 @@ from __future__ import annotations
 import math
 from typing import Any, Callable
 
-import numpy as np
-
 from ..core.errors import ConfigError, Problems
 from ..core.limits import check_steps
+from ..core.loop import divergence_message
 from ..core.store import RunRecord, Store, new_run_id
+from ..core.tabular import check_representable, initial_parameters, standardize
 from . import data as data_mod, figures
 from .config import LinRegConfig
-from ..core.loop import divergence_message
-from ..core.tabular import check_representable, initial_parameters, standardize
 from .model import LinearRegression, closed_form, stable_lr_bound
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..core.store import RunRecord, new_run_id
 from ..sweep.protocol import RunAdapter, stacked_hyperparameters
 from .config import LogRegConfig

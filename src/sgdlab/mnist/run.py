@@ -230,6 +230,7 @@ def assemble(config, data, loop, epochs, step_times, n, n_test, device, run_id=N
     final = epochs[-1] if epochs else None
     result: dict[str, Any] = {
         "status": loop.status,
+        "problem": config.problem,
         "run_id": run_id or new_run_id(),
         "batch_size": config.updates(n)[0],
         "data": data.describe() | {"train": n, "test": n_test},

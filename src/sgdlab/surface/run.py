@@ -219,7 +219,7 @@ def compute(config, surface, settings=None, on_progress=None, run_id=None) -> di
 
     status = "diverged" if any(r["verdict"] == "diverged" for r in runs) else "completed"
     return {
-        "status": status, "run_id": run_id, "surface": surface.describe(), "start": list(start),
+        "status": status, "problem": config.problem, "run_id": run_id, "surface": surface.describe(), "start": list(start),
         "steps": steps, "noise": sigma, "seed": config.seed, "escape_radius": config.escape_radius,
         "hessian_start": {"matrix": at_start["hessian"], "eigenvalues": at_start["eigenvalues"],
                           "curvature": at_start["curvature"]},
