@@ -129,3 +129,15 @@ def test_cuda_graph_step_equals_the_eager_step():
     graph = mnist_run.run(MnistConfig(**base), record=False)
     # the same kernels in the same order: equal up to float32 rounding of reordered reductions
     assert graph["step_losses"] == pytest.approx(eager["step_losses"], rel=1e-5)
+
+
+@pytest.mark.slow  # torch.compile builds its kernels first: a minute or more on 2 cores
+def test_compile_runs_the_same_training(cli):
+    args = ("mnist", "--limit-train", "200", "--limit-test", "20", "--hidden", "8", "--batch-size", "50",
+            "--no-bound", "--no-plots")
+    eager = cli.json(*args)
+    compiled = cli.json(*args, "--compile")
+    assert compiled["config"]["compile"] is True and compiled["steps"] == eager["steps"] == 4
+    # inductor fuses and reorders float32 arithmetic: each loss is a few hundred float32 operations
+    # deep (eps 1.2e-7), four steps apart from the eager run at most: 1e-4 relative bounds it
+    assert compiled["step_losses"] == pytest.approx(eager["step_losses"], rel=1e-4)
