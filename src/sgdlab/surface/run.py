@@ -29,7 +29,6 @@ from typing import Any
 
 import torch
 
-from ..core.errors import ConfigError
 from ..core.store import RunRecord, Store, new_run_id, run_folder
 from . import functions
 from . import theory

@@ -93,7 +93,8 @@ def at_point(surface: Surface, where) -> dict[str, Any]:
     x, y = (float(v) for v in where)
     e = surface.expression
     h = e.hessian(x, y)
-    h[1][0] = h[0][1] = (h[0][1] + h[1][0]) / 2 if h[0][1] != h[1][0] else h[0][1]  # symmetric
+    if h[0][1] != h[1][0]:  # fxy and fyx, differentiated in either order, may differ by rounding
+        h[0][1] = h[1][0] = (h[0][1] + h[1][0]) / 2
     eigenvalues = eigenvalues_2x2(h)
     g = list(e.gradient(x, y))
     return {
