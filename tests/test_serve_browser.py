@@ -466,7 +466,10 @@ def test_the_keyboard_moves_the_start_and_the_verdict_is_announced(page, lab):
     wait(driver, lambda d: painted_start(d) == [-3, 2], "the path from (-3, 2)")
     plot = driver.find_element(By.ID, "contour")
     assert plot.get_attribute("tabindex") == "0"
-    assert "Arrow keys" in plot.get_attribute("aria-label") and "/" not in plot.get_attribute("aria-label").split("(")[0]
+    # the label is written with the table, a frame after the paths
+    label = wait(driver, lambda d: "Arrow keys" in (plot.get_attribute("aria-label") or "") and plot.get_attribute("aria-label"),
+                 "the contour's label")
+    assert label.startswith("Contour of bowl with the paths of sgd slow, from the start (-3, 2)"), label
     plot.send_keys(Keys.ARROW_RIGHT, Keys.ARROW_RIGHT, Keys.ARROW_DOWN)
     # each press: 1/50 of the view (8 wide, 6 high), rounded to 4 digits by the page
     wait(driver, lambda d: painted_start(d) == [-2.68, 1.88], "two steps right, one down")
@@ -526,7 +529,7 @@ def test_the_contour_is_drawn_once_one_to_one_and_zooms(page, lab):
     plot.send_keys(Keys.ARROW_UP)
     wait(driver, lambda d: painted_start(d) == [-3, 2.12], "moved")
     assert js(driver, "return document.querySelector('#contour .contourlayer') === window.contourNode")
-    assert "leaves the view" in driver.find_element(By.ID, "off-view").text
+    wait(driver, lambda d: "leaves the view" in d.find_element(By.ID, "off-view").text, "the path leaving the view named")
     driver.find_element(By.ID, "zoom-in").click()
     wait(driver, lambda d: js(d, "return contour && contour.box.join()") == "-2,2,-1.5,1.5", "zoomed in")
     assert "box=-2%2C2%2C-1.5%2C1.5" in driver.current_url

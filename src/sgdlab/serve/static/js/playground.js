@@ -75,6 +75,7 @@ async function contourFor(body) {  // the same surface and view: the stored answ
 
 function clearAll() {  // nothing on screen may describe a surface that is not there
   contour = null; result = null; drawn = null; step = null; playing = false; painted = [];
+  clearTimeout(restTimer);
   for (const id of ["contour", "fplot"]) Plotly.purge($(id));
   const canvas = $("paths");
   canvas.getContext("2d").clearRect(0, 0, canvas.width, canvas.height);
@@ -247,7 +248,10 @@ function draw(fresh) {
   // the rest (the f plot, the table, the theory: tens of ms) waits until the paths are painted,
   // and while a drag goes on it is redrawn at most every 150 ms, so it never delays a path
   clearTimeout(restTimer);
-  const rest = () => { restAt = performance.now(); drawF(k); drawVerdicts(); drawTheory(); describe(); markOffView(); };
+  const rest = () => {
+    if (!result) return;  // the surface was cleared in the meantime
+    restAt = performance.now(); drawF(k); drawVerdicts(); drawTheory(); describe(); markOffView();
+  };
   const wait = dragging ? Math.max(0, 150 - (performance.now() - restAt)) : 0;
   restTimer = setTimeout(() => requestAnimationFrame(rest), wait);
 }
