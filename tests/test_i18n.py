@@ -39,7 +39,7 @@ def test_lang_from_the_environment():
 
 @pytest.fixture
 def client(tmp_path):
-    with TestClient(create_app(tmp_path / "runs.db")) as c:
+    with TestClient(create_app(tmp_path / "runs.db"), base_url="http://127.0.0.1") as c:
         yield c
 
 
@@ -93,4 +93,4 @@ def test_each_optimizer_may_have_its_own_lr(client, cli):
     want = cli.json("surface", "rosenbrock", "--optimizer", "adam", "--lr", "0.05", "--steps", "100", "--no-plots")
     assert adam["path"] == want["runs"][0]["path"] and adam["verdict"] == want["runs"][0]["verdict"]
     bad = client.post("/api/descent", json=body | {"optimizers": [{"name": "adam", "lr": -1}]})
-    assert bad.status_code == 422 and bad.json()["errors"] == ["--lr must be > 0, got -1.0"]
+    assert bad.status_code == 422 and bad.json()["errors"] == ["--lr must be a finite number > 0, got -1.0"]

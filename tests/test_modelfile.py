@@ -251,7 +251,7 @@ def test_runs_report_and_the_page_show_a_model_files_run_without_importing_it(tm
     assert doc["run_id"] in report.read_text() and "modelfile" in report.read_text()
     path.unlink()  # the page reads the store only: the file is not needed, never imported
     monkeypatch.setattr("sgdlab.modelfile.source.load_path", lambda *a: pytest.fail("imported a file"))
-    with TestClient(create_app(os.environ["SGDLAB_STORE"])) as client:
+    with TestClient(create_app(os.environ["SGDLAB_STORE"]), base_url="http://127.0.0.1") as client:
         run = client.get(f"/api/runs/{doc['run_id']}").json()
         assert run["command"] == "modelfile" and run["metrics"]["lr_bound"] == doc["lr_bound"]
         assert client.get(f"/api/runs/{doc['run_id']}/curves").status_code == 200

@@ -107,7 +107,7 @@ def test_the_same_errors_reach_python_as_sgdlab_errors(tmp_path):
     (["--steps", "2", "--epochs", "2"], "--epochs and --steps both say how long to train: give one"),
     (["--batch-size", "50"], "--batch-size 50 is larger than the training set (20 rows); give at most 20 (or full)"),
     (["--batch-size", "4,8"], "--batch-size takes one size here, got '4,8' (a grid: `sgdlab sweep {path}`)"),
-    (["--lr", "-1"], "--lr must be > 0, got -1.0"),
+    (["--lr", "-1"], "--lr must be a finite number > 0, got -1.0"),
 ])
 def test_bad_flags_with_a_good_file(cli, tmp_path, args, expected):
     path = tmp_path / "m.py"

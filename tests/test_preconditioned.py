@@ -125,5 +125,5 @@ def test_sharpness_cli_with_adam(cli):
     assert [p["step"] for p in run["sharpness"]] == [10, 20]
     assert all(p["value"] > 0 for p in run["sharpness"]) and run["verdict"]
     assert len(run["losses"]) == 21
-    result = cli("sharpness", "--optimizer", "adagrad", "--steps", "5", "--no-plots")
+    result = cli("sharpness", "--optimizer", "adagrad", "--steps", "5", "--every", "5", "--no-plots")
     assert result.exit_code == 2 and "no edge of stability" in result.stderr

@@ -21,7 +21,7 @@ STATIC = pages.STATIC
 
 @pytest.fixture
 def client() -> TestClient:
-    with TestClient(create_app(Path(os.environ["SGDLAB_STORE"]))) as c:
+    with TestClient(create_app(Path(os.environ["SGDLAB_STORE"])), base_url="http://127.0.0.1") as c:
         yield c
 
 

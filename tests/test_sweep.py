@@ -120,7 +120,7 @@ def test_ctrl_c_keeps_finished_cells_and_resume_completes(tmp_path):
         (["--executor", "warp"], "unknown executor 'warp'; choose one of: auto, serial, process, vectorized"),
         (["--lr", ",".join(str(0.001 * i) for i in range(1, 102)), "--momentum",
           ",".join(str(0.001 * i) for i in range(1, 101))], "pass --yes"),
-        (["--lr", "-1"], "--lr must be > 0, got -1.0"),
+        (["--lr", "-1"], "--lr must be a finite number > 0, got -1.0"),
         (["--optimizer", "sgd,nope"], "unknown optimizer 'nope'"),
     ],
 )
