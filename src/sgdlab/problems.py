@@ -43,7 +43,7 @@ class Entry:
     path_field: str | None = None  # the config field a model file's path fills (`lr-find mynet.py`)
     sharpness: str | None = None  # run_study(config, lrs, ...) for `sgdlab sharpness`
     noise_scale: str | None = None  # run(config, ...) for `sgdlab noise-scale`
-    page: str | None = None  # the page's form: a ``serve.train.PageHook`` (options model, build)
+    page: str | None = None  # the page's form: a ``serve.forms.PageHook`` (options model, build)
     summary: str = ""  # one line for lists (`sgdlab sweep --help`, the page)
 
     def config_class(self) -> type:
