@@ -296,8 +296,6 @@ def test_two_resumes_of_one_run_one_trains_the_other_refuses(tmp_path):
     import subprocess
     import sys
 
-    from tests.conftest import ROOT  # noqa: F401  (the project's src on the path below)
-
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1] / "src"))
     store = Path(os.environ["SGDLAB_STORE"])
     from sgdlab.core.checkpoint import folder_for, resume_lock
