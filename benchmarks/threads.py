@@ -64,8 +64,7 @@ def paths():
         noise.two_batch(grad, int(x.shape[0]), 100, 1000, 30, torch.Generator().manual_seed(1))
 
     def tiny_loop():
-        from sgdlab.linreg.config import LinRegConfig
-        from sgdlab.linreg.run import train
+        from sgdlab import LinRegConfig, train
 
         train(LinRegConfig(steps=300, plots=False), record=False)
 
