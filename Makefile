@@ -3,18 +3,25 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# `make demo` installs only what the lessons need; `make test` adds the test extras (Ray, Selenium,
+# Jupyter, Hypothesis) on top. Each has its own stamp, so neither reinstalls the other's.
+DEMO_STAMP := $(VENV)/.installed-demo
 
 .PHONY: demo test test-slow test-all test-numeric venv clean notebooks
 
-$(STAMP): pyproject.toml
+$(DEMO_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+	touch $(DEMO_STAMP)
+
+$(STAMP): $(DEMO_STAMP)
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
 venv: $(STAMP)
 
-demo: $(STAMP)
+demo: $(DEMO_STAMP)
 	$(BIN)/sgdlab demo
 
 test: $(STAMP)

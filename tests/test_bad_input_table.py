@@ -155,6 +155,12 @@ CASES = [
     ("serve --host 'not a host' --port 0", "cannot listen on not a host:0"),
     ("report x --out /dev/null", "report --out: /dev/null is a device node, not a regular file"),
     ("sweep mnist --resume s1", "no sweep 's1' in"),
+    # a Ray address checked before anything is written, in seconds (Ray itself waits a minute)
+    ("sweep linreg --lr 0.1 --executor ray --address 127.0.0.1:9",
+     "--address 127.0.0.1:9: no Ray cluster answers there (connection refused)"),
+    ("sweep linreg --lr 0.1 --executor ray --address ray://127.0.0.1:9", "no Ray cluster answers there"),
+    ("sweep linreg --lr 0.1 --executor ray --address 'not a host'", "--address 'not a host' is not HOST:PORT"),
+    ("sweep linreg --lr 0.1 --executor ray --address 127.0.0.1:99999", "is not HOST:PORT or ray://HOST:PORT"),
 ]
 
 

@@ -296,8 +296,6 @@ def test_two_resumes_of_one_run_one_trains_the_other_refuses(tmp_path):
     import subprocess
     import sys
 
-    from tests.conftest import ROOT  # noqa: F401  (the project's src on the path below)
-
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1] / "src"))
     store = Path(os.environ["SGDLAB_STORE"])
     from sgdlab.core.checkpoint import folder_for, resume_lock
@@ -368,3 +366,15 @@ def test_sweep_resume_refuses_another_problem(cli):
     result = cli("sweep", "mnist", "--resume", doc["sweep_id"])
     assert result.exit_code == 2
     assert f"error: sweep {doc['sweep_id']} is a linreg sweep, not mnist" in result.stderr
+
+
+def test_a_25_second_run_prints_its_estimate_without_a_terminal(monkeypatch, capsys):
+    from sgdlab.cli import progress
+
+    clock = iter([0.0, 4.0])  # 4 s for 4 of 25 steps: 25 s in all, 21 s left (was silent: < 30 s)
+    monkeypatch.setattr(progress.time, "monotonic", lambda: next(clock))
+    bar = progress.Progress()
+    bar.tty = False
+    bar("mnist", 0, 25)
+    bar("mnist", 4, 25)
+    assert capsys.readouterr().err == "mnist: step 4 of 25; about 21 s left (Ctrl-C stops it)\n"

@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 ESTIMATE_AFTER_S = 3.0  # measure this long before estimating
-LONG_RUN_S = 30.0  # without a terminal, say how long a run will take when it is longer than this
+LONG_RUN_S = 20.0  # without a terminal, say how long a run will take when it is longer than this
 
 
 def duration(seconds: float) -> str:
@@ -41,7 +41,8 @@ class Progress:
         if elapsed >= ESTIMATE_AFTER_S and step > first:
             left = elapsed / (step - first) * (steps - step)
         if not self.tty:
-            if left is not None and left > LONG_RUN_S and label not in self.estimated:
+            # the whole run's length decides, not what is left: a 25 s run is long at any step
+            if left is not None and elapsed + left > LONG_RUN_S and label not in self.estimated:
                 self.estimated.add(label)
                 sys.stderr.write(f"{label}: step {step:,} of {steps:,}; about {duration(left)} left "
                                  "(Ctrl-C stops it)\n")

@@ -15,6 +15,7 @@ from .linreg import lesson_linreg
 from .mnist import lesson_mnist
 from .optimizers import lesson_optimizers
 from .surface import lesson_learning_rate, lesson_saddles
+from .theory import lesson_theory
 
 
 LESSONS: list[tuple[str, Callable[[Path, Store, bool], dict[str, Any]]]] = [
@@ -23,6 +24,7 @@ LESSONS: list[tuple[str, Callable[[Path, Store, bool], dict[str, Any]]]] = [
     ("surface-saddles", lesson_saddles),
     ("optimizers", lesson_optimizers),
     ("mnist", lesson_mnist),
+    ("theory", lesson_theory),
 ]
 
 

@@ -72,8 +72,11 @@ class Curvature:
     def measure(self, step: int) -> float:
         import time
 
+        from ..core.threads import one_thread
+
         began = time.perf_counter()
-        value = self.tracker(self.objective)
+        with one_thread():  # small ops: 5-7x faster on shared cores (benchmarks/threads.py)
+            value = self.tracker(self.objective)
         self.seconds += time.perf_counter() - began
         self.curve.append({"step": step, "value": value})
         return value

@@ -52,7 +52,10 @@ def measure(net, x, y, loss: str, *, small: int, big: int, draws: int, generator
     exact = exact_noise(net, x, y, loss)
     exact_seconds = time.perf_counter() - began
     began = time.perf_counter()
-    estimate = noise.two_batch(batch_gradient(net, x, y, loss), int(x.shape[0]), small, big, draws, generator)
+    from ..core.threads import one_thread
+
+    with one_thread():  # small draws: 8-34x faster on shared cores (benchmarks/threads.py)
+        estimate = noise.two_batch(batch_gradient(net, x, y, loss), int(x.shape[0]), small, big, draws, generator)
     return {
         "b_simple_exact": exact.b_simple, "b_simple_two_batch": estimate.b_simple,
         "trace_sigma": exact.trace_sigma, "grad_norm_sq": exact.grad_norm_sq,

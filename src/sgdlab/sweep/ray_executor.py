@@ -53,6 +53,36 @@ def require_ray() -> None:
         raise ConfigError(INSTALL) from None
 
 
+CONNECT_TIMEOUT_S = 5.0  # a cluster's head answers a TCP connect in milliseconds; 5 s under load
+
+
+def check_address(address: str | None) -> None:
+    """Before anything is written: ``--address`` (or $RAY_ADDRESS) must be HOST:PORT or
+    ray://HOST:PORT with a port 1-65535, and something must answer a TCP connect there within
+    ``CONNECT_TIMEOUT_S``. Ray itself waits a minute and prints its own warnings (issue 19)."""
+    flag = "--address" if address else "$RAY_ADDRESS"
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    if address is None or address in ("auto", "local"):
+        return
+    url = urlparse(address if "://" in address else f"tcp://{address}")
+    try:
+        host, port = url.hostname, url.port
+    except ValueError:  # a port that is not a number, or out of range
+        host, port = url.hostname, None
+    if url.scheme not in ("tcp", "ray") or not host or port is None or not 1 <= port <= 65535:
+        raise ConfigError(f"{flag} {address!r} is not HOST:PORT or ray://HOST:PORT (port 1-65535), "
+                          "e.g. 10.0.0.5:6379 or ray://10.0.0.5:10001")
+    try:
+        with socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S):
+            pass
+    except socket.gaierror:
+        raise ConfigError(f"{flag} {address}: the host {host!r} is not known") from None
+    except OSError as exc:
+        why = "timed out" if isinstance(exc, TimeoutError) else (exc.strerror or str(exc)).lower()
+        raise ConfigError(f"{flag} {address}: no Ray cluster answers there ({why}); start one with "
+                          f"`ray start --head` or fix the address") from None
+
+
 def compute_unit(problem: str, configs: list, cells: list[dict], sweep_id: str, data: Any,
                  stacked: bool) -> list:
     """The Ray task (it runs on a worker): compute one unit, return its run records."""

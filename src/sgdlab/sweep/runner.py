@@ -60,6 +60,9 @@ def run_sweep(
         from .ray_executor import require_ray
 
         require_ray()  # before anything is written: without Ray, say how to install it
+        from .ray_executor import check_address
+
+        check_address(spec.address)  # and a cluster that is not there, within seconds
     store.check_writable()
     from .. import problems  # the registry: the runner knows problems only by name
 
