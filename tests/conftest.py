@@ -53,6 +53,20 @@ def cli() -> Cli:
     return Cli()
 
 
+def device_node(folder: Path) -> Path:
+    """A character device to point a command at. As root (CI) a private null device made in
+    ``folder``, so that a regression that replaces its target by a regular file replaces that
+    node, never the machine's /dev/null; elsewhere /dev/null, which a user cannot replace."""
+    if os.geteuid() != 0:
+        return Path("/dev/null")
+    import stat
+
+    node = folder / "nulldev"
+    if not node.exists():
+        os.mknod(node, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    return node
+
+
 def run_module(*args: str, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
     """Run ``python -m sgdlab ARGS`` in a real subprocess (for exit codes and stream separation)."""
     full_env = dict(os.environ)

@@ -13,6 +13,8 @@ import shlex
 
 import pytest
 
+from conftest import device_node
+
 FILES = {
     "afile": b"not a folder",
     "adir/keep": b"",
@@ -153,7 +155,7 @@ CASES = [
     ("runs --store {tmp}/adir", "{tmp}/adir is a folder; give a file name"),
     ("serve --store {tmp}/afile/x.db --port 0", "{tmp}/afile/x.db cannot be created: {tmp}/afile is a file"),
     ("serve --host 'not a host' --port 0", "cannot listen on not a host:0"),
-    ("report x --out /dev/null", "report --out: /dev/null is a device node, not a regular file"),
+    ("report x --out {dev}", "report --out: {dev} is a device node, not a regular file"),
     ("sweep mnist --resume s1", "no sweep 's1' in"),
     # a Ray address checked before anything is written, in seconds (Ray itself waits a minute)
     ("sweep linreg --lr 0.1 --executor ray --address 127.0.0.1:9",
@@ -178,8 +180,10 @@ def _everything(folder):
 
 @pytest.mark.parametrize("args,expected", CASES, ids=[c[0][:60] for c in CASES])
 def test_bad_input_is_one_error_line_exit_2_and_leaves_nothing(cli, world, args, expected):
+    dev = device_node(world)  # never the machine's /dev/null as root (conftest.device_node)
+    expected = expected.replace("{dev}", str(dev))
     before = _everything(world)
-    argv = shlex.split(args.replace("{tmp}", str(world)))
+    argv = shlex.split(args.replace("{tmp}", str(world)).replace("{dev}", str(dev)))
     result = cli(*argv)
     lines = result.stderr.strip().splitlines()
     assert result.exit_code == 2, (result.exit_code, result.stdout, result.stderr)

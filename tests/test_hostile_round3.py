@@ -18,6 +18,8 @@ import stat
 from pathlib import Path
 
 import pytest
+
+from conftest import device_node
 from fastapi.testclient import TestClient
 
 from sgdlab.serve.app import create_app
@@ -67,7 +69,7 @@ def test_figures_are_found_from_any_working_folder(cli, tmp_path, monkeypatch):
 def test_report_out_refuses_special_files(cli, tmp_path, kind):
     doc = cli.json("linreg", "--steps", "2", "--no-plots")
     if kind == "device":
-        target = Path("/dev/null")
+        target = device_node(tmp_path)  # a private node as root: a regression cannot replace /dev/null
     elif kind == "fifo":
         target = tmp_path / "pipe"
         os.mkfifo(target)
@@ -233,16 +235,18 @@ def test_an_empty_store_file_stays_empty(cli, tmp_path):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["runs", "--store", "/dev/null"], "the run store (--store or $SGDLAB_STORE): /dev/null is a device node, not a run store file"),
-    (["linreg", "--steps", "2", "--store", "/dev/null"], "the run store (--store or $SGDLAB_STORE): /dev/null is a device node, not a run store file"),
+    (["runs", "--store", "{dev}"], "the run store (--store or $SGDLAB_STORE): {dev} is a device node, not a run store file"),
+    (["linreg", "--steps", "2", "--store", "{dev}"], "the run store (--store or $SGDLAB_STORE): {dev} is a device node, not a run store file"),
     (["runs", "--store", "{tmp}"], "the run store (--store or $SGDLAB_STORE): {tmp} is a folder; give a file name"),
     (["serve", "--port", "0", "--store", "{tmp}/afile/x.db"], "the run store (--store or $SGDLAB_STORE): {tmp}/afile/x.db cannot be created: {tmp}/afile is a file"),
 ])
 def test_store_paths_that_can_never_be_a_store(cli, tmp_path, args, message):
     (tmp_path / "afile").write_text("x")
-    result = cli(*[a.replace("{tmp}", str(tmp_path)) for a in args])
-    assert result.exit_code == 2 and f"error: {message.replace('{tmp}', str(tmp_path))}" in result.stderr
-    assert not Path("/dev/null-journal").exists() and not Path("/dev/null-wal").exists()
+    dev = device_node(tmp_path)  # never the machine's /dev/null as root (conftest.device_node)
+    fill = lambda text: text.replace("{tmp}", str(tmp_path)).replace("{dev}", str(dev))  # noqa: E731
+    result = cli(*[fill(a) for a in args])
+    assert result.exit_code == 2 and f"error: {fill(message)}" in result.stderr
+    assert not Path(f"{dev}-journal").exists() and not Path(f"{dev}-wal").exists()
 
 
 @pytest.mark.parametrize("kind", ["file named checkpoints", "run folder is a file", "checkpoint is a folder"])
