@@ -27,7 +27,10 @@ def setup(config: MnistConfig) -> Setup:
     net = build_model(int(x.shape[1]), config.hidden, len(data.classes), generator, config.activation).to(device)
     bound = None
     if config.bound:
-        bound = lr_bound(Sharpness()(objective(net, *subset(x, y, config.sharpness_subset), config.loss)))
+        from ..core.threads import one_thread
+
+        with one_thread():  # Lanczos: small ops (benchmarks/threads.py)
+            bound = lr_bound(Sharpness()(objective(net, *subset(x, y, config.sharpness_subset), config.loss)))
     problem = Classifier(net, x, y, config.loss)
     optimizer = optim.create("sgd", problem.parameters(), lr=config.lr)
     batch_size, _ = config.updates(int(x.shape[0]))
