@@ -293,7 +293,7 @@ def _plain_sgd():
 @pytest.mark.parametrize("flags, message", [
     (["--workers", "0,2"], "--workers must be distinct whole numbers >= 1, got 0,2"),
     (["--rule", "cubic"], "--rule must be one of linear, sqrt, none, got 'cubic'"),
-    (["--target", "0"], "--target must be > 0, got 0.0"),
+    (["--target", "0"], "--target must be a finite number > 0, got 0.0"),
 ])
 def test_scaling_refuses_bad_flags_in_one_line(cli, flags, message):
     result = cli("scaling", *flags)

@@ -97,7 +97,7 @@ def test_batch_size_study_runs_as_a_vectorized_sweep(cli, tmp_path):
                                  "(a big batch is BIG/SMALL small ones), got 100,150"),
     (["--draws", "0"], "--draws must be >= 1, got 0"),
     (["--batch-sizes", "10,5000"], "--batch-sizes: 5000 must be between 1 and the training set's 4000 images"),
-    (["--batch-sizes", "10", "--target", "-1"], "--target must be > 0, got -1.0"),
+    (["--batch-sizes", "10", "--target", "-1"], "--target must be a finite number > 0, got -1.0"),
     (["--target", "0.5"], "--target belongs to the study: give --batch-sizes too"),
     (["--out", "figs"], "--out is the folder for the study's figure; without --batch-sizes there is none"),
 ])

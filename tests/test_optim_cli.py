@@ -79,7 +79,7 @@ BAD = [
     (["--nesterov"], ["error: --nesterov needs --momentum > 0"]),
     (["--optimizer", "adam", "--betas", "0.9,1.0"], ["error: --betas must be two numbers in [0, 1), got 0.9,1.0"]),
     (["--optimizer", "adam", "--betas", "0.9"], ["error: --betas must be two numbers in [0, 1), got 0.9"]),
-    (["--optimizer", "adam", "--eps", "0"], ["error: --eps must be > 0, got 0.0"]),
+    (["--optimizer", "adam", "--eps", "0"], ["error: --eps must be a finite number > 0, got 0.0"]),
     (["--weight-decay", "-1"], ["error: --weight-decay must be >= 0, got -1.0"]),
     (["--lr", "-0.1", "--optimizer", "torch-sgd"], ["error: --lr must be a finite number > 0, got -0.1"]),
     (["--optimizer", "sgd", "--eps", "1e-8", "--momentum", "-1"],

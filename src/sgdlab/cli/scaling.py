@@ -4,6 +4,7 @@ and 2 / lambda_max. The workers are emulated exactly by one process (see distrib
 
 from __future__ import annotations
 
+import math
 from typing import Optional
 
 import typer
@@ -53,7 +54,7 @@ def scaling(
     problems.check(rule in study.RULES, f"--rule must be one of {', '.join(study.RULES)}, got {rule!r}")
     for flag, value in (("--warmup", warmup + 1), ("--max-steps", max_steps), ("--eval-every", eval_every)):
         problems.check(value >= 1, f"{flag} must be >= {0 if flag == '--warmup' else 1}")
-    problems.check(target > 0, f"--target must be > 0, got {target}")
+    problems.check(math.isfinite(target) and target > 0, f"--target must be a finite number > 0, got {target}")
     problems.raise_if_any(ConfigError)
     config = MnistConfig(dataset=dataset, hidden=parse_int_list(hidden, "--hidden"), lr=lr,
                          batch_size=batch_size, seed=seed, limit_train=limit_train, plots=not no_plots,

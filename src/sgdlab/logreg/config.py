@@ -47,7 +47,7 @@ class LogRegConfig:
             raise ConfigError(*wrong_kinds)
         problems = Problems()
         check_not_empty(problems, {"--csv": self.csv, "--out": self.out})
-        problems.check(is_finite(self.lr) and self.lr > 0, f"--lr must be > 0, got {self.lr}")
+        problems.check(is_finite(self.lr) and self.lr > 0, f"--lr must be a finite number > 0, got {self.lr}")
         for flag, value, high in (("--steps", self.steps, MAX_STEPS), ("--epochs", self.epochs, MAX_STEPS),
                                   ("--batch-size", self.batch_size, None), ("--points", self.points, MAX_POINTS),
                                   ("--checkpoint-every", self.checkpoint_every, None)):

@@ -42,7 +42,7 @@ def arguments(batch_sizes, target, lrs, max_steps, max_epochs) -> dict[str, Any]
             "lrs": lrs or list(DEFAULT_LRS), "max_steps": CAP_STEPS if max_steps is None else max_steps,
             "max_epochs": CAP_EPOCHS if max_epochs is None else max_epochs}
     problems = Problems()
-    problems.check(math.isfinite(args["target"]) and args["target"] > 0, f"--target must be > 0, got {args['target']}")
+    problems.check(math.isfinite(args["target"]) and args["target"] > 0, f"--target must be a finite number > 0, got {args['target']}")
     for lr in args["lrs"]:
         problems.check(math.isfinite(lr) and lr > 0, f"--lrs must be a finite number > 0, got {lr}")
     check_count(problems, args["max_steps"], "--max-steps", high=MAX_STEPS)

@@ -201,7 +201,7 @@ class OptimizerSpec:
                 f"--betas must be two numbers in [0, 1), got {','.join(map(str, self.betas))}",
             )
         if self.eps is not None:
-            problems.check(is_finite(self.eps) and self.eps > 0, f"--eps must be > 0, got {self.eps}")
+            problems.check(is_finite(self.eps) and self.eps > 0, f"--eps must be a finite number > 0, got {self.eps}")
         if self.weight_decay is not None:
             problems.check(
                 is_finite(self.weight_decay) and self.weight_decay >= 0,
