@@ -199,8 +199,10 @@ def test_a_cluster_that_goes_away_ends_the_sweep_with_exit_1_and_resume(cli, tmp
     lone = LoopbackCluster(["127.0.0.4"]).start()  # its own: the session's cluster stays up
     store = Store(tmp_path / "runs.db")
     try:
+        # cells long enough (about a second each: the surface descends on floats now, issue 20)
+        # that the cluster is gone before the last of them is done
         proc = start_sweep(store, lone.address, *SURFACE, "--lr", "0.001,0.002,0.003,0.004,0.005",
-                           "--steps", "2000")
+                           "--steps", "100000")
         wait_for_a_cell(proc, store)
     finally:
         lone.kill()
