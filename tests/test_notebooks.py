@@ -95,7 +95,9 @@ def test_bad_source_is_reported(tmp_path):
         build.parse(bad)
 
 
-@pytest.mark.parametrize("chapter", CHAPTERS)
+# chapter 5 trains the theory's studies (~25 s): in `make test-slow`; the others in `make test`
+@pytest.mark.parametrize("chapter", [pytest.param(c, marks=pytest.mark.slow) if c.startswith("05") else c
+                                     for c in CHAPTERS])
 def test_notebook_executes(chapter, tmp_path):
     """Run top to bottom in a fresh kernel; any error (a failed assert included) fails the test."""
     nb = build.execute(NOTEBOOKS / f"{chapter}.ipynb", cwd=tmp_path, store=tmp_path / "store" / "runs.db")

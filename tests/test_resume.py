@@ -155,6 +155,7 @@ def _sgdlab(args, store_path):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+@pytest.mark.slow  # real processes killed and resumed, ~20 s; the in-process resume tests stay in make test
 def test_sigkill_at_random_moments_then_resume_gives_the_same_bits(tmp_path, cli):
     """A real `sgdlab mnist` process is SIGKILLed twice at a random moment of its training,
     resumed each time, and ends bit-identical to the same run left alone.

@@ -144,6 +144,7 @@ def test_two_node_cluster_equals_the_vectorized_executor_bit_for_bit(cli, cluste
         assert {c["status"] for c in on_ray["cells"]} == {"completed", "diverged"}
 
 
+@pytest.mark.slow  # Ray's faults: a cluster of its own or killed workers, tens of seconds
 def test_through_ray_client(cli, cluster, tmp_path):
     """ray://HOST:PORT, as from a laptop outside the cluster (a fresh process, as a user runs it)."""
     done = subprocess.run([sys.executable, "-m", "sgdlab", "sweep", *LINREG, "--json", "--executor", "ray",
@@ -155,6 +156,7 @@ def test_through_ray_client(cli, cluster, tmp_path):
     assert_same_numbers(records(Store(), here), records(Store(tmp_path / "client.db"), on_ray))
 
 
+@pytest.mark.slow  # Ray's faults: a cluster of its own or killed workers, tens of seconds
 def test_a_worker_killed_mid_task_is_retried_and_each_cell_recorded_once(cluster, tmp_path):
     lrs = "0.001,0.002,0.003,0.004,0.005"
     store = Store(tmp_path / "runs.db")
@@ -177,6 +179,7 @@ def test_a_worker_killed_mid_task_is_retried_and_each_cell_recorded_once(cluster
     assert_same_numbers(records(Store(tmp_path / "serial.db"), serial), records(store, doc))
 
 
+@pytest.mark.slow  # Ray's faults: a cluster of its own or killed workers, tens of seconds
 def test_ctrl_c_cancels_the_tasks_and_keeps_finished_cells(cluster, tmp_path):
     store = Store(tmp_path / "runs.db")
     proc = start_sweep(store, cluster.address, *SURFACE, "--lr", ",".join(f"0.00{i}" for i in range(1, 9)),
@@ -195,6 +198,7 @@ def test_ctrl_c_cancels_the_tasks_and_keeps_finished_cells(cluster, tmp_path):
     assert cluster.running_task("compute_unit") is None
 
 
+@pytest.mark.slow  # Ray's faults: a cluster of its own or killed workers, tens of seconds
 def test_a_cluster_that_goes_away_ends_the_sweep_with_exit_1_and_resume(cli, tmp_path):
     lone = LoopbackCluster(["127.0.0.4"]).start()  # its own: the session's cluster stays up
     store = Store(tmp_path / "runs.db")
@@ -224,6 +228,7 @@ def test_a_cluster_that_goes_away_ends_the_sweep_with_exit_1_and_resume(cli, tmp
     assert again["status"] == "completed" and again["cells_run_now"] == 5 - finished
 
 
+@pytest.mark.slow  # Ray's faults: a cluster of its own or killed workers, tens of seconds
 def test_local_ray_without_an_address(tmp_path):
     args = ["linreg", "--lr", "0.005,0.01", "--batch-size", "5", "--seeds", "2", "--steps", "20",
             "--dtype", "float64", "--no-plots", "--json"]
