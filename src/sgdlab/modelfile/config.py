@@ -57,7 +57,7 @@ class ModelFileConfig:
         check_not_empty(problems, {"--out": self.out})
         problems.check(self.file is not None or self.source is not None,
                        "no model file: give the path of a .py file (or, from Python, source=)")
-        problems.check(is_finite(self.lr) and self.lr > 0, f"--lr must be > 0, got {self.lr}")
+        problems.check(is_finite(self.lr) and self.lr > 0, f"--lr must be a finite number > 0, got {self.lr}")
         if is_finite(self.lr):
             check_fits(problems, "--lr", self.lr, "float32")
         if self.batch_size is not None:
