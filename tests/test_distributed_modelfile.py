@@ -195,3 +195,40 @@ def test_torchrun_and_nproc_on_the_command_line_equal_the_reference(tmp_path, on
         assert document["allreduce"] == "manual" and document["communications"] == 12
         assert document["step_losses"] == reference  # two ranks: bit for bit (module docstring)
         assert [r.id for r in Store(tmp_path / db).list_runs()] == [document["run_id"]]
+
+
+@pytest.mark.slow
+def test_killed_rank_then_resume_is_bit_identical_to_the_reference(tmp_path, one_thread):
+    import time
+
+    import psutil
+
+    path = model_file(tmp_path)
+    store = tmp_path / "runs.db"
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    launcher = subprocess.Popen(  # 600 steps, a checkpoint every 10
+        [sys.executable, "-m", "sgdlab", "train", str(path), "--nproc", "2", "--batch-size", "16",
+         "--epochs", "100", "--dtype", "float64", "--checkpoint-every", "10", "--no-plots",
+         "--no-bound", "--store", str(store), "--json"],
+        env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + TIMEOUT_S
+    while not list((tmp_path / "checkpoints").glob("*/step-*.pt")):
+        assert launcher.poll() is None and time.monotonic() < deadline, "no checkpoint was written"
+        time.sleep(0.1)
+    ranks = {int(c.environ()["RANK"]): c for c in psutil.Process(launcher.pid).children()}
+    ranks[1].kill()
+    _, stderr = launcher.communicate(timeout=TIMEOUT_S)
+    assert launcher.returncode == 1
+    run_id = Store(store).list_runs()[0].id
+    assert stderr.strip().splitlines()[-1] == (
+        f"error: rank 1 of 2 ended (killed by SIGKILL); the run is interrupted: continue with "
+        f"`sgdlab resume {run_id}`")
+    resumed = subprocess.run([sys.executable, "-m", "sgdlab", "resume", run_id, "--store",
+                              str(store), "--json"], capture_output=True, text=True,
+                             timeout=TIMEOUT_S, env=env)
+    assert resumed.returncode == 0, resumed.stderr
+    document = json.loads(resumed.stdout)
+    assert document["status"] == "completed" and document["nproc"] == 2 and document["steps"] == 600
+    reference = train(tmp_path / "ref", path, nproc=2, emulate=True, epochs=100)
+    assert document["step_losses"] == reference["step_losses"]  # bit for bit (module docstring)
+    assert document["final_loss"] == reference["final_loss"]
