@@ -1,6 +1,5 @@
 """The data-parallel flags (``--nproc``, ``--allreduce``, ``--local-steps``, ``--dtype``), shared by
-every training command that runs on ``sgdlab.distributed`` (`sgdlab mnist`, and `sgdlab train`
-once it takes them)."""
+every training command that runs on ``sgdlab.distributed`` (`sgdlab mnist`, `sgdlab train FILE.py`)."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ from typing import Optional
 import typer
 
 from .app import EXIT_DIVERGED, JsonOption, StoreOption, emit, handle_errors, not_applicable, note
-from . import options
+from . import options, parallel
 from .progress import Progress
 
 
@@ -45,11 +45,17 @@ def train(
     keep_checkpoint: bool = options.KEEP_CHECKPOINT,
     out: Optional[str] = typer.Option(None, "--out", help="Folder for the figure (default: <store folder>/<run id>)", show_default=False),
     no_plots: bool = typer.Option(False, "--no-plots", help="Do not draw the loss curve."),
+    nproc: int = parallel.NPROC,
+    allreduce: str = parallel.ALLREDUCE,
+    local_steps: int = parallel.LOCAL_STEPS,
+    emulate: bool = parallel.EMULATE,
+    dtype: str = parallel.DTYPE,
     store: Optional[str] = StoreOption,
     as_json: bool = JsonOption,
 ) -> None:
     from ..core.errors import ConfigError
     from ..core.store import Store
+    from ..distributed.env import quiet as quiet_rank
     from ..modelfile.config import ModelFileConfig
     from ..modelfile.run import run
 
@@ -68,13 +74,15 @@ def train(
         sharpness_subset=options.parse_subset(sharpness_subset),
         optimizer=options.optimizer_spec(optimizer, momentum, nesterov, betas, eps, weight_decay),
         checkpoint_every=checkpoint_every, keep_checkpoint=keep_checkpoint, out=out,
-        plots=not no_plots,
+        plots=not no_plots, **parallel.settings(nproc, allreduce, local_steps, emulate, dtype),
     )
     bar = Progress()
     try:
         document = run(config, store=Store(store), on_progress=lambda s, t: bar(file, s, t))
     finally:
         bar.close()
+    if quiet_rank():  # under torchrun, rank 0 alone reports the run
+        return
     emit(document, as_json, print_train)
     if document["status"] == "diverged":
         note("error: " + document["divergence"]["message"])
@@ -110,6 +118,10 @@ def print_train(r: dict) -> None:
                   f"lr {lr:g} is {side} it ({lr / bound:.2g}x)")
     for point in r.get("sharpness", [])[1:]:
         print(f"sharpness after {point['step']} updates: {point['value']:.6g}")
+    if r.get("nproc", 1) > 1:  # data parallel: what the communication cost
+        from ..distributed.report import describe
+
+        print(describe(r))
     for text in r.get("notes", []):
         print(f"note: {text}")
     if r["status"] != "completed":

@@ -40,7 +40,7 @@ class DataParallel:
         self.allreduce, self.local_steps = allreduce, local_steps
         self.local = allreduce == "local-sgd" or local_steps > 1  # parameters averaged, not grads
         self.n_train = int(x.shape[0])
-        self.params = list(net.parameters())
+        self.params = [p for p in net.parameters() if p.requires_grad]  # frozen: no gradient
         self.comm_seconds = 0.0  # gradient / parameter exchange, summed over steps
         self.loss_seconds = 0.0  # the scalar loss's all_reduce
         self.communications = 0  # gradient all-reduces or parameter averages

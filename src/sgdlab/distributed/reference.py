@@ -31,7 +31,7 @@ class Chunked:
         self.net, self.criterion, self.x, self.y = net, criterion, x, y
         self.world, self.allreduce = world, allreduce
         self.n_train = int(x.shape[0])
-        self.params = list(net.parameters())
+        self.params = [p for p in net.parameters() if p.requires_grad]  # frozen: no gradient
         self.shard_seconds = 0.0  # the slowest shard's compute time each step, summed: the
         #                           compute time N parallel workers would have had
         self.steps = 0

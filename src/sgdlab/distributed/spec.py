@@ -33,9 +33,10 @@ def check_parallel(problems, config) -> None:
                      "--allreduce manual")
 
 
-def check_split(n: int, batch: int, config) -> None:
+def check_split(n: int, batch: int, config, *, rows: str = "images", fix: str | None = None) -> None:
     """Every batch of an epoch (the last one may be smaller) must split evenly over the
-    ``config.nproc`` processes (under torchrun, the world size it was given)."""
+    ``config.nproc`` processes (under torchrun, the world size it was given). ``rows``: what the
+    training set holds; ``fix``: how to mend an uneven last batch (default: ``--limit-train``)."""
     from ..core.errors import ConfigError
 
     world = config.nproc
@@ -43,9 +44,9 @@ def check_split(n: int, batch: int, config) -> None:
         return
     last = n % batch
     if batch % world:
-        raise ConfigError(f"the batch of {batch} images cannot be split evenly over {world} "
+        raise ConfigError(f"the batch of {batch} {rows} cannot be split evenly over {world} "
                           f"processes; give a --batch-size that is a multiple of {world}")
     if last and last % world:
-        raise ConfigError(f"the last batch of each epoch has {last} images ({n} training images in "
-                          f"batches of {batch}), which {world} processes cannot split evenly; "
-                          f"use --limit-train {n - last} or another --batch-size")
+        fix = fix or f"use --limit-train {n - last} or another --batch-size"
+        raise ConfigError(f"the last batch of each epoch has {last} {rows} ({n} training {rows} in "
+                          f"batches of {batch}), which {world} processes cannot split evenly; {fix}")

@@ -69,13 +69,9 @@ def config_from_dict(cls, options: dict):
 
 
 def _leave() -> None:
-    try:
-        import torch.distributed as dist
+    from .env import leave
 
-        if dist.is_initialized():
-            dist.destroy_process_group()
-    except Exception:  # leaving a broken group must not hide why it broke
-        pass
+    leave()
 
 
 if __name__ == "__main__":

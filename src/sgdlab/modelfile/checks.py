@@ -108,17 +108,20 @@ def build_model(source: Source, seed: int):
     return net
 
 
-def prepare(config, data: dict[str, tuple] | None = None, *, source: Source | None = None) -> Prepared:
+def prepare(config, data: dict[str, tuple] | None = None, *, source: Source | None = None,
+            device=None) -> Prepared:
     """The file loaded (unless ``source``), its data checked (unless given), the model built from
-    ``config.seed`` on ``config.device``, and one forward pass checked."""
+    ``config.seed`` on ``device`` (default: ``config.device``), and one forward pass checked."""
     from .source import load
 
     source = source or load(config.file if config.file is not None else config.source)
     data = data if data is not None else load_data(source)
-    device = _device(config.device)
-    x, y = (t.to(device) for t in data["train"])
-    xt, yt = (t.to(device) for t in data["test"]) if "test" in data else (None, None)
-    net = build_model(source, config.seed).to(device)
+    import torch
+
+    device, dtype = device or _device(config.device), getattr(torch, config.dtype)
+    x, y = (_to(t, device, dtype) for t in data["train"])
+    xt, yt = (_to(t, device, dtype) for t in data["test"]) if "test" in data else (None, None)
+    net = build_model(source, config.seed).to(device, dtype)  # --dtype: weights and float data
     check_forward(source, net, x, y, "train")
     if xt is not None:
         check_forward(source, net, xt, yt, "test")
@@ -177,6 +180,11 @@ def check_forward(source: Source, net, x, y, split: str) -> None:
                                     f"got {_kind(acc)}") from None
     finally:
         net.train(was)
+
+
+def _to(tensor, device, dtype):
+    """On ``device``; floating-point tensors in ``dtype`` (class labels stay integers)."""
+    return tensor.to(device, dtype) if tensor.is_floating_point() else tensor.to(device)
 
 
 def _device(name: str):

@@ -40,6 +40,12 @@ class ModelFileConfig:
     out: str | None = None  # folder for figures; None: <store folder>/<run id>
     plots: bool = True  # draw the loss curve
     file_sha256: str | None = None  # the file's text when the run started (resume compares)
+    # data parallelism (sgdlab.distributed), the same fields as `sgdlab mnist`'s
+    dtype: str = "float32"  # the weights and the floating-point data: float32 | float64
+    nproc: int = 1  # data-parallel processes; batch_size stays the global batch
+    allreduce: str = "ddp"  # ddp | manual | local-sgd
+    local_steps: int = 1  # local SGD: updates between parameter averages
+    emulate: bool = False  # one process computes the nproc shards in turn (the reference)
     source: Any = field(default=None, repr=False, compare=False)  # from Python: an object or
     #   module with model, data, loss (used instead of ``file``; never recorded)
 
@@ -69,6 +75,9 @@ class ModelFileConfig:
             f"--device must be auto, cpu, cuda, cuda:N or mps, got {self.device!r}",
         )
         self.optimizer.check(problems, "float32")
+        from ..distributed.spec import check_parallel
+
+        check_parallel(problems, self)
         problems.raise_if_any(ConfigError)
 
     @classmethod

@@ -20,6 +20,7 @@ from typing import Any, Callable
 from ..core.errors import ConfigError, Problems
 from ..core.limits import check_steps
 from ..core.store import RunRecord, Store, new_run_id, run_folder
+from ..distributed.hooks import KEYS as DISTRIBUTED_KEYS  # what a data-parallel run adds
 from .config import ModelFileConfig
 
 COMMAND = "modelfile"  # the run store's command for these runs (the registry's name)
@@ -76,16 +77,28 @@ def run(config: ModelFileConfig, *, store: Store | None = None, record: bool = T
     from .. import optim
     from ..core import checkpoint as ckpt, loop as training_loop
     from ..core.tracking import Tracking
+    from ..distributed import hooks as parallel
     from .checks import prepare
+    from .parallel import check_exact, check_source
     from .problem import FileProblem, evaluate, mode_note
 
     config.validate()
+    if parallel.launches(config):  # --nproc N outside torchrun: N workers, rank 0's document
+        check_source(config)
+        from pathlib import Path
+
+        config = dataclasses.replace(config, file=str(Path(config.file).resolve()))
+        return parallel.launch(type(config).problem, config, store=store, record=record,
+                               run_id=run_id, resume=resume, sweep_id=sweep_id)
+    place = parallel.join(config)  # this rank of a data-parallel run (None: one process)
+    store = store or Store()
+    config, run_id, resume, record = parallel.agree(place, config, store, run_id, resume, record)
     run_id = run_id or new_run_id()
     if resume:
         check_unchanged(config, run_id)
-    store = store or Store()
-    prepared = prepare(config, data, source=source)
+    prepared = prepare(config, data, source=source, device=None if place is None else place.device)
     src = prepared.source
+    check_exact(config, prepared.net, prepared.x, src.path or src.name)  # BatchNorm, Dropout
     if config.file_sha256 is None and src.sha256 is not None:  # recorded: resume compares it
         from pathlib import Path
 
@@ -97,15 +110,21 @@ def run(config: ModelFileConfig, *, store: Store | None = None, record: bool = T
     net, x, y = prepared.net, prepared.x, prepared.y
     n = int(x.shape[0])
     batch_size, steps = config.updates(n)
+    parallel.check_split(n, batch_size, config, rows="rows",
+                         fix=f"give a --batch-size that divides {n} (or full)")
     problems = Problems()
     check_steps(problems, steps, f"--epochs {config.epochs} at batch size {batch_size}")
     problems.raise_if_any(ConfigError)
-    payload = track.resume_payload() if resume else None
+    payload = track.resume_payload() if resume and (place is None or place.writer) else None
+    payload = payload if place is None else place.agree(payload)  # rank 0's checkpoint, everywhere
 
-    problem = FileProblem(net, src.loss, x, y)
+    # data parallel: this rank's shard of each batch, averaged across ranks (or N emulated ranks)
+    sharded = parallel.problem(place, config, net, src.loss, x, y)
+    problem = sharded or FileProblem(net, src.loss, x, y)
     generator = torch.Generator().manual_seed(config.seed)
     optimizer = optim.create(config.optimizer.name, problem.parameters(), lr=config.lr,
                              **config.optimizer.hyperparameters())
+    optimizer = parallel.wrap_optimizer(sharded, optimizer)  # local SGD: a periodic average
     curvature = Curvature(config, prepared) if config.bound or config.sharpness_every else None
     if curvature is not None and payload is None:
         curvature.measure(0)
@@ -185,6 +204,8 @@ def run(config: ModelFileConfig, *, store: Store | None = None, record: bool = T
             sharpness_at(loop.steps_done)
     final_loss = evaluate(net, src.loss, None, x, y)[0] if loop.status == "completed" else None
     result = assemble(config, src, loop, epochs, step_times, n, prepared, run_id, final_loss)
+    if sharded is not None:  # data parallel: nproc, world, allreduce, communication time
+        result.update(sharded.describe(result["seconds"], result["steps"]))
     note = mode_note(net, "the sharpness") if curvature is not None else None
     if curvature is not None:
         add_curvature(result, config, curvature, note)
@@ -248,7 +269,7 @@ def to_record(result: dict[str, Any], sweep_id: str | None = None,
     keys = ("problem", "model", "batch_size", "data", "device", "epochs", "steps", "seconds",
             "final_loss", "test_loss", "test_accuracy", "lr_bound", "sharpness_init", "notes",
             "divergence")
-    metrics = {k: result[k] for k in keys if k in result}
+    metrics = {k: result[k] for k in keys + DISTRIBUTED_KEYS if k in result}
     if sweep_cell is not None:
         metrics["sweep_cell"] = sweep_cell
     curves = {"step_loss": result["step_losses"], "step_time": result["step_times"]}

@@ -38,7 +38,7 @@ def group_key(config) -> tuple:
     spec = config.optimizer
     return (config.file, config.file_sha256, config.batch_size, config.epochs, config.steps,
             config.device, spec.name, spec.nesterov, tuple(sorted(spec.hyperparameters())),
-            config.bound, config.sharpness_every)
+            config.bound, config.sharpness_every, config.dtype, config.nproc, config.emulate)
 
 
 def why_not_stacked(net, loss_fn, x, y) -> str | None:
@@ -71,7 +71,8 @@ def compute_group(configs: list, cells: list[dict[str, Any]], sweep_id: str, dat
         return [file_run.to_record(file_run.run(c, record=False, data=data), sweep_id, cell)
                 for c, cell in zip(configs, cells)]
 
-    if first.optimizer.name not in batched.BATCHED or first.bound or first.sharpness_every:
+    if (first.optimizer.name not in batched.BATCHED or first.bound or first.sharpness_every
+            or first.nproc > 1):  # data parallel: each cell is its own N-process run
         return serially()
     prepared = prepare(first, data)
     reason = why_not_stacked(prepared.net, prepared.source.loss, prepared.x, prepared.y)
@@ -79,7 +80,8 @@ def compute_group(configs: list, cells: list[dict[str, Any]], sweep_id: str, dat
         print(f"note: the stacked sweep cannot treat {prepared.source.name}'s {reason}; its "
               f"{len(configs)} cell(s) run one by one instead", file=sys.stderr)
         return serially()
-    nets = [prepared.net] + [build_model(prepared.source, c.seed).to(prepared.device)
+    dtype = next(prepared.net.parameters()).dtype  # --dtype, as prepare converted the first
+    nets = [prepared.net] + [build_model(prepared.source, c.seed).to(prepared.device, dtype)
                              for c in configs[1:]]
     trained = train(configs, nets, prepared)
     records = []
