@@ -101,7 +101,14 @@ def join(device_name: str) -> Rank:
     if not dist.is_initialized():
         import atexit
 
-        dist.init_process_group(backend, timeout=timedelta(seconds=timeout_s()))
+        timeout = timedelta(seconds=timeout_s())
+        # torch's own env:// rendezvous, then a key prefix per torchrun attempt: a restarted
+        # attempt (--max-restarts) otherwise read the killed attempt's gloo addresses from the
+        # agent's store and timed out connecting to a rank that no longer exists
+        store, rank, size = next(dist.rendezvous("env://", timeout=timeout))
+        attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0") or "0"
+        store = dist.PrefixStore(f"sgdlab/attempt_{attempt}", store)
+        dist.init_process_group(backend, store=store, rank=rank, world_size=size, timeout=timeout)
         atexit.register(leave)  # under torchrun nothing else leaves the group
     if dist.get_world_size() != world:
         raise ConfigError(f"the process group has {dist.get_world_size()} ranks, WORLD_SIZE says {world}")
