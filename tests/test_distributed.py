@@ -194,7 +194,8 @@ def test_ctrl_c_stops_every_rank_and_leaves_the_run_interrupted(tmp_path, to):
     import signal
 
     store = tmp_path / "runs.db"
-    launcher = start(store, session=True)
+    # 6,000 steps (the later --epochs wins): LONG's 600 could end before the signal on a quiet machine
+    launcher = start(store, "--epochs", "300", session=True)
     workers = workers_after_checkpoint(launcher, store)
     if to == "launcher":  # to the launcher alone: it passes it on to every rank
         launcher.send_signal(signal.SIGINT)
