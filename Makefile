@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # Jupyter, Hypothesis) on top. Each has its own stamp, so neither reinstalls the other's.
 DEMO_STAMP := $(VENV)/.installed-demo
 
-.PHONY: demo test test-slow test-all test-numeric venv clean notebooks
+.PHONY: demo test test-slow test-all test-numeric test-under-load venv clean notebooks
 
 $(DEMO_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ test-numeric: $(STAMP)
 
 # every test: `make test`, then the slow ones
 test-all: test test-slow
+
+# `make test` 3 times beside a background load that keeps every core busy (bounded busy loops the
+# script starts and stops); prints which runs and which tests failed. About 25 minutes on 2 cores.
+test-under-load: $(STAMP)
+	$(BIN)/python .ci/under-load --runs 3 -- $(MAKE) --no-print-directory test
 
 clean:
 	rm -rf $(VENV) sgdlab-runs sgdlab-demo .pytest_cache
