@@ -40,6 +40,23 @@ def test_smoothing_is_bias_corrected_and_the_test_stops_at_four_times_the_best()
     assert lr_range.range_test(lambda lr: next(nan), [0.1, 0.2, 0.3])["stop_lr"] == 0.2
 
 
+
+def test_the_blowup_is_read_past_the_minimum_against_the_median_start():
+    lrs = lr_range.schedule(1e-7, 10, 40)  # num // 10 = 4 draws of the initial loss
+    # a lucky first batch (3.3 against a typical 6), noise above it long before anything is learned,
+    # a fall, then the blow-up at index 34 (the first loss past the smoothed minimum above 5.95)
+    losses = [3.3, 6.0, 6.4, 5.9] + [6.5, 5.8] * 10 + [4.0, 2.0, 1.0, 0.5, 0.3, 0.25, 0.2, 0.1, 0.2, 0.4,
+                                                       6.3, 9.0, 40.0, 900.0, float("nan"), 1e9]
+    steps = iter(losses)
+    result = lr_range.range_test(lambda lr: next(steps), lrs)
+    # the start level is the median of the first four (5.95), not the lucky 3.3: the old rule
+    # (the first loss past the smoothed minimum over every point above the first loss) said lrs[1]
+    assert result["blowup_lr"] == lrs[34]
+    smoothed = result["smoothed"]
+    assert lr_range.blowup_lr(lrs, losses[:30], smoothed[:30]) is None  # it ends below the start
+    assert lr_range.blowup_lr(lrs, [float("nan")] * 3, [float("nan")] * 3) == lrs[0]  # never finite
+
+
 def _fastai(lrs, losses, num_it):
     """fastai's Learner.lr_find suggestions (fastai/callback/schedule.py), as written there, in
     float64 (fastai's ``tensor`` of Python floats is float32: the rule is compared, not rounding)."""

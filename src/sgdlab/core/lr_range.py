@@ -6,7 +6,8 @@ exponential moving average with ``beta`` = 0.98, divided by 1 - beta^(i+1) (bias
 the first values are not pulled towards zero). The test stops once the smoothed loss exceeds
 ``stop_factor`` (4) times the best smoothed loss so far, or is not finite (``stop_lr``). The
 smoothing lags (it remembers ~50 steps), so the raw loss blows up earlier: ``blowup_lr`` is the
-first lr past the smoothed minimum whose batch loss is back above the first one (or not finite).
+first lr past the smoothed minimum whose batch loss is back above the loss at the start (or not
+finite).
 
 The suggestion rules, named, since none is a law, each exactly as its library computes it on the
 smoothed curve (tests/test_lr_find.py reimplements each library's source and compares):
@@ -25,6 +26,7 @@ returning the batch loss before it (``stepper`` builds one from a problem and an
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -67,13 +69,27 @@ def range_test(step: Callable[[float], float], lrs: list[float], beta: float = B
             stop_lr = lr
             break
         best = min(best, value)
-    # where it blew up, without the smoothing's lag: past the smoothed loss's minimum (before it,
-    # a noisy minibatch can top the first loss by chance), the first lr whose batch loss is back
-    # above the first one (everything learned is lost), or not finite
-    lowest = min(range(len(smoothed)), key=lambda i: smoothed[i] if math.isfinite(smoothed[i]) else math.inf)
-    blowup = next((lr for lr, loss in zip(lrs[lowest:], losses[lowest:]) if not loss <= losses[0]), None)
     return {"lrs": lrs[: len(losses)], "losses": losses, "smoothed": smoothed, "stop_lr": stop_lr,
-            "blowup_lr": blowup}
+            "blowup_lr": blowup_lr(lrs, losses, smoothed)}
+
+
+def blowup_lr(lrs: list[float], losses: list[float], smoothed: list[float]) -> float | None:
+    """Where the loss blew up, without the smoothing's lag: the first lr past the smoothed loss's
+    minimum whose batch loss is back above the loss at the start (everything learned is lost), or
+    is not finite. Before the minimum a noisy batch can top the start by chance, so it does not
+    count. Both ends are read as fastai reads the curve: the first ``num // 10`` points are draws
+    of the initial loss (nothing is learned at those lrs), so the loss at the start is their
+    median, and the minimum is looked for after them. With the first loss as the level and the
+    minimum over every point, a small regression whose first batch loss was half the typical one
+    had its smoothed minimum at step 0 and its "blow-up" at 1.2e-7."""
+    skip = max(1, len(lrs) // 10)
+    head = [loss for loss in losses[:skip] if math.isfinite(loss)]
+    if not head:
+        return lrs[0] if losses else None  # not finite from the start
+    start_level = statistics.median(head)
+    rest = range(min(skip, len(smoothed) - 1), len(smoothed))
+    lowest = min(rest, key=lambda i: smoothed[i] if math.isfinite(smoothed[i]) else math.inf)
+    return next((lr for lr, loss in zip(lrs[lowest:], losses[lowest:]) if not loss <= start_level), None)
 
 
 FASTAI_SKIP_END, LIGHTNING_SKIP_BEGIN, LIGHTNING_SKIP_END = 5, 10, 1
