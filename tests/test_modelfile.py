@@ -151,6 +151,20 @@ def _final(store, run_id):
     return payload["params"] + payload["extra"]["buffers"]
 
 
+
+def test_numpy_arrays_from_data_train_like_the_same_tensors(tmp_path):
+    # data from NumPy or pandas: the arrays become tensors of the same dtype, so the run is the
+    # tensor file's, bit for bit (the same values, the same kernels)
+    as_numpy = TANH.replace('return {"train": (x[:240], y[:240]), "test": (x[240:], y[240:])}',
+                            'x, y = x.numpy(), y.numpy()\n'
+                            '    return {"train": (x[:240], y[:240]), "test": (x[240:], y[240:])}')
+    assert as_numpy != TANH
+    store = Store(tmp_path / "s.db")
+    by_numpy = train(str(write(tmp_path, as_numpy, "np.py")), lr=0.2, steps=5, plots=False, store=store)
+    by_tensor = train(str(write(tmp_path, TANH)), lr=0.2, steps=5, plots=False, store=store)
+    assert by_numpy["step_losses"] == by_tensor["step_losses"]
+    assert by_numpy["test_accuracy"] == by_tensor["test_accuracy"]
+
 def test_ctrl_c_anywhere_then_resume_is_bit_identical_with_dropout_and_batchnorm(tmp_path):
     path = write(tmp_path, NOISY)
     options = dict(file=str(path), lr=0.05, batch_size=50, epochs=2, checkpoint_every=7,

@@ -67,7 +67,7 @@ def check_data(data: Any, where: str) -> dict[str, tuple]:
         if not isinstance(pair, (tuple, list)) or len(pair) != 2:
             problems.append(f"{name} must be a pair (x, y) of tensors, got {_kind(pair)}")
             continue
-        x, y = pair
+        x, y = (_from_numpy(v) for v in pair)
         wrong = [f"{n} is {_kind(v)}, not a tensor" for n, v in (("x", x), ("y", y))
                  if not isinstance(v, torch.Tensor)]
         if wrong:
@@ -90,6 +90,17 @@ def check_data(data: Any, where: str) -> dict[str, tuple]:
     if problems:
         raise DataError(*problems)
     return out
+
+
+def _from_numpy(value: Any) -> Any:
+    """A NumPy array of numbers as a tensor of the same dtype (data often comes from pandas or
+    NumPy); anything else, an object array included, is returned as it is, for the check above."""
+    import numpy as np
+    import torch
+
+    if isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
+        return torch.from_numpy(np.ascontiguousarray(value))
+    return value
 
 
 def build_model(source: Source, seed: int):
