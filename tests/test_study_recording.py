@@ -73,3 +73,53 @@ def test_a_sharpness_study_keeps_its_finished_lrs_when_stopped(cli):
     assert [(r.config["lr"], r.state) for r in records] == [(0.1, "completed"), (0.5, "interrupted")]
     assert len({r.sweep_id for r in records}) == 1 and Store().sweep(records[0].sweep_id) is not None
     assert len(Store().get(records[1].id).curves["loss"]) >= 1  # the losses it had
+
+
+def test_a_killed_batch_size_study_shows_interrupted_naming_its_grid_which_resume_refuses(cli, tmp_path):
+    """SIGKILL of a real `noise-scale --batch-sizes` process once its first stacked group (batch
+    1000) is stored, while the second (batch 1: 30,000 steps) runs. Before, the study's row did not
+    name its sweep, and `sweep --resume` on that sweep ran the rest of the grid as if it were a
+    sweep of its own (no measurement, no fit: another and longer computation)."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import ROOT
+
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    args = ["noise-scale", "--limit-train", "1000", "--hidden", "8", "--train-steps", "2", "--two-batch", "10,50",
+            "--draws", "2", "--batch-sizes", "1000,1", "--lrs", "0.05,0.1", "--max-epochs", "30",
+            "--max-steps", "100000", "--no-plots"]
+    with open(tmp_path / "study.log", "w") as log:
+        process = subprocess.Popen([sys.executable, "-m", "sgdlab", *args], stdout=log, stderr=log, env=env)
+    try:
+        deadline = time.monotonic() + 180  # the first group takes ~8 s on a quiet 2-core machine
+        cells = []
+        while not cells and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+            cells = [r for r in Store().list_runs() if r.command == "mnist"] if Store().exists() else []
+        assert cells and process.poll() is None, (process.poll(), (tmp_path / "study.log").read_text()[-2000:])
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=30)
+
+    listed = json.loads(cli("runs", "--json").stdout)["runs"]
+    (study_row,) = [r for r in listed if r["command"] == "noise-scale"]
+    assert study_row["status"] == "interrupted"
+    record = Store().get(study_row["id"])
+    sweep_id = record.metrics["sweep_id"]  # named from the start: the cells it had are found
+    assert record.metrics["init"]["b_simple_exact"] > 0 and record.metrics["trained"]["step"] == 2
+    assert {r.id for r in Store().list_runs(sweep_id=sweep_id)} >= {c.id for c in cells}
+    assert record.metrics.get("study_cells", {"finished": 0})["finished"] <= 4  # 2 batch sizes x 2 lrs
+    resumed = cli("sweep", "mnist", "--resume", sweep_id)
+    assert resumed.exit_code == 2
+    assert resumed.stderr.splitlines() == [
+        f"error: {sweep_id} is the grid of the noise-scale study {record.id} (`sgdlab runs show {record.id}`): "
+        "`sweep --resume` finishes sweeps made by `sgdlab sweep` only; run `sgdlab noise-scale` again to redo it"]
+    assert len(Store().list_runs(sweep_id=sweep_id)) == len(cells)  # nothing ran

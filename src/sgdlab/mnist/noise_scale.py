@@ -114,9 +114,14 @@ def run(config: MnistConfig, *, train_steps: int | None = None, small: int = TWO
     estimator_rng = torch.Generator().manual_seed(config.seed + 1)  # the two-batch draws' own stream
     sizes = dict(small=small, big=big, draws=draws, generator=estimator_rng)
     # recorded from the start and after each part: a killed study shows `interrupted` with them
+    metrics = {"data": data.describe() | {"train": n}, "batch_size": batch_size, "lr": config.lr}
+    # the study's sweep id is chosen now and recorded from the start: a killed study names its grid,
+    # and the count of cells it had finished (``study_cells``)
+    sweep_id = "s" + new_run_id() if batch_sizes else None
+    if sweep_id:
+        metrics |= {"sweep_id": sweep_id, "target": study_args["target"], "study_settings": study_args}
     recorder = Recorder(store, RunRecord(id=run_id, command="noise-scale", status="running", config=config.to_dict(),
-                                         metrics={"data": data.describe() | {"train": n}, "batch_size": batch_size,
-                                                  "lr": config.lr}), enabled=record)
+                                         metrics=metrics), enabled=record)
     recorder.begin()
     with recorder.interruptible():
         init = measure(net, x, y, config.loss, **sizes)
@@ -136,8 +141,12 @@ def run(config: MnistConfig, *, train_steps: int | None = None, small: int = TWO
         "config": config.to_dict(), "figures": [],
     }
     if batch_sizes:
+        def cells(done: int, total: int) -> None:  # once per stacked group: a write per group is cheap
+            recorder.update(metrics={"study_cells": {"finished": done, "total": total}}, force=True)
+
         with recorder.interruptible():
-            document.update(batch_study.run_study(config, study_args, store=store, folder=folder))
+            document.update(batch_study.run_study(config, study_args, store=store, folder=folder, sweep_id=sweep_id,
+                                                  study_run=run_id, progress=cells))
     if record:
         store.save(to_record(document))
     return document
