@@ -308,6 +308,9 @@ def test_a_killed_driver_leaves_no_process_of_its_local_ray(tmp_path):
             time.sleep(0.2)
         names = sorted({line.split(b"\0")[0][-40:] for _, line in snapshot.values()})
         assert proc.poll() is None and all(any(n.startswith(w) for n in names) for w in wanted), names
+        # a private Ray on loopback: its GCS listens on 127.0.0.1 only (it listened on every interface)
+        (gcs,) = [line for _, line in snapshot.values() if line.split(b"\0")[0].endswith(b"gcs_server")]
+        assert b"--node-ip-address=127.0.0.1" in gcs.split(b"\0"), gcs
         proc.kill()  # SIGKILL: no atexit, no ray.shutdown
         proc.wait(timeout=30)
         deadline = time.monotonic() + 30  # the reaper needs well under a second

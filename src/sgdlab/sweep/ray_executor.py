@@ -47,11 +47,19 @@ CELLS_PER_TASK: int | None = None  # None: the rule in ``units``; benchmarks/swe
 
 
 def require_ray() -> None:
-    """Raise the one-line install hint (a ConfigError: exit 2) when Ray cannot be imported."""
+    """Raise the one-line install hint (a ConfigError: exit 2) when Ray is not installed.
+
+    Found, not imported: Ray reads its settings from the environment when it is imported, and
+    ``connect`` sets those of a private Ray first (imported here, they came too late, and the
+    private Ray advertised the machine's routable address instead of loopback)."""
+    import importlib.util
+
     try:
-        import ray  # noqa: F401
-    except ImportError:
-        raise ConfigError(INSTALL) from None
+        found = importlib.util.find_spec("ray") is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        raise ConfigError(INSTALL)
 
 
 CONNECT_TIMEOUT_S = 5.0  # a cluster's head answers a TCP connect in milliseconds; 5 s under load
@@ -124,9 +132,9 @@ def connect(address: str | None, workers: int | None):
     os.environ.setdefault("RAY_CLIENT_RECONNECT_GRACE_PERIOD", str(RAY_GIVE_UP_S))
     address = address or os.environ.get("RAY_ADDRESS") or None
     if address is None:
-        # a private Ray: no usage report, no multi-node use on Windows/macOS; read when ray is
-        # imported. (Its GCS and raylet still listen on every interface: Ray 2.60 has no
-        # setting for that, only --node-ip-address for what it advertises; README.)
+        # a private Ray: on 127.0.0.1 (Ray otherwise takes the machine's routable address, and
+        # its GCS and raylet listen on every interface), no usage report; read when ray is
+        # imported, so nothing imports ray before this (``require_ray`` only looks for it)
         os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     import ray
