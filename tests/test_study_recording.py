@@ -123,3 +123,28 @@ def test_a_killed_batch_size_study_shows_interrupted_naming_its_grid_which_resum
         f"error: {sweep_id} is the grid of the noise-scale study {record.id} (`sgdlab runs show {record.id}`): "
         "`sweep --resume` finishes sweeps made by `sgdlab sweep` only; run `sgdlab noise-scale` again to redo it"]
     assert len(Store().list_runs(sweep_id=sweep_id)) == len(cells)  # nothing ran
+
+
+def test_ctrl_c_in_the_batch_size_study_leaves_it_interrupted_without_a_fit_of_part_of_the_grid(cli, monkeypatch):
+    """Ctrl-C while the study's sweep runs: the sweep keeps its finished group, the study's row is
+    `interrupted` (exit 130). Before, the sweep swallowed the Ctrl-C, and the study fitted the part
+    it had and recorded itself `completed`."""
+    from sgdlab.sweep import executors
+
+    real = executors.EXECUTORS["vectorized"]
+
+    def stopped_after_one_group(plan):
+        for n, records in enumerate(real(plan)):
+            if n == 1:
+                raise KeyboardInterrupt
+            yield records
+
+    monkeypatch.setitem(executors.EXECUTORS, "vectorized", stopped_after_one_group)
+    result = cli("noise-scale", "--limit-train", "120", "--hidden", "8", "--train-steps", "3", "--batch-size", "20",
+                 "--two-batch", "10,40", "--draws", "4", "--batch-sizes", "10,20,30", "--lrs", "0.1",
+                 "--max-steps", "5", "--no-plots")
+    assert result.exit_code == 130, result.stderr
+    record = _only_run("noise-scale")
+    assert record.state == "interrupted" and "fit" not in record.metrics and "study" not in record.metrics
+    assert record.metrics["study_cells"] == {"finished": 1, "total": 3}
+    assert [r.config["batch_size"] for r in Store().list_runs(sweep_id=record.metrics["sweep_id"])] == [10]
