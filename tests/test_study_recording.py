@@ -112,9 +112,11 @@ def test_a_killed_batch_size_study_shows_interrupted_naming_its_grid_which_resum
     listed = json.loads(cli("runs", "--json").stdout)["runs"]
     (study_row,) = [r for r in listed if r["command"] == "noise-scale"]
     assert study_row["status"] == "interrupted"
+    assert study_row["key_metric_name"] == "b_simple_trained"  # what it measured, in the list
     record = Store().get(study_row["id"])
     sweep_id = record.metrics["sweep_id"]  # named from the start: the cells it had are found
     assert record.metrics["init"]["b_simple_exact"] > 0 and record.metrics["trained"]["step"] == 2
+    assert study_row["key_metric"] == record.metrics["trained"]["b_simple_exact"]  # exact: a double round-trips SQLite REAL and JSON
     assert {r.id for r in Store().list_runs(sweep_id=sweep_id)} >= {c.id for c in cells}
     assert record.metrics.get("study_cells", {"finished": 0})["finished"] <= 4  # 2 batch sizes x 2 lrs
     resumed = cli("sweep", "mnist", "--resume", sweep_id)

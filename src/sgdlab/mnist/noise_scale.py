@@ -139,6 +139,8 @@ def run(config: MnistConfig, *, train_steps: int | None = None, small: int = TWO
         recorder.update(curves={"train_loss": loop.step_losses}, force=True)
         trained = measure(net, x, y, config.loss, **sizes, on_draw=_part(on_progress, "two-batch draws after training",
                                                                         "draw")) | {"step": loop.steps_done, "status": loop.status}
+        b = trained["b_simple_exact"]  # the key metric from here: `sgdlab runs` shows it for a killed study too
+        recorder.record.key_metric_name, recorder.record.key_metric = "b_simple_trained", b if math.isfinite(b) else None
         recorder.update(metrics={"trained": trained}, force=True)
 
     document: dict[str, Any] = {
