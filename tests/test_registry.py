@@ -70,3 +70,30 @@ def test_resume_refuses_a_problem_whose_runs_do_not_checkpoint(tmp_path):
     store.save(RunRecord(id="r1", command="surface", status="interrupted", config={}, metrics={}))
     with pytest.raises(ConfigError, match=r"run r1 \(surface\) has no checkpoints: only linreg and mnist"):
         resume("r1", store=store)
+
+
+@pytest.mark.parametrize("problem, executor, message", [
+    ("nonesuch", "auto", "unknown problem 'nonesuch'"),  # not in the registry: refused by the spec
+    ("linreg", "quantum", "unknown executor 'quantum'"),  # an --executor sgdlab does not have
+])
+def test_a_sweep_given_its_id_records_nothing_when_its_problem_or_executor_is_unknown(tmp_path, problem, executor,
+                                                                                      message):
+    from sgdlab.sweep import SweepSpec, run_sweep
+
+    store = Store(tmp_path / "runs.db")
+    spec = SweepSpec(problem=problem, axes={"lr": [0.01], "seed": [1]}, base={"plots": False}, executor=executor)
+    with pytest.raises(ConfigError, match=message):
+        run_sweep(spec, store=store, sweep_id="s-of-a-study")
+    assert not store.exists() and not (tmp_path / "runs.db").exists()
+
+
+def test_a_sweep_is_recorded_under_the_id_its_caller_gives(tmp_path):
+    from sgdlab.sweep import SweepSpec, run_sweep
+
+    store = Store(tmp_path / "runs.db")
+    doc = run_sweep(SweepSpec(problem="surface", axes={"lr": [0.01, 0.02]}, base={"surface": "bowl", "steps": 3}), store=store,
+                    sweep_id="s-of-a-study")
+    assert doc["sweep_id"] == "s-of-a-study" and store.sweep("s-of-a-study")["problem"] == "surface"
+    assert len(store.list_runs(sweep_id="s-of-a-study")) == 2
+    with pytest.raises(ConfigError, match="a resumed sweep keeps its id s-of-a-study; got another, s-x"):
+        run_sweep(resume="s-of-a-study", store=store, sweep_id="s-x")

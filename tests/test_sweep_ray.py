@@ -8,6 +8,7 @@ the sweep with exit code 1 and the resume command; Ctrl-C cancels what is still 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -243,3 +244,84 @@ def test_local_ray_without_an_address(tmp_path):
                                 base={"steps": 20, "dtype": "float64"}, executor="vectorized"),
                       store=Store(tmp_path / "local.db"))
     assert_same_numbers(records(Store(tmp_path / "local.db"), local), records(Store(tmp_path / "runs.db"), doc))
+
+
+def _tree(root: int) -> dict[int, tuple[int | None, bytes]]:
+    """``root`` and its descendants now: pid -> (start ticks, command line); zombies left out."""
+    from pathlib import Path
+
+    from sgdlab.core.liveness import start_ticks
+
+    parents, lines = {}, {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            lines[int(entry)] = Path(f"/proc/{entry}/cmdline").read_bytes()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if fields[0] != "Z":
+            parents[int(entry)] = int(fields[1])
+    members, grown = {root} & parents.keys(), True
+    while grown:
+        extra = {p for p, parent in parents.items() if parent in members and p not in members}
+        members |= extra
+        grown = bool(extra)
+    return {p: (start_ticks(p), lines.get(p, b"")) for p in members}
+
+
+def _still_there(snapshot: dict[int, tuple[int | None, bytes]]) -> dict[int, bytes]:
+    """The processes of ``snapshot`` alive now: same pid and start time, not a zombie."""
+    from sgdlab.core.liveness import start_ticks
+
+    left = {}
+    for pid, (ticks, line) in snapshot.items():
+        try:
+            state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z" and start_ticks(pid) == ticks:
+            left[pid] = line
+    return left
+
+
+@pytest.mark.slow  # a local Ray of its own, started and killed: about 15 s, more under load
+def test_a_killed_driver_leaves_no_process_of_its_local_ray(tmp_path):
+    """SIGKILL of a sweep that started a local Ray: every process of that Ray ends within 30 s.
+    Before, the raylet's DashboardAgent and RuntimeEnvAgent stayed (about a minute here, past
+    70 s under load); now ``ray_reaper`` ends them as soon as the driver is gone."""
+    env = sweep_env(tmp_path / "runs.db")
+    env.pop("RAY_ADDRESS", None)
+    proc = subprocess.Popen([sys.executable, "-m", "sgdlab", "sweep", *SURFACE, "--lr", "0.001,0.002,0.003",
+                             "--steps", "1000000", "--executor", "ray", "--workers", "1", "--json"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    snapshot: dict = {}
+    try:
+        wanted = (b"ray::compute_unit", b"ray::DashboardAgent", b"ray::RuntimeEnvAgent")
+        deadline = time.monotonic() + 120  # Ray starts in ~5 s on a quiet 2-core machine
+        while proc.poll() is None and time.monotonic() < deadline:
+            snapshot = _tree(proc.pid)
+            if all(any(line.startswith(w) for _, line in snapshot.values()) for w in wanted):
+                break
+            time.sleep(0.2)
+        names = sorted({line.split(b"\0")[0][-40:] for _, line in snapshot.values()})
+        assert proc.poll() is None and all(any(n.startswith(w) for n in names) for w in wanted), names
+        # a private Ray on loopback: its GCS listens on 127.0.0.1 only (it listened on every interface)
+        (gcs,) = [line for _, line in snapshot.values() if line.split(b"\0")[0].endswith(b"gcs_server")]
+        assert b"--node-ip-address=127.0.0.1" in gcs.split(b"\0"), gcs
+        proc.kill()  # SIGKILL: no atexit, no ray.shutdown
+        proc.wait(timeout=30)
+        deadline = time.monotonic() + 30  # the reaper needs well under a second
+        while _still_there(snapshot) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        left = _still_there(snapshot)
+        assert not left, sorted(line.split(b"\0")[0] for line in left.values())
+    finally:  # a failed test leaves nothing running either
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+        for pid in _still_there(snapshot):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)

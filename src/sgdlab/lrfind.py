@@ -41,8 +41,10 @@ def check(start: float, end: float, num: int, beta: float, stop_factor: float) -
 def run(config: Any, *, start: float = lr_range.START, end: float = lr_range.END,
         num: int = lr_range.NUM, beta: float = lr_range.BETA,
         stop_factor: float = lr_range.STOP_FACTOR, store: Store | None = None,
-        record: bool = True) -> dict[str, Any]:
-    """The range test on ``config``'s problem from its initialisation; the result document."""
+        record: bool = True, on_progress=None) -> dict[str, Any]:
+    """The range test on ``config``'s problem from its initialisation; the result document.
+    ``on_progress(step, num)`` after each step (the CLI's estimate of time left; the test may
+    stop before ``num``, when the loss blows up)."""
     from . import problems
 
     check(start, end, num, beta, stop_factor)
@@ -68,6 +70,8 @@ def run(config: Any, *, start: float = lr_range.START, end: float = lr_range.END
         seen["lr"].append(lr)
         seen["loss"].append(loss)
         recorder.update(curves=seen)
+        if on_progress is not None:
+            on_progress(len(seen["lr"]), num)
         return loss
 
     recorder.begin()

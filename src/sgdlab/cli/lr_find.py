@@ -92,7 +92,14 @@ def _run(config, start, end, num, beta, stop_factor, store, as_json) -> None:
     if refused:
         raise ConfigError(*refused)
 
-    document = run(config, start=start, end=end, num=num, beta=beta, stop_factor=stop_factor, store=Store(store))
+    from .progress import Progress
+
+    bar = Progress()  # a bar on a terminal; else one line with the time left when it is long
+    try:
+        document = run(config, start=start, end=end, num=num, beta=beta, stop_factor=stop_factor,
+                       store=Store(store), on_progress=lambda step, steps: bar("lr-find", step, steps))
+    finally:
+        bar.close()
     emit(document, as_json, print_lr_find)
 
 

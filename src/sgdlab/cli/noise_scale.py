@@ -78,12 +78,18 @@ def noise_scale(
         activation=activation, loss=loss, normalize=normalize, lr=lr, batch_size=batch_size,
         seed=seed, device=device, limit_train=limit_train, out=out, plots=not no_plots, bound=False,
     )
-    document = run(
-        config, train_steps=train_steps, small=pair[0], big=pair[1], draws=draws,
-        batch_sizes=parse_int_list(batch_sizes, "--batch-sizes") if study else None,  # "" is an error, not "no study"
-        target=target, lrs=parse_float_list(lrs, "--lrs") if lrs else None, max_steps=max_steps,
-        max_epochs=max_epochs, store=Store(store),
-    )
+    from .progress import Progress
+
+    bar = Progress()  # a bar on a terminal; else one line with the time left when a part is long
+    try:
+        document = run(
+            config, train_steps=train_steps, small=pair[0], big=pair[1], draws=draws,
+            batch_sizes=parse_int_list(batch_sizes, "--batch-sizes") if study else None,  # "" is an error, not "no study"
+            target=target, lrs=parse_float_list(lrs, "--lrs") if lrs else None, max_steps=max_steps,
+            max_epochs=max_epochs, store=Store(store),
+            on_progress=lambda part, done, total, unit: bar(f"noise-scale, {part}", done, total, unit))
+    finally:
+        bar.close()
     _finish(document, as_json, lr)
 
 

@@ -24,7 +24,8 @@ def duration(seconds: float) -> str:
 
 class Progress:
     """``progress(label, step, steps)``: a bar redrawn 10x a second on a terminal; without one, a
-    single line with the estimated time when the run will take longer than ``LONG_RUN_S``."""
+    single line with the estimated time when the run will take longer than ``LONG_RUN_S``.
+    ``unit`` names what is counted where it is not a training step (a draw, a cell)."""
 
     def __init__(self) -> None:
         self.tty = sys.stderr.isatty()
@@ -33,7 +34,7 @@ class Progress:
         self.began: dict[str, tuple[float, int]] = {}
         self.estimated: set[str] = set()
 
-    def __call__(self, label: str, step: int, steps: int) -> None:
+    def __call__(self, label: str, step: int, steps: int, unit: str = "step") -> None:
         now = time.monotonic()
         began, first = self.began.setdefault(label, (now, step))
         elapsed = now - began
@@ -44,7 +45,7 @@ class Progress:
             # the whole run's length decides, not what is left: a 25 s run is long at any step
             if left is not None and elapsed + left > LONG_RUN_S and label not in self.estimated:
                 self.estimated.add(label)
-                sys.stderr.write(f"{label}: step {step:,} of {steps:,}; about {duration(left)} left "
+                sys.stderr.write(f"{label}: {unit} {step:,} of {steps:,}; about {duration(left)} left "
                                  "(Ctrl-C stops it)\n")
             return
         if now - self.last < 0.1 and step != steps:
@@ -52,7 +53,7 @@ class Progress:
         self.last, self.shown = now, True
         done = int(30 * step / steps)
         eta = f", {duration(left)} left" if left is not None else ""
-        sys.stderr.write(f"\r{label}: [{'#' * done}{'.' * (30 - done)}] {step}/{steps} steps{eta}   ")
+        sys.stderr.write(f"\r{label}: [{'#' * done}{'.' * (30 - done)}] {step}/{steps} {unit}s{eta}   ")
         sys.stderr.flush()
 
     def close(self) -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from ..core.errors import ConfigError, Problems
 from ..core.limits import MAX_STEPS, check_count
@@ -97,8 +97,14 @@ def fit(points: list[dict[str, Any]]) -> dict[str, Any] | None:
     return {"s_min": s_min, "e_min": s_min * b_noise, "b_crit": b_noise, "points": len(points)}
 
 
-def run_study(config, args: dict[str, Any], *, store: Store, folder: Path) -> dict[str, Any]:
-    """Run the grid as a sweep; steps to target per batch size at its best lr; the fit; figures."""
+def run_study(config, args: dict[str, Any], *, store: Store, folder: Path, sweep_id: str, study_run: str,
+              progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """Run the grid as a sweep; steps to target per batch size at its best lr; the fit; figures.
+
+    The sweep is recorded under ``sweep_id``, which the study's own row (``study_run``) names from
+    its start, and is marked as that study's grid: `sweep --resume` refuses it (a part of the grid
+    is no study). Ctrl-C in the sweep stops the study (KeyboardInterrupt): no fit of a partial grid.
+    """
     from ..sweep import SweepSpec, run_sweep
 
     base = {k: v for k, v in config.to_dict().items()
@@ -107,8 +113,10 @@ def run_study(config, args: dict[str, Any], *, store: Store, folder: Path) -> di
     base |= {k: v for k, v in asdict(config.optimizer).items() if k != "name" and v not in (None, False)}
     base |= {"optimizer": config.optimizer.name, "epochs": args["max_epochs"], "max_steps": args["max_steps"]}
     spec = SweepSpec("mnist", {"batch_size": list(args["batch_sizes"]), "lr": list(args["lrs"])},
-                     base=base, executor="vectorized")
-    sweep = run_sweep(spec, store=store)
+                     base=base, executor="vectorized", study="noise-scale", study_run=study_run)
+    sweep = run_sweep(spec, store=store, sweep_id=sweep_id, progress=progress)
+    if sweep["status"] != "completed":  # the vectorized executor in this process: only Ctrl-C
+        raise KeyboardInterrupt
     records = store.get_many([c["run_id"] for c in sweep["cells"]])
     best: dict[int, dict[str, Any]] = {}
     for record in records:

@@ -41,8 +41,10 @@ def check(train_steps: int | None, small: int, big: int, draws: int, n: int) -> 
     problems.raise_if_any(ConfigError)
 
 
-def measure(net, x, y, loss: str, *, small: int, big: int, draws: int, generator) -> dict[str, Any]:
-    """B_simple, tr(Sigma) and |G|^2 of ``net`` on (x, y), exact and two-batch; their seconds."""
+def measure(net, x, y, loss: str, *, small: int, big: int, draws: int, generator,
+            on_draw=None) -> dict[str, Any]:
+    """B_simple, tr(Sigma) and |G|^2 of ``net`` on (x, y), exact and two-batch; their seconds.
+    ``on_draw(done, draws)`` after each two-batch draw."""
     import time
 
     from ..theory import noise
@@ -55,7 +57,8 @@ def measure(net, x, y, loss: str, *, small: int, big: int, draws: int, generator
     from ..core.threads import one_thread
 
     with one_thread():  # small draws: 8-34x faster on shared cores (benchmarks/threads.py)
-        estimate = noise.two_batch(batch_gradient(net, x, y, loss), int(x.shape[0]), small, big, draws, generator)
+        estimate = noise.two_batch(batch_gradient(net, x, y, loss), int(x.shape[0]), small, big, draws, generator,
+                                   on_draw)
     return {
         "b_simple_exact": exact.b_simple, "b_simple_two_batch": estimate.b_simple,
         "trace_sigma": exact.trace_sigma, "grad_norm_sq": exact.grad_norm_sq,
@@ -79,9 +82,10 @@ def run(config: MnistConfig, *, train_steps: int | None = None, small: int = TWO
         big: int = TWO_BATCH[1], draws: int = TWO_BATCH_DRAWS, batch_sizes: list[int] | None = None,
         target: float | None = None, lrs: list[float] | None = None, max_steps: int | None = None,
         max_epochs: int | None = None, store: Store | None = None, record: bool = True,
-        data=None) -> dict[str, Any]:
+        data=None, on_progress=None) -> dict[str, Any]:
     """Measure at initialisation, train ``train_steps`` (default one epoch at ``config``'s batch
-    size), measure again; with ``batch_sizes``, the steps-to-target study (``batch_study``)."""
+    size), measure again; with ``batch_sizes``, the steps-to-target study (``batch_study``).
+    ``on_progress(part, done, total, unit)`` as each part goes (the CLI's estimate of time left)."""
     import torch
 
     from .. import optim
@@ -114,19 +118,29 @@ def run(config: MnistConfig, *, train_steps: int | None = None, small: int = TWO
     estimator_rng = torch.Generator().manual_seed(config.seed + 1)  # the two-batch draws' own stream
     sizes = dict(small=small, big=big, draws=draws, generator=estimator_rng)
     # recorded from the start and after each part: a killed study shows `interrupted` with them
+    metrics = {"data": data.describe() | {"train": n}, "batch_size": batch_size, "lr": config.lr}
+    # the study's sweep id is chosen now and recorded from the start: a killed study names its grid,
+    # and the count of cells it had finished (``study_cells``)
+    sweep_id = "s" + new_run_id() if batch_sizes else None
+    if sweep_id:
+        metrics |= {"sweep_id": sweep_id, "target": study_args["target"], "study_settings": study_args}
     recorder = Recorder(store, RunRecord(id=run_id, command="noise-scale", status="running", config=config.to_dict(),
-                                         metrics={"data": data.describe() | {"train": n}, "batch_size": batch_size,
-                                                  "lr": config.lr}), enabled=record)
+                                         metrics=metrics), enabled=record)
     recorder.begin()
     with recorder.interruptible():
-        init = measure(net, x, y, config.loss, **sizes)
+        init = measure(net, x, y, config.loss, **sizes, on_draw=_part(on_progress, "two-batch draws at init", "draw"))
         recorder.update(metrics={"init": init}, force=True)
         problem = Classifier(net, x, y, config.loss)
         optimizer = optim.create(config.optimizer.name, problem.parameters(), lr=config.lr,
                                  **config.optimizer.hyperparameters())
-        loop = training_loop.run(problem, optimizer, batch_size=batch_size, steps=train_steps, generator=generator)
+        training = _part(on_progress, "training", "step")
+        loop = training_loop.run(problem, optimizer, batch_size=batch_size, steps=train_steps, generator=generator,
+                                 before_update=training and (lambda step, _loss: training(step + 1, train_steps)))
         recorder.update(curves={"train_loss": loop.step_losses}, force=True)
-        trained = measure(net, x, y, config.loss, **sizes) | {"step": loop.steps_done, "status": loop.status}
+        trained = measure(net, x, y, config.loss, **sizes, on_draw=_part(on_progress, "two-batch draws after training",
+                                                                        "draw")) | {"step": loop.steps_done, "status": loop.status}
+        b = trained["b_simple_exact"]  # the key metric from here: `sgdlab runs` shows it for a killed study too
+        recorder.record.key_metric_name, recorder.record.key_metric = "b_simple_trained", b if math.isfinite(b) else None
         recorder.update(metrics={"trained": trained}, force=True)
 
     document: dict[str, Any] = {
@@ -136,11 +150,24 @@ def run(config: MnistConfig, *, train_steps: int | None = None, small: int = TWO
         "config": config.to_dict(), "figures": [],
     }
     if batch_sizes:
+        study_cells = _part(on_progress, "study", "cell")
+
+        def cells(done: int, total: int) -> None:  # once per stacked group: a write per group is cheap
+            recorder.update(metrics={"study_cells": {"finished": done, "total": total}}, force=True)
+            if study_cells:
+                study_cells(done, total)
+
         with recorder.interruptible():
-            document.update(batch_study.run_study(config, study_args, store=store, folder=folder))
+            document.update(batch_study.run_study(config, study_args, store=store, folder=folder, sweep_id=sweep_id,
+                                                  study_run=run_id, progress=cells))
     if record:
         store.save(to_record(document))
     return document
+
+
+def _part(on_progress, part: str, unit: str):
+    """``on_progress`` for one part of the run, as ``(done, total)``; None without one."""
+    return None if on_progress is None else (lambda done, total: on_progress(part, done, total, unit))
 
 
 def to_record(doc: dict[str, Any]) -> RunRecord:

@@ -43,6 +43,11 @@ class SweepSpec:
     workers: int | None = None  # processes for the process executor (default: CPU count)
     address: str | None = None  # ray: the cluster to join (None: $RAY_ADDRESS, else a local Ray)
     target: float | None = None  # a loss to reach: "steps to target" in the summary
+    # A grid run by a study (``noise-scale --batch-sizes``): the study's command and run id. The
+    # study's result needs every cell and its own measurements, so such a grid is redone by its
+    # study, never finished alone by `sweep --resume`.
+    study: str | None = None
+    study_run: str | None = None
 
     def validate(self, yes: bool = False) -> None:
         from ..core.config import type_problems

@@ -35,6 +35,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from ..core.errors import ClusterError, ConfigError, SgdlabError
+from . import ray_reaper
 from .executors import Plan, Records, compute
 
 INSTALL = "the ray executor needs Ray, an optional extra: pip install 'sgdlab[ray]'"
@@ -46,11 +47,19 @@ CELLS_PER_TASK: int | None = None  # None: the rule in ``units``; benchmarks/swe
 
 
 def require_ray() -> None:
-    """Raise the one-line install hint (a ConfigError: exit 2) when Ray cannot be imported."""
+    """Raise the one-line install hint (a ConfigError: exit 2) when Ray is not installed.
+
+    Found, not imported: Ray reads its settings from the environment when it is imported, and
+    ``connect`` sets those of a private Ray first (imported here, they came too late, and the
+    private Ray advertised the machine's routable address instead of loopback)."""
+    import importlib.util
+
     try:
-        import ray  # noqa: F401
-    except ImportError:
-        raise ConfigError(INSTALL) from None
+        found = importlib.util.find_spec("ray") is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        raise ConfigError(INSTALL)
 
 
 CONNECT_TIMEOUT_S = 5.0  # a cluster's head answers a TCP connect in milliseconds; 5 s under load
@@ -123,8 +132,9 @@ def connect(address: str | None, workers: int | None):
     os.environ.setdefault("RAY_CLIENT_RECONNECT_GRACE_PERIOD", str(RAY_GIVE_UP_S))
     address = address or os.environ.get("RAY_ADDRESS") or None
     if address is None:
-        # a private Ray: on the loopback address (Ray otherwise binds the machine's routable
-        # one, and opens its ports to the network), no usage report; read when ray is imported
+        # a private Ray: on 127.0.0.1 (Ray otherwise takes the machine's routable address, and
+        # its GCS and raylet listen on every interface), no usage report; read when ray is
+        # imported, so nothing imports ray before this (``require_ray`` only looks for it)
         os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     import ray
@@ -137,14 +147,58 @@ def connect(address: str | None, workers: int | None):
         return ray, _gcs_address(ray, address), False
     options: dict[str, Any] = {"log_to_driver": False, "logging_level": "WARNING"}
     if address is None:
+        # Ray 2.60 still starts a minimal API server (usage stats only, no web page) and, from the
+        # raylet, its DashboardAgent and RuntimeEnvAgent: no option leaves those out (README)
         options.update(include_dashboard=False, num_cpus=workers)
     else:
         options["address"] = address
     try:
-        ray.init(**options)
+        if address is None:  # a folder and a token of its own, by which its reaper finds it
+            options["_temp_dir"] = _start_reaper()
+        ray.init(**{k: v for k, v in options.items() if v is not None})
     except (ConnectionError, TimeoutError, RuntimeError, ValueError) as exc:
+        _stop_reaper()
         raise ClusterError(f"cannot join the Ray cluster at {address}: {_first_line(exc)}") from None
+    except BaseException:
+        _stop_reaper()
+        raise
+    finally:
+        os.environ.pop(ray_reaper.ENV, None)  # only the cluster's processes inherit it
     return ray, _gcs_address(ray, address), True
+
+
+_REAPER: Any = None  # the reaper of the local Ray this process started (``ray_reaper``)
+
+
+def _start_reaper() -> str | None:
+    """Start ``ray_reaper`` for the local Ray about to start (Linux: it reads /proc); the
+    cluster's private folder, or None (Ray's default) where there is no reaper."""
+    global _REAPER
+    if not os.path.isdir("/proc/self") or _REAPER is not None:
+        return None
+    import secrets
+    import subprocess
+    import tempfile
+
+    token = secrets.token_hex(16)
+    # short and in /tmp: Ray's socket paths under it must fit in 107 bytes
+    folder = tempfile.mkdtemp(prefix="sgdlab-ray-", dir="/tmp" if os.path.isdir("/tmp") else None)
+    _REAPER = subprocess.Popen(  # stdin: the pipe whose end tells it that this process ended
+        [sys.executable, "-I", ray_reaper.__file__, token, folder, str(os.getpid())], stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    os.environ[ray_reaper.ENV] = token
+    return folder
+
+
+def _stop_reaper(timeout: float = 10.0) -> None:
+    """After ``ray.shutdown``: the reaper ends whatever of the cluster is left, then exits."""
+    global _REAPER
+    reaper, _REAPER = _REAPER, None
+    if reaper is None:
+        return
+    reaper.stdin.close()
+    with contextlib.suppress(Exception):
+        reaper.wait(timeout=timeout)
 
 
 def _gcs_address(ray, address: str | None) -> str | None:
@@ -227,6 +281,7 @@ def _run(plan: Plan) -> Records:
                 ray.cancel(ref, force=True)
         if owned:
             ray.shutdown()
+            _stop_reaper()
 
 
 def _records(ray, ref) -> list:

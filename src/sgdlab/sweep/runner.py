@@ -29,8 +29,12 @@ def run_sweep(
     resume: str | None = None,
     yes: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    sweep_id: str | None = None,
 ) -> dict[str, Any]:
     """Run ``spec`` (or finish sweep ``resume``); returns the sweep document.
+
+    ``sweep_id``: the id to record a new sweep under (a study that records it before the sweep
+    starts, so that a killed study names its sweep); by default a new one.
 
     Executors (``executors.py``) compute; this function, the driver, stores every unit's
     records as they arrive and calls ``progress(cells finished, cells in the grid)`` after each.
@@ -40,6 +44,8 @@ def run_sweep(
     """
     store = store or Store()
     if resume is not None:
+        if sweep_id is not None and sweep_id != resume:
+            raise ConfigError(f"a resumed sweep keeps its id {resume}; got another, {sweep_id}")
         saved = store.sweep(resume)
         if saved is None:
             raise ConfigError(f"no sweep {resume!r} in {store.path}; `sgdlab runs` lists the sweeps' runs")
@@ -47,6 +53,10 @@ def run_sweep(
             raise ConfigError(f"{resume} is a {saved['spec'].get('study') or saved['problem']} study, not a "
                               "grid sweep: `sweep --resume` finishes sweeps made by `sgdlab sweep` only")
         stored_spec = SweepSpec.from_dict(saved["spec"])
+        if stored_spec.study:  # the grid of a study: its fit and measurements are the study's
+            raise ConfigError(f"{resume} is the grid of the {stored_spec.study} study {stored_spec.study_run} "
+                              f"(`sgdlab runs show {stored_spec.study_run}`): `sweep --resume` finishes sweeps "
+                              f"made by `sgdlab sweep` only; run `sgdlab {stored_spec.study}` again to redo it")
         if spec is not None:  # a resumed sweep keeps its grid; only how it runs may change
             stored_spec.executor, stored_spec.workers = spec.executor, spec.workers
             stored_spec.address = spec.address
@@ -54,7 +64,7 @@ def run_sweep(
     elif spec is None:
         raise ConfigError("nothing to run: give a sweep spec or --resume SWEEP_ID")
     else:
-        sweep_id = "s" + new_run_id()
+        sweep_id = sweep_id or "s" + new_run_id()
     spec.validate(yes=yes)
     if spec.executor == "ray":
         from .ray_executor import require_ray

@@ -142,20 +142,24 @@ def from_norms(small: int, big: int, small_sq: float, big_sq: float) -> tuple[fl
 
 
 def two_batch(batch_gradient: Callable[[torch.Tensor], torch.Tensor], n: int, small: int, big: int,
-              draws: int, generator: torch.Generator) -> NoiseScale:
+              draws: int, generator: torch.Generator,
+              on_draw: Callable[[int, int], None] | None = None) -> NoiseScale:
     """McCandlish's two-batch estimator, as in their data-parallel setting: each draw takes ``big``
     examples (with replacement), splits them into big / small batches of ``small`` (one per
     "device"), and uses every small batch's gradient and their mean, the big batch's gradient.
     ``batch_gradient(index)``: the flat gradient of the mean loss over rows ``index`` (a LongTensor).
+    ``on_draw(draws done, draws)`` after each draw (the CLI's progress).
     """
     if not 1 <= small < big or big % small:
         raise ValueError(f"need 1 <= small < big with big a multiple of small, got {small}, {big}")
     devices = big // small
     small_sq = big_sq = 0.0
-    for _ in range(draws):
+    for done in range(1, draws + 1):
         index = torch.randint(0, n, (big,), generator=generator)
         grads = [batch_gradient(part).to(torch.float64) for part in index.split(small)]
         small_sq += sum(float(g.square().sum()) for g in grads) / (devices * draws)
         big_sq += float((sum(grads) / devices).square().sum()) / draws
+        if on_draw is not None:
+            on_draw(done, draws)
     grad_norm_sq, trace_sigma = from_norms(small, big, small_sq, big_sq)
     return NoiseScale(ratio(trace_sigma, grad_norm_sq), trace_sigma, grad_norm_sq, "two-batch", draws * big)
