@@ -53,11 +53,14 @@ def test_report_embeds_no_file_from_outside_the_store(cli, tmp_path):
 
 
 def test_figures_are_found_from_any_working_folder(cli, tmp_path, monkeypatch):
-    doc = cli.json("linreg", "--steps", "3")
+    # the store given as a relative path, as a user types it (the finding: figure paths were
+    # stored relative to the working folder, so from anywhere else every figure was "missing")
+    monkeypatch.chdir(tmp_path)
+    doc = cli.json("linreg", "--steps", "3", "--store", "here/runs.db")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
-    cli.json("report", doc["run_id"], "--out", "r.html")
+    cli.json("report", doc["run_id"], "--store", tmp_path / "here" / "runs.db", "--out", "r.html")
     page = (elsewhere / "r.html").read_text()
     assert "is missing" not in page and page.count("data:image/png;base64,") == 1 + 4
 
