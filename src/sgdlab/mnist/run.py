@@ -104,13 +104,12 @@ def run(
     # data parallel: this rank's shard of each batch, averaged across ranks (or N emulated ranks)
     sharded = parallel.problem(place, config, net, loss_function(config.loss), x, y)
     problem = sharded or Classifier(net, x, y, config.loss)
-    optimizer = optim.create(
-        config.optimizer.name, problem.parameters(), lr=config.lr,
-        **config.optimizer.hyperparameters(),
-    )
-    optimizer = parallel.wrap_optimizer(sharded, optimizer)  # local SGD: a periodic average
+    rule = optim.create(config.optimizer.name, problem.parameters(), lr=config.lr,
+                        **config.optimizer.hyperparameters())
+    optimizer = parallel.wrap_optimizer(sharded, rule)  # local SGD: a periodic average
     # theory: the sharpness at initialisation (the bound 2 / lambda_max), along training on request
-    curvature = Curvature(config, net, x, y) if config.bound or config.sharpness_every else None
+    # (under Adam/RMSprop the curve is lambda_1(P^-1 H), P read from this optimizer's state)
+    curvature = Curvature(config, net, x, y, rule) if config.bound or config.sharpness_every else None
     if curvature is not None and payload is None:
         curvature.measure(0)
     noise = NoiseCurve(net, x, y, config.loss) if config.noise_every else None
@@ -156,7 +155,7 @@ def run(
         return {"epochs": [dict(e) for e in epochs], "batch_losses": list(batch_losses),
                 "step_times": torch.tensor(step_times, dtype=torch.float64),
                 "train_seconds": time.perf_counter() - clock["start"] - clock["eval"],
-                "sharpness": [] if curvature is None else [dict(p) for p in curvature.curve],
+                **({} if curvature is None else curvature.state()),
                 "noise_scale": [] if noise is None else [dict(p) for p in noise.curve]}
 
     checkpoints = track.checkpointer(params=problem.parameters(), optimizer=optimizer,
@@ -170,9 +169,7 @@ def run(
         step_times.extend(saved["step_times"].tolist())
         clock["start"] = time.perf_counter() - saved["train_seconds"]
         if curvature is not None:
-            curvature.curve.extend(saved.get("sharpness") or [])
-            if not curvature.curve:  # a checkpoint from before the sharpness was asked for
-                curvature.measure(0)
+            curvature.restore(saved)
         if noise is not None:
             noise.curve.extend(saved.get("noise_scale") or [])
             if not noise.curve:
@@ -201,6 +198,7 @@ def finish(config, data, loop, epochs, step_times, n, n_test, device, *, store, 
            sweep_cell=None, run_id=None, curvature: Curvature | None = None,
            noise: NoiseCurve | None = None, parallel=None):
     """Assemble the result document, draw the figures, record the run."""
+    from ..theory import tracked
     from . import figures
 
     result = assemble(config, data, loop, epochs, step_times, n, n_test, device, run_id)
@@ -214,8 +212,7 @@ def finish(config, data, loop, epochs, step_times, n, n_test, device, *, store, 
         folder = run_folder(store, result["run_id"], config.out)
         result["figures"] = figures.draw_runs([result], folder)
         if "sharpness" in result:
-            result["figures"].append(figures.draw_sharpness(
-                {f"lr {config.lr:g}": (result["sharpness"], config.lr)}, folder / "sharpness.png"))
+            result["figures"].append(tracked.draw(result, f"lr {config.lr:g}", folder / "sharpness.png"))
         if "noise_scale" in result:
             from .noise_curve import draw
 
@@ -259,10 +256,17 @@ def assemble(config, data, loop, epochs, step_times, n, n_test, device, run_id=N
     return result
 
 
+# what the record keeps of the theory besides lr_bound: the bound's rule, and along training which
+# sharpness was tracked (lambda_1(H) or lambda_1(P^-1 H)) against which threshold
+THEORY_KEYS = ("lr_bound_rule", "sharpness_images", "sharpness_kind", "sharpness_threshold",
+               "sharpness_threshold_label", "sharpness_threshold_rule")
+
+
 def to_record(result: dict[str, Any], sweep_id: str | None = None,
               sweep_cell: dict[str, Any] | None = None) -> RunRecord:
     metrics = {k: result[k] for k in ("batch_size", "data", "device", "epochs", "steps", "seconds",
                                       "test_accuracy", "lr_bound", "sharpness_init")}
+    metrics.update({k: result[k] for k in THEORY_KEYS if k in result})
     if "divergence" in result:
         metrics["divergence"] = result["divergence"]
     metrics.update({k: result[k] for k in DISTRIBUTED_KEYS if k in result})
