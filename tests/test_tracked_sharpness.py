@@ -160,3 +160,26 @@ def test_train_file_with_adam_tracks_the_preconditioned_sharpness(cli, tmp_path)
     record = cli.json("runs", "show", doc["run_id"])["metrics"]
     assert record["sharpness_kind"] == "preconditioned" and record["lr_bound_rule"].startswith("none: adam")
     assert json.dumps(record["sharpness_threshold"]) == json.dumps(doc["sharpness_threshold"])
+
+
+def test_every_lr_bound_is_recorded_with_its_rule(cli, tmp_path):
+    """`sgdlab runs show ID` and the page's run view (/api/runs/ID) keep lr_bound_rule beside
+    lr_bound for every problem that has one."""
+    from fastapi.testclient import TestClient
+
+    from sgdlab.serve.app import create_app
+
+    store = tmp_path / "runs.db"
+    docs = [cli.json("linreg", "--epochs", "2", "--no-plots", "--store", store),
+            cli.json("logreg", "--epochs", "2", "--no-plots", "--store", store),
+            cli.json("mnist", "--optimizer", "sgd", "--momentum", "0.5", "--max-steps", "2", "--limit-train", "100",
+                     "--hidden", "2", "--sharpness-subset", "100", "--no-plots", "--store", store)]
+    rules = ["gd: 2/lambda_max (plain gradient descent)"] * 2 + [
+        "heavy-ball: 2(1+beta)/lambda_max with beta = 0.5 (PyTorch's momentum)"]
+    with TestClient(create_app(store), base_url="http://127.0.0.1") as client:
+        for doc, rule in zip(docs, rules):
+            assert doc["lr_bound_rule"] == rule
+            shown = cli.json("runs", "show", doc["run_id"], "--store", store)["metrics"]
+            assert (shown["lr_bound"], shown["lr_bound_rule"]) == (doc["lr_bound"], rule)
+            page = client.get(f"/api/runs/{doc['run_id']}").json()["metrics"]
+            assert (page["lr_bound"], page["lr_bound_rule"]) == (doc["lr_bound"], rule)
