@@ -66,26 +66,13 @@ def t(text: str, lang: str) -> str:
 
 
 def choose_lang(query_lang: str | None, accept_language: str | None) -> tuple[str, bool]:
-    """(language, whether the address named it). ``Accept-Language`` is read by quality, the
-    first zh-* or en-* tag winning."""
+    """(language, whether the address named it): ``?lang=`` when it is one we speak, else
+    ``Accept-Language`` through ``i18n.language_from_header`` (one rule for pages and JSON)."""
+    from .. import i18n
+
     if query_lang in LANGS:
         return query_lang, True
-    tags = []
-    for i, part in enumerate((accept_language or "").split(",")):
-        tag, _, params = part.strip().partition(";")
-        q = 1.0
-        for param in params.split(";"):
-            key, _, value = param.strip().partition("=")
-            if key == "q":
-                try:
-                    q = float(value)
-                except ValueError:
-                    q = 0.0
-        tags.append((-q, i, tag.strip().lower()))
-    for q, _, tag in sorted(tags):
-        if q < 0 and tag.split("-")[0] in LANGS:
-            return tag.split("-")[0], False
-    return "en", False
+    return i18n.language_from_header(accept_language), False
 
 
 @lru_cache(maxsize=None)
