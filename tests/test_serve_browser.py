@@ -311,11 +311,20 @@ def test_train_live_queue_stop_and_land_in_the_store(page, lab):
     driver.get(lab["url"] + "train")
     wait(driver, lambda d: d.find_elements(By.ID, "opt-lr"), "the form")
     Select(driver.find_element(By.ID, "problem")).select_by_value("mnist")
-    fill(driver, {"batch_size": 1, "epochs": 3, "plots": False})  # 12,000 steps: long enough to watch
+    # 12 epochs of 1,000 updates: long enough to watch, an epoch's test accuracy every 1,000 steps
+    fill(driver, {"batch_size": 1, "epochs": 12, "limit_train": 1000, "plots": False})
     driver.find_element(By.ID, "start").click()
     wait(driver, lambda d: live(d)[0] >= 10 and live(d)[1] == "running", "at least 10 points streamed")
     first = live(driver)[0]
     wait(driver, lambda d: live(d)[0] > first + 10, "the curve grows while it trains")
+    # each epoch's test accuracy joins the live curve as it comes, not once the run ends
+    wait(driver, lambda d: js(d, "return Number(document.body.dataset.liveEpochs || 0)") >= 1,
+         "epoch 1's test accuracy drawn")
+    name, xs, ys, axis = js(driver, "const t = document.getElementById('live').data.slice(-1)[0]; "
+                                    "return [t.name, t.x, t.y, t.yaxis]")
+    assert live(driver)[1] == "running" and name == "test accuracy" and axis == "y2"
+    assert xs[:1] == [1000] and all(0 <= y <= 1 for y in ys)  # at the step epoch 1 ended
+    shot(driver, "train-live-accuracy")
     long_id = int(js(driver, "return following.id"))
     Select(driver.find_element(By.ID, "problem")).select_by_value("mnist")
     fill(driver, {"batch_size": 10, "epochs": 1, "limit_train": 1000, "limit_test": 200})

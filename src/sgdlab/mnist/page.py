@@ -47,4 +47,4 @@ def build(options: MnistOptions):
     return config
 
 
-PAGE = PageHook(MnistOptions, build, "Queue an MLP run on mnist-5k")
+PAGE = PageHook(MnistOptions, build, "Queue an MLP run on mnist-5k", on_epoch=True)  # accuracy live

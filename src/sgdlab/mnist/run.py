@@ -53,6 +53,7 @@ def run(
     data=None,
     on_progress: Callable[[int, int], None] | None = None,
     on_loss: Callable[[int, float], None] | None = None,
+    on_epoch: Callable[[int, dict[str, Any]], None] | None = None,
     run_id: str | None = None,
     resume: bool = False,
 ) -> dict[str, Any]:
@@ -63,7 +64,8 @@ def run(
     ``resume=True`` continues run ``run_id`` from its last checkpoint, bit for bit on the CPU.
     ``on_progress(step, steps)`` and ``on_loss(step, batch loss)`` (step counted from 1) run
     before each update; either may raise ``core.loop.StopTraining`` to end the run early
-    (status ``stopped``, recorded with what it did)."""
+    (status ``stopped``, recorded with what it did). ``on_epoch(epoch, metrics)`` runs after each
+    epoch's evaluation: its entry of ``epochs`` (test accuracy...) and ``step``, the updates so far."""
     import torch
 
     from .. import optim
@@ -150,6 +152,8 @@ def run(
         })
         batch_losses.clear()
         clock["eval"] += time.perf_counter() - began
+        if on_epoch is not None:  # the page's live accuracy
+            on_epoch(epoch, dict(epochs[-1], step=len(step_times)))
 
     def extra() -> dict[str, Any]:  # what a checkpoint keeps besides the loop's own state
         return {"epochs": [dict(e) for e in epochs], "batch_losses": list(batch_losses),
