@@ -50,3 +50,4 @@ class PageHook:
     # that epoch's entry of the result's ``epochs``, with ``step``, the updates made so far);
     # the page then draws them live (test accuracy per epoch)
     on_epoch: bool = False
+    summaries: tuple[tuple[str, str], ...] = ()  # (lang, summary) in other languages, for /docs

@@ -23,6 +23,9 @@ from .. import __version__
 
 STATIC = Path(__file__).parent / "static"
 PLOTLY = "vendor/plotly-cartesian-4.1.1.min.js"
+# Plotly's own zh-CN dictionary (its toolbar's buttons, dates), from the same release; it calls
+# Plotly.register itself, and common.js's plotConfig then asks for locale "zh-CN" on zh pages
+PLOTLY_LOCALES = {"zh": "vendor/plotly-locale-zh-cn-4.1.1.js"}
 LANGS = {"en": "en", "zh": "zh-CN"}  # ours -> the html lang attribute
 
 # route -> (body file and script name, title, plots?); each script reads its own query string
@@ -111,6 +114,7 @@ def render(route: str, lang: str = "en", named: bool = False, query: tuple = ())
     other = "zh" if lang == "en" else "en"
     switch = urlencode([(k, v) for k, v in query if k != "lang"] + [("lang", other)])
     scripts = ([version(PLOTLY)] if plots else []) + [version("js/common.js")]
+    scripts[1:1] = [version(PLOTLY_LOCALES[lang])] if plots and lang in PLOTLY_LOCALES else []
     scripts += [catalog_version(lang)] if lang != "en" else []
     scripts += [version(f"js/{name}.js")]
     head = HEAD.format(
