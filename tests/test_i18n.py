@@ -26,9 +26,16 @@ def test_both_catalogs_have_every_key_with_the_same_fields():
 @pytest.mark.parametrize("header,lang", [
     ("zh-CN,zh;q=0.9,en;q=0.8", "zh"), ("en-US,en;q=0.9,zh-CN;q=0.8", "en"), ("fr-FR, zh-TW;q=0.5", "zh"),
     ("en;q=0.2, zh;q=0.7", "zh"), ("", "en"), (None, "en"), ("de-DE", "en"), ("zh;q=bad", "zh"),
+    ("zh;q=0, en", "en"), ("zh;q=0", "en"), ("english, zh", "zh"), ("ZH-hk;Q=0.4, fr", "zh"),
+    ("en;q=0.5, zh;q=0.5", "en"),  # a tie: the first named wins
 ])
 def test_accept_language(header, lang):
+    from sgdlab.serve import pages
+
     assert i18n.language_from_header(header) == lang
+    # the pages choose with the same function: one rule for the page and the playground's JSON
+    assert pages.choose_lang(None, header) == (lang, False)
+    assert pages.choose_lang("zh", header) == ("zh", True)
 
 
 def test_lang_from_the_environment():

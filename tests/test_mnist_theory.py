@@ -60,7 +60,7 @@ def test_human_output_and_the_sharpness_curve(cli, tmp_path):
     out = result.stdout
     assert "sharpness at initialisation (top Hessian eigenvalue, first 200 training images): " in out
     assert "largest stable learning rate (full batch, 2 / lambda_max): " in out and "lr 0.01 is below it" in out
-    assert "sharpness after 3 updates: " in out and "(2 / lr = 200)" in out
+    assert "sharpness after 3 updates: " in out and "(2/lr = 200)" in out
     assert (tmp_path / "figs" / "sharpness.png").stat().st_size > 1000
     doc = cli.json("mnist", "--limit-train", "200", "--limit-test", "50", "--hidden", "16", "--batch-size", "50",
                    "--epochs", "2", "--sharpness-every", "3", "--no-plots")

@@ -192,3 +192,33 @@ def test_the_event_stream_carries_every_point_then_ends(client):
     resumed = client.get(f"/api/jobs/{job['id']}/events", headers={"Last-Event-ID": "30"})
     tail = [json.loads(line[6:]) for line in resumed.text.splitlines() if line.startswith("data: ")]
     assert [p[0] for p in tail[0]["points"]] == list(range(31, 41))  # a reconnect gets only the rest
+
+
+def test_a_running_mnist_job_shows_each_epochs_test_accuracy_before_it_ends(client):
+    """The page's live curve gets test accuracy per epoch while the run goes on (on_epoch), in
+    the job's state and in its event stream; they equal what the run records."""
+    job = client.post("/api/jobs/mnist", json={"batch_size": 10, "limit_train": 1000, "limit_test": 100,
+                                               "hidden": "16", "epochs": 100, "plots": False}).json()
+    running = wait_for(client, job["id"], lambda j: len(j["epochs"]) >= 2 or finished(j))
+    assert running["status"] == "running", running["status"]  # 100 epochs of 100 updates: far from done
+    first = running["epochs"][0]
+    assert first["epoch"] == 1 and first["step"] == 100 and 0 <= first["test_accuracy"] <= 1
+    seen = None
+    with client.stream("GET", f"/api/jobs/{job['id']}/events", params={"since": 10**9}) as stream:
+        for line in stream.iter_lines():
+            if line.startswith("data: "):
+                doc = json.loads(line[6:])
+                if len(doc["epochs"]) >= 3 and doc["status"] == "running":
+                    seen = doc
+                    break
+    assert seen is not None and [e["epoch"] for e in seen["epochs"][:3]] == [1, 2, 3]
+    client.post(f"/api/jobs/{job['id']}/stop", json={})
+    stopped = wait_for(client, job["id"], finished)
+    assert stopped["status"] == "stopped"
+    recorded = Store().get(stopped["run_id"]).metrics["epochs"]
+    assert len(stopped["epochs"]) == len(recorded) >= 3
+    for live, kept in zip(stopped["epochs"], recorded):  # the same numbers, not recomputed
+        assert live["test_accuracy"] == kept["test_accuracy"] and live["test_loss"] == kept["test_loss"]
+    # linreg's page hook has no per-epoch metrics: its jobs carry an empty list
+    line = client.post("/api/jobs/linreg", json={"steps": 5, "plots": False}).json()
+    assert wait_for(client, line["id"], finished)["epochs"] == []

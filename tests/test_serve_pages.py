@@ -145,3 +145,40 @@ def test_a_run_is_labelled_by_its_hyperparameters(command, config, expected):
     from sgdlab.serve.runs import label
 
     assert label(command, config) == expected
+
+
+def test_zh_pages_that_plot_load_plotlys_own_zh_cn_locale(client):
+    import hashlib
+
+    def scripts(route):
+        return re.findall(r'<script src="/static/([^"?]+)', client.get(route).text)
+
+    plotly, locale = pages.PLOTLY, pages.PLOTLY_LOCALES["zh"]
+    assert scripts("/?lang=zh")[:3] == [plotly, locale, "js/common.js"]  # after Plotly: it registers itself
+    assert locale not in scripts("/") and locale not in scripts("/runs?lang=zh")  # en; a page without plots
+    text = (STATIC / locale).read_text(encoding="utf-8")
+    assert 'name:"zh-CN"' in text and "Plotly.register(locale)" in text
+    digest = hashlib.sha256((STATIC / locale).read_bytes()).hexdigest()
+    assert digest in (STATIC / "vendor" / "README.md").read_text()  # unmodified, as recorded
+    assert 'locale: sg.lang === "zh" ? "zh-CN" : "en"' in (STATIC / "js" / "common.js").read_text()
+
+
+def test_docs_and_the_openapi_document_in_chinese(client):
+    cjk = re.compile(r"[\u4e00-\u9fff]")
+    english = client.get("/openapi.json").json()
+    chinese = client.get("/openapi.json?lang=zh").json()
+    assert client.get("/openapi.json", headers={"Accept-Language": "zh-CN"}).json() == chinese
+    assert english["paths"].keys() == chinese["paths"].keys()
+    assert english["components"] == chinese["components"]  # the models' fields stay English
+    assert not cjk.search(json.dumps(english, ensure_ascii=False))
+    assert cjk.search(chinese["info"]["description"])
+    for path, operations in chinese["paths"].items():
+        for method, operation in operations.items():
+            for key in ("summary", "description"):
+                if key in operation:  # every word we wrote, translated (the page hooks' too)
+                    assert cjk.search(operation[key]), (path, method, key)
+                    assert operation[key] != english["paths"][path][method][key]
+    page = client.get("/docs?lang=zh")
+    assert page.headers["content-language"] == "zh" and '<html lang="zh-CN">' in page.text
+    assert "'/openapi.json?lang=zh'" in page.text and "<title>sgdlab API 文档</title>" in page.text
+    assert "/openapi.json?lang" not in client.get("/docs").text

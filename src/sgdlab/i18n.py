@@ -137,20 +137,26 @@ def language(value: str | None) -> str:
 
 
 def language_from_header(header: str | None) -> str:
-    """The preferred of en/zh in an ``Accept-Language`` header (by q-value, then order)."""
-    best, best_q = "en", -1.0
-    for part in (header or "").split(","):
+    """The preferred of en/zh in an ``Accept-Language`` header: tags by q-value (highest first),
+    then by their order; the first whose primary subtag is en or zh wins ("zh-TW" -> zh). q=0 is
+    "not this one"; a q that is not a number is ignored (the tag counts as q=1). English when no
+    tag names a language we speak. The page (``serve.pages.choose_lang``) and the playground's
+    JSON both use this one function."""
+    tags = []
+    for order, part in enumerate((header or "").split(",")):
         tag, _, params = part.strip().partition(";")
         q = 1.0
-        if params.strip().startswith("q="):
-            try:
-                q = float(params.strip()[2:])
-            except ValueError:
-                q = 0.0
-        tag = tag.strip().lower()
-        if tag and (tag.startswith("zh") or tag.startswith("en")) and q > best_q:
-            best, best_q = language(tag), q
-    return best
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:  # "q=bad": ignored, as if absent
+                    q = 1.0
+        primary = tag.strip().lower().replace("_", "-").split("-")[0]
+        if primary in LANGUAGES and q > 0:
+            tags.append((-q, order, primary))
+    return min(tags)[2] if tags else "en"
 
 
 def language_from_env(environ=None) -> str:

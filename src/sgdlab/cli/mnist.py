@@ -32,7 +32,7 @@ def mnist(
     out: Optional[str] = typer.Option(None, "--out", help="Folder for the figures (default: <store folder>/<run or study id>)", show_default=False),
     no_plots: bool = typer.Option(False, "--no-plots", help="Do not draw figures."),
     no_bound: bool = typer.Option(False, "--no-bound", help="Skip the sharpness at initialisation (lambda_max by Lanczos, well under a second) and its bound 2/lambda_max."),
-    sharpness_every: Optional[int] = typer.Option(None, "--sharpness-every", help="Also measure the sharpness every K updates; draws it against 2/lr.", show_default=False),
+    sharpness_every: Optional[int] = typer.Option(None, "--sharpness-every", help="Also measure the sharpness every K updates; draws it against 2/lr (the rule's own bound over lr; under adam, adamw, rmsprop the preconditioned sharpness lambda_1(P^-1 H) against 38/lr for Adam, 2/lr for RMSprop).", show_default=False),
     sharpness_subset: str = typer.Option("1000", "--sharpness-subset", help="Measure the sharpness on the first N training images, or all."),
     noise_every: Optional[int] = typer.Option(None, "--noise-every", help="Also measure the exact gradient noise scale B_simple over the training set every K updates (per-example norms: about 0.2 s per 4,000 images); draws it against the batch size.", show_default=False),
     sync_every: Optional[int] = typer.Option(None, "--sync-every", help="Read the losses on the host every K updates (default: 1 on CPU, 50 on CUDA); a diverged run still stops at its exact step.", show_default=False),
@@ -151,8 +151,7 @@ def print_bound(r: dict) -> None:
               f"lr {lr:g} is {side} it ({lr / bound:.2g}x)")
     else:
         print(f"largest stable learning rate: {rule}")
-    for point in r.get("sharpness", [])[1:]:
-        print(f"sharpness after {point['step']} updates: {point['value']:.6g} (2 / lr = {2 / lr:.6g})")
+    options.print_tracked(r)
 
 
 def print_mnist(doc: dict) -> None:

@@ -137,3 +137,16 @@ def model_file_config(file: str, hook: str, **options):
         raise ConfigError(f"{file!r}: give the path of a model file (.py) here; without one the "
                           "command studies the built-in MLP")
     return function, config_class.from_source(file, **options)
+
+
+def print_tracked(r: dict) -> None:
+    """The sharpness a run tracked along training (``--sharpness-every``), each point beside its
+    threshold: lambda_1(H) against the rule's bound over lr, or under Adam/RMSprop lambda_1(P^-1 H)
+    against its edge (38/lr for Adam at beta1 0.9)."""
+    what = ("preconditioned sharpness lambda_1(P^-1 H)" if r.get("sharpness_kind") == "preconditioned"
+            else "sharpness")
+    threshold, name = r.get("sharpness_threshold"), r.get("sharpness_threshold_label")
+    beside = "" if threshold is None else f" ({name} = {threshold:.6g})"
+    for point in r.get("sharpness", []):
+        if point["step"] > 0:
+            print(f"{what} after {point['step']} updates: {point['value']:.6g}{beside}")

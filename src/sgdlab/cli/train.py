@@ -112,12 +112,15 @@ def print_train(r: dict) -> None:
         lr, bound = r["config"]["lr"], r["lr_bound"]
         print(f"sharpness at initialisation (top Hessian eigenvalue, first {r['sharpness_rows']} "
               f"training rows): {r['sharpness_init']:.6g}")
+        rule = r.get("lr_bound_rule") or "gd"
+        label = "2 / lambda_max" if rule.startswith("gd") else rule  # the optimizer's own bound
         if bound is not None:
             side = "below" if lr < bound else "above"
-            print(f"largest stable learning rate (full batch, 2 / lambda_max): {bound:.6g}; "
+            print(f"largest stable learning rate (full batch, {label}): {bound:.6g}; "
                   f"lr {lr:g} is {side} it ({lr / bound:.2g}x)")
-    for point in r.get("sharpness", [])[1:]:
-        print(f"sharpness after {point['step']} updates: {point['value']:.6g}")
+        else:
+            print(f"largest stable learning rate: {rule}")
+    options.print_tracked(r)
     if r.get("nproc", 1) > 1:  # data parallel: what the communication cost
         from ..distributed.report import describe
 

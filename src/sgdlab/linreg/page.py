@@ -37,4 +37,5 @@ def build(options: LinregOptions):
     return config
 
 
-PAGE = PageHook(LinregOptions, build, "Queue a linear regression run (tutorial data)")
+PAGE = PageHook(LinregOptions, build, "Queue a linear regression run (tutorial data)",
+                summaries=(("zh", "排队训练一个线性回归（教程的数据）"),))

@@ -15,6 +15,7 @@ from ..core.limits import check_steps
 from ..core.loop import divergence_message
 from ..core.store import RunRecord, Store, new_run_id
 from ..core.tabular import check_representable, initial_parameters, standardize
+from ..optim.bounds import plain_rule
 from . import data as data_mod, figures
 from .config import LinRegConfig
 from .model import LinearRegression, closed_form, stable_lr_bound
@@ -187,6 +188,7 @@ def assemble(config, prep: Prepared, *, init, full_losses, batch_losses, loop, f
         "optimum": {"w": opt_w.tolist(), "b": opt_b, "loss": opt_loss},
         "gap_to_optimum": final_loss - opt_loss,
         "lr_bound": prep.lr_bound,
+        "lr_bound_rule": plain_rule(),  # 2/lambda_max of the (constant) Hessian, whatever the rule
         "seconds": loop.seconds,
         "config": config.to_dict(),
         "figures": [],
@@ -205,7 +207,7 @@ def assemble(config, prep: Prepared, *, init, full_losses, batch_losses, loop, f
 def to_record(result: dict[str, Any], sweep_id: str | None = None,
               sweep_cell: dict[str, Any] | None = None) -> RunRecord:
     metrics = {k: result[k] for k in ("init", "final", "optimum", "gap_to_optimum", "lr_bound",
-                                      "steps", "seconds", "data")}
+                                      "lr_bound_rule", "steps", "seconds", "data")}
     if sweep_cell is not None:
         metrics["sweep_cell"] = sweep_cell
     if "divergence" in result:

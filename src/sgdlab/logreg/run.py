@@ -9,6 +9,7 @@ from ..core.loop import divergence_document, settle
 from ..core.scaffold import Scaffold, record_of
 from ..core.store import RunRecord
 from ..core.tabular import TabularData, initial_parameters
+from ..optim.bounds import plain_rule
 from . import model
 from .config import LogRegConfig
 
@@ -75,13 +76,15 @@ def assemble(config, prep: Prepared, full, batch_losses, loop, final_loss, w, b)
            "steps": loop.steps_done, "final": {"w": w, "b": b, "loss": final_loss, "accuracy": accuracy},
            "optimum": None if opt is None else {"w": opt[0].tolist(), "b": opt[1], "loss": opt[2]},
            "gap_to_optimum": None if opt is None else final_loss - opt[2], "lr_bound": prep.lr_bound,
+           "lr_bound_rule": plain_rule(),  # 2/lambda_max at the start, whatever the update rule
            "seconds": loop.seconds, "config": config.to_dict(), "figures": []}
     doc |= {"divergence": divergence_document(loop, config.lr, prep.lr_bound)} if status == "diverged" else {}
     return doc
 
 
 def to_record(doc: dict[str, Any], sweep_id=None, sweep_cell=None) -> RunRecord:
-    return record_of(doc, sweep_id, sweep_cell, ("final", "optimum", "gap_to_optimum", "lr_bound", "steps", "seconds", "data"))
+    return record_of(doc, sweep_id, sweep_cell, ("final", "optimum", "gap_to_optimum", "lr_bound", "lr_bound_rule",
+                                                 "steps", "seconds", "data"))
 
 
 def figures(folder, prep: Prepared, doc: dict[str, Any]) -> list[str]:

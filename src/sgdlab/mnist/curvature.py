@@ -6,6 +6,7 @@ the parameters theory passes in; nothing here changes the network's own paramete
 from __future__ import annotations
 
 from ..theory import curvature as theory
+from ..theory.tracked import Tracked, tracks_preconditioned  # noqa: F401  (the tracker's home)
 
 HVP_CHUNK = 4096  # images per Hessian-vector product chunk: bounds memory on 60,000 images
 
@@ -57,39 +58,19 @@ def batch_gradient(net, x, y, loss: str):
     return gradient
 
 
-class Curvature:
-    """The sharpness of ``net``'s training loss on the fixed subset of a run, warm-started along
-    training; the curve [{step, value}] and what it cost."""
+class Curvature(Tracked):
+    """The MLP's tracked sharpness (``theory.tracked.Tracked``) on the run's fixed subset."""
 
-    def __init__(self, config, net, x, y):
+    def __init__(self, config, net, x, y, optimizer=None):
         xs, ys = subset(x, y, config.sharpness_subset)
-        self.images = int(xs.shape[0])
-        self.objective = objective(net, xs, ys, config.loss)
-        self.tracker = theory.Sharpness()
-        self.curve: list[dict] = []
-        self.seconds = 0.0
-
-    def measure(self, step: int) -> float:
-        import time
-
-        from ..core.threads import one_thread
-
-        began = time.perf_counter()
-        with one_thread():  # small ops: 5-7x faster on shared cores (benchmarks/threads.py)
-            value = self.tracker(self.objective)
-        self.seconds += time.perf_counter() - began
-        self.curve.append({"step": step, "value": value})
-        return value
-
-    def cost(self) -> dict:
-        """What the estimates cost: Hessian-vector products and seconds, in all."""
-        return {"estimates": self.tracker.estimates, "hessian_vector_products": self.tracker.matvecs,
-                "seconds": self.seconds, "images": self.images}
+        super().__init__(objective(net, xs, ys, config.loss), int(xs.shape[0]), config,
+                         net.parameters(), optimizer)
 
 
 def add_curvature(result: dict, config, curvature: Curvature) -> None:
-    """The theory beside a run's result: lambda_max at initialisation, 2 / lambda_max, the curve."""
-    first = curvature.curve[0]["value"]
+    """The theory beside a run's result: lambda_max at initialisation, the optimizer's own bound,
+    and along training the curve with the quantity tracked and its threshold."""
+    first = curvature.init
     result["sharpness_init"] = first
     # the optimizer's own bound (2/lambda_max for plain SGD; none for adaptive rules), and its rule
     from ..optim import bounds
@@ -101,3 +82,7 @@ def add_curvature(result: dict, config, curvature: Curvature) -> None:
     result["sharpness_cost"] = curvature.cost()
     if config.sharpness_every:
         result["sharpness"] = curvature.curve
+        result["sharpness_kind"] = curvature.kind  # "hessian": lambda_1(H); "preconditioned": lambda_1(P^-1 H)
+        result["sharpness_threshold"] = curvature.threshold
+        result["sharpness_threshold_label"] = curvature.threshold_label
+        result["sharpness_threshold_rule"] = curvature.threshold_rule

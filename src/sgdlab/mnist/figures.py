@@ -83,3 +83,4 @@ def draw_sharpness(runs: dict[str, tuple[list[dict[str, Any]], float]], path: st
     levels = {label: (2 / lr, f"2 / lr = {2 / lr:.4g}") for label, (_, lr) in runs.items()}
     return plots.curves(series, path, xlabel="step (updates)", ylabel="sharpness (top Hessian eigenvalue)",
                         title="Sharpness against step, with the bound 2 / lr", log=False, levels=levels)
+

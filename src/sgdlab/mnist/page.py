@@ -47,4 +47,5 @@ def build(options: MnistOptions):
     return config
 
 
-PAGE = PageHook(MnistOptions, build, "Queue an MLP run on mnist-5k")
+PAGE = PageHook(MnistOptions, build, "Queue an MLP run on mnist-5k", on_epoch=True,  # accuracy live
+                summaries=(("zh", "排队训练一个 MLP（mnist-5k）"),))

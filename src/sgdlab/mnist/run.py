@@ -53,6 +53,7 @@ def run(
     data=None,
     on_progress: Callable[[int, int], None] | None = None,
     on_loss: Callable[[int, float], None] | None = None,
+    on_epoch: Callable[[int, dict[str, Any]], None] | None = None,
     run_id: str | None = None,
     resume: bool = False,
 ) -> dict[str, Any]:
@@ -63,7 +64,8 @@ def run(
     ``resume=True`` continues run ``run_id`` from its last checkpoint, bit for bit on the CPU.
     ``on_progress(step, steps)`` and ``on_loss(step, batch loss)`` (step counted from 1) run
     before each update; either may raise ``core.loop.StopTraining`` to end the run early
-    (status ``stopped``, recorded with what it did)."""
+    (status ``stopped``, recorded with what it did). ``on_epoch(epoch, metrics)`` runs after each
+    epoch's evaluation: its entry of ``epochs`` (test accuracy...) and ``step``, the updates so far."""
     import torch
 
     from .. import optim
@@ -104,13 +106,12 @@ def run(
     # data parallel: this rank's shard of each batch, averaged across ranks (or N emulated ranks)
     sharded = parallel.problem(place, config, net, loss_function(config.loss), x, y)
     problem = sharded or Classifier(net, x, y, config.loss)
-    optimizer = optim.create(
-        config.optimizer.name, problem.parameters(), lr=config.lr,
-        **config.optimizer.hyperparameters(),
-    )
-    optimizer = parallel.wrap_optimizer(sharded, optimizer)  # local SGD: a periodic average
+    rule = optim.create(config.optimizer.name, problem.parameters(), lr=config.lr,
+                        **config.optimizer.hyperparameters())
+    optimizer = parallel.wrap_optimizer(sharded, rule)  # local SGD: a periodic average
     # theory: the sharpness at initialisation (the bound 2 / lambda_max), along training on request
-    curvature = Curvature(config, net, x, y) if config.bound or config.sharpness_every else None
+    # (under Adam/RMSprop the curve is lambda_1(P^-1 H), P read from this optimizer's state)
+    curvature = Curvature(config, net, x, y, rule) if config.bound or config.sharpness_every else None
     if curvature is not None and payload is None:
         curvature.measure(0)
     noise = NoiseCurve(net, x, y, config.loss) if config.noise_every else None
@@ -151,12 +152,14 @@ def run(
         })
         batch_losses.clear()
         clock["eval"] += time.perf_counter() - began
+        if on_epoch is not None:  # the page's live accuracy
+            on_epoch(epoch, dict(epochs[-1], step=len(step_times)))
 
     def extra() -> dict[str, Any]:  # what a checkpoint keeps besides the loop's own state
         return {"epochs": [dict(e) for e in epochs], "batch_losses": list(batch_losses),
                 "step_times": torch.tensor(step_times, dtype=torch.float64),
                 "train_seconds": time.perf_counter() - clock["start"] - clock["eval"],
-                "sharpness": [] if curvature is None else [dict(p) for p in curvature.curve],
+                **({} if curvature is None else curvature.state()),
                 "noise_scale": [] if noise is None else [dict(p) for p in noise.curve]}
 
     checkpoints = track.checkpointer(params=problem.parameters(), optimizer=optimizer,
@@ -170,9 +173,7 @@ def run(
         step_times.extend(saved["step_times"].tolist())
         clock["start"] = time.perf_counter() - saved["train_seconds"]
         if curvature is not None:
-            curvature.curve.extend(saved.get("sharpness") or [])
-            if not curvature.curve:  # a checkpoint from before the sharpness was asked for
-                curvature.measure(0)
+            curvature.restore(saved)
         if noise is not None:
             noise.curve.extend(saved.get("noise_scale") or [])
             if not noise.curve:
@@ -201,6 +202,7 @@ def finish(config, data, loop, epochs, step_times, n, n_test, device, *, store, 
            sweep_cell=None, run_id=None, curvature: Curvature | None = None,
            noise: NoiseCurve | None = None, parallel=None):
     """Assemble the result document, draw the figures, record the run."""
+    from ..theory import tracked
     from . import figures
 
     result = assemble(config, data, loop, epochs, step_times, n, n_test, device, run_id)
@@ -214,8 +216,7 @@ def finish(config, data, loop, epochs, step_times, n, n_test, device, *, store, 
         folder = run_folder(store, result["run_id"], config.out)
         result["figures"] = figures.draw_runs([result], folder)
         if "sharpness" in result:
-            result["figures"].append(figures.draw_sharpness(
-                {f"lr {config.lr:g}": (result["sharpness"], config.lr)}, folder / "sharpness.png"))
+            result["figures"].append(tracked.draw(result, f"lr {config.lr:g}", folder / "sharpness.png"))
         if "noise_scale" in result:
             from .noise_curve import draw
 
@@ -259,10 +260,17 @@ def assemble(config, data, loop, epochs, step_times, n, n_test, device, run_id=N
     return result
 
 
+# what the record keeps of the theory besides lr_bound: the bound's rule, and along training which
+# sharpness was tracked (lambda_1(H) or lambda_1(P^-1 H)) against which threshold
+THEORY_KEYS = ("lr_bound_rule", "sharpness_images", "sharpness_kind", "sharpness_threshold",
+               "sharpness_threshold_label", "sharpness_threshold_rule")
+
+
 def to_record(result: dict[str, Any], sweep_id: str | None = None,
               sweep_cell: dict[str, Any] | None = None) -> RunRecord:
     metrics = {k: result[k] for k in ("batch_size", "data", "device", "epochs", "steps", "seconds",
                                       "test_accuracy", "lr_bound", "sharpness_init")}
+    metrics.update({k: result[k] for k in THEORY_KEYS if k in result})
     if "divergence" in result:
         metrics["divergence"] = result["divergence"]
     metrics.update({k: result[k] for k in DISTRIBUTED_KEYS if k in result})

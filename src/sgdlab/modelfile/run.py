@@ -26,24 +26,15 @@ from .config import ModelFileConfig
 COMMAND = "modelfile"  # the run store's command for these runs (the registry's name)
 
 
-class Curvature:
-    """lambda_max of the training loss on the run's fixed subset, warm-started along training."""
+def curvature_of(config, prepared, optimizer):
+    """The run's tracked sharpness (``theory.tracked.Tracked``) on its fixed subset of rows:
+    lambda_max(H), or under Adam/RMSprop lambda_1(P^-1 H) from ``optimizer``'s state."""
+    from ..theory.tracked import Tracked
+    from .problem import objective, subset
 
-    def __init__(self, config, prepared):
-        from ..theory.curvature import Sharpness
-        from .problem import objective, subset
-
-        xs, ys = subset(prepared.x, prepared.y, config.sharpness_subset)
-        self.rows = int(xs.shape[0])
-        self.objective = objective(prepared.net, prepared.source.loss, xs, ys)
-        self.tracker, self.curve, self.seconds = Sharpness(), [], 0.0
-
-    def measure(self, step: int) -> float:
-        began = time.perf_counter()
-        value = self.tracker(self.objective)
-        self.seconds += time.perf_counter() - began
-        self.curve.append({"step": step, "value": value})
-        return value
+    xs, ys = subset(prepared.x, prepared.y, config.sharpness_subset)
+    target = objective(prepared.net, prepared.source.loss, xs, ys)
+    return Tracked(target, int(xs.shape[0]), config, target.params, optimizer)
 
 
 def check_unchanged(config: ModelFileConfig, run_id: str) -> None:
@@ -122,10 +113,11 @@ def run(config: ModelFileConfig, *, store: Store | None = None, record: bool = T
     sharded = parallel.problem(place, config, net, src.loss, x, y)
     problem = sharded or FileProblem(net, src.loss, x, y)
     generator = torch.Generator().manual_seed(config.seed)
-    optimizer = optim.create(config.optimizer.name, problem.parameters(), lr=config.lr,
-                             **config.optimizer.hyperparameters())
-    optimizer = parallel.wrap_optimizer(sharded, optimizer)  # local SGD: a periodic average
-    curvature = Curvature(config, prepared) if config.bound or config.sharpness_every else None
+    rule = optim.create(config.optimizer.name, problem.parameters(), lr=config.lr,
+                        **config.optimizer.hyperparameters())
+    optimizer = parallel.wrap_optimizer(sharded, rule)  # local SGD: a periodic average
+    wanted = config.bound or config.sharpness_every
+    curvature = curvature_of(config, prepared, rule) if wanted else None
     if curvature is not None and payload is None:
         curvature.measure(0)
 
@@ -165,10 +157,8 @@ def run(config: ModelFileConfig, *, store: Store | None = None, record: bool = T
         return {"epochs": [dict(e) for e in epochs], "batch_losses": list(batch_losses),
                 "step_times": torch.tensor(step_times, dtype=torch.float64),
                 "train_seconds": time.perf_counter() - clock["start"] - clock["eval"],
-                "sharpness": [] if curvature is None else [dict(p) for p in curvature.curve],
-                # Lanczos warm-starts from the last top eigenvector: the same start, the same bits
-                "sharpness_vector": None if curvature is None or curvature.tracker.vector is None
-                else torch.from_numpy(curvature.tracker.vector.copy()),
+                # the curve and Lanczos's warm starts (the same start, the same bits)
+                **({} if curvature is None else curvature.state()),
                 "buffers": [b.detach().to("cpu", copy=True) for b in net.buffers()],
                 "torch_rng": torch.get_rng_state()}  # Dropout's stream
 
@@ -187,11 +177,7 @@ def run(config: ModelFileConfig, *, store: Store | None = None, record: bool = T
         step_times.extend(saved["step_times"].tolist())
         clock["start"] = time.perf_counter() - saved["train_seconds"]
         if curvature is not None:
-            curvature.curve.extend(saved.get("sharpness") or [])
-            if saved.get("sharpness_vector") is not None:
-                curvature.tracker.vector = saved["sharpness_vector"].numpy()
-            if not curvature.curve:
-                curvature.measure(0)
+            curvature.restore(saved)
     track.begin()
     with track.interruptible():
         loop = training_loop.run(
@@ -217,23 +203,31 @@ def run(config: ModelFileConfig, *, store: Store | None = None, record: bool = T
                                                                   loop.step_losses)},
                                           path, xlabel="update", ylabel="batch loss",
                                           title=f"{src.name}: training loss")]
+        if "sharpness" in result:  # the tracked sharpness against its own threshold
+            from ..theory import tracked
+
+            result["figures"].append(tracked.draw(result, f"lr {config.lr:g}", path.parent / "sharpness.png"))
     if record:
         store.save(to_record(result, sweep_id, sweep_cell))
     track.finish(result["status"], config.keep_checkpoint, loop.final_state)
     return result
 
 
-def add_curvature(result: dict, config, curvature: Curvature, note: str | None) -> None:
-    from ..theory.curvature import lr_bound
+def add_curvature(result: dict, config, curvature, note: str | None) -> None:
+    """lambda_max at initialisation, the optimizer's own bound and its rule (``optim.bounds``),
+    and along training the curve with the quantity tracked and its threshold."""
+    from ..optim import bounds
 
-    first = curvature.curve[0]["value"]
-    result.update({"sharpness_init": first, "lr_bound": lr_bound(first),
-                   "sharpness_rows": curvature.rows,
-                   "sharpness_cost": {"estimates": curvature.tracker.estimates,
-                                      "hessian_vector_products": curvature.tracker.matvecs,
-                                      "seconds": curvature.seconds}})
+    first = curvature.init
+    own = bounds.lr_bound(config.optimizer.name, config.optimizer.hyperparameters(), first)
+    result.update({"sharpness_init": first, "lr_bound": own["lr_bound"],
+                   "lr_bound_rule": own["lr_bound_rule"], "sharpness_rows": curvature.images,
+                   "sharpness_cost": {k: v for k, v in curvature.cost().items() if k != "images"}})
     if config.sharpness_every:
-        result["sharpness"] = curvature.curve
+        result.update({"sharpness": curvature.curve, "sharpness_kind": curvature.kind,
+                       "sharpness_threshold": curvature.threshold,
+                       "sharpness_threshold_label": curvature.threshold_label,
+                       "sharpness_threshold_rule": curvature.threshold_rule})
     if note:
         result["notes"] = result.get("notes", []) + [note]
 
@@ -267,8 +261,9 @@ def assemble(config, src, loop, epochs, step_times, n, prepared, run_id, final_l
 def to_record(result: dict[str, Any], sweep_id: str | None = None,
               sweep_cell: dict[str, Any] | None = None) -> RunRecord:
     keys = ("problem", "model", "batch_size", "data", "device", "epochs", "steps", "seconds",
-            "final_loss", "test_loss", "test_accuracy", "lr_bound", "sharpness_init", "notes",
-            "divergence")
+            "final_loss", "test_loss", "test_accuracy", "lr_bound", "lr_bound_rule", "sharpness_init",
+            "notes", "divergence", "sharpness_kind", "sharpness_threshold", "sharpness_threshold_label",
+            "sharpness_threshold_rule")
     metrics = {k: result[k] for k in keys + DISTRIBUTED_KEYS if k in result}
     if sweep_cell is not None:
         metrics["sweep_cell"] = sweep_cell

@@ -81,6 +81,15 @@ def _out(bound: float | None, key: str, fields: dict[str, Any]) -> dict[str, Any
             "lr_bound_fields": fields}
 
 
+def plain_rule() -> str:
+    """``lr_bound_rule`` where ``lr_bound`` is full-batch gradient descent's 2 / lambda_max
+    whatever the update rule (linreg and logreg: the data's own bound, which the divergence
+    message, lr-find and the sweeps compare the lr with)."""
+    from ..i18n import text
+
+    return text("bound.gd", "en")
+
+
 def preconditioned_threshold(name: str, hyperparameters: dict[str, Any], lr: float) -> tuple[float, str, str]:
     """Where an adaptive rule's preconditioned sharpness lambda_1(P^-1 H) sits at the edge of
     stability (Cohen et al. 2022), its short name ("38/lr") and the rule in words: Adam (EMA momentum beta1 on the

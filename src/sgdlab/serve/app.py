@@ -11,21 +11,20 @@ import os
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from .. import __version__
 from ..core.store import resolve_store_path
-from . import pages, playground, responses, runs, train
+from . import docs, pages, playground, responses, runs, train
 from .caching import CacheHeaders
 from .jobs import JobManager
 from .middleware import BodyLimit, Guard, SecurityHeaders
 from .store import ReadOnlyStore
 
 STATIC = pages.STATIC
-SWAGGER = "vendor/swagger-ui-bundle-5.35.0.js", "vendor/swagger-ui-5.35.0.css"
+SWAGGER = docs.SWAGGER
 
 DESCRIPTION = """The JSON API behind `sgdlab serve`'s pages, usable from scripts.
 
@@ -51,8 +50,8 @@ def create_app(store: str | os.PathLike | None = None, *, host: str = "127.0.0.1
         yield
         jobs.shutdown()  # a run still training is stopped and recorded as stopped
 
-    app = FastAPI(title="sgdlab", version=__version__, description=DESCRIPTION,
-                  docs_url=None, redoc_url=None, lifespan=lifespan)
+    app = FastAPI(title="sgdlab", version=__version__, description=DESCRIPTION, openapi_url=None,
+                  docs_url=None, redoc_url=None, lifespan=lifespan)  # /docs, /openapi.json: below
     app.state.read_store = ReadOnlyStore(store_path)
     app.state.jobs = jobs
     responses.install(app)
@@ -63,19 +62,20 @@ def create_app(store: str | os.PathLike | None = None, *, host: str = "127.0.0.1
     for route in pages.PAGES:
         app.add_api_route(route, _page(route), methods=["GET", "HEAD"], include_in_schema=False)
 
+    def lang_of(request: Request) -> str:  # ?lang=, else Accept-Language: as every page
+        return pages.choose_lang(request.query_params.get("lang"), request.headers.get("accept-language"))[0]
+
     @app.get("/docs", include_in_schema=False)
-    def docs():
-        page = get_swagger_ui_html(openapi_url=app.openapi_url, title="sgdlab API",
-                                   swagger_js_url=pages.version(SWAGGER[0]),
-                                   swagger_css_url=pages.version(SWAGGER[1]),
-                                   swagger_favicon_url="/static/favicon.svg",
-                                   swagger_ui_parameters={"validatorUrl": None})
-        # Swagger UI's page names no language and some of its greys are too light to read:
-        # say it is English, and add our own few contrast fixes after its stylesheet
-        text = page.body.decode("utf-8").replace("<html>", '<html lang="en">', 1).replace(
-            "</head>", f'<link rel="stylesheet" href="{pages.version("css/docs.css")}">\n'
-            f'<script src="{pages.version("js/docs.js")}" defer></script>\n</head>', 1)
-        return HTMLResponse(text, headers={"Cache-Control": "no-cache"})
+    def swagger(request: Request):
+        lang = lang_of(request)
+        return HTMLResponse(docs.swagger_page(lang), headers={
+            "Cache-Control": "no-cache", "Content-Language": lang, "Vary": "Accept-Language"})
+
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi(request: Request):
+        lang = lang_of(request)
+        return JSONResponse(docs.openapi(app, lang), headers={"Content-Language": lang,
+                                                              "Vary": "Accept-Language"})
 
     @app.get("/i18n/{lang}.js", include_in_schema=False)
     def messages(lang: str):

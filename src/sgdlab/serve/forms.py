@@ -46,3 +46,8 @@ class PageHook:
     options: type  # a ``Strict`` model: the form's fields, with the CLI's defaults
     build: Callable[[Any], Any]  # options -> the problem's config, checked (ConfigError otherwise)
     summary: str  # the endpoint's one-line description
+    # the run function takes ``on_epoch(epoch, metrics)`` and calls it after each epoch (metrics:
+    # that epoch's entry of the result's ``epochs``, with ``step``, the updates made so far);
+    # the page then draws them live (test accuracy per epoch)
+    on_epoch: bool = False
+    summaries: tuple[tuple[str, str], ...] = ()  # (lang, summary) in other languages, for /docs

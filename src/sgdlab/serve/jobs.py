@@ -2,7 +2,8 @@
 
 A job runs the problem's ordinary ``run`` function (found in the registry) in one worker thread,
 with the normal ``Store``: the run lands in the store like one made by the CLI. Its losses are
-collected through the run's ``on_loss`` hook as they come, for the page to stream. Stop is
+collected through the run's ``on_loss`` hook as they come, and, for problems whose page hook has
+``on_epoch``, each epoch's metrics (test accuracy) through ``on_epoch``, for the page to stream. Stop is
 cooperative: the hook raises ``StopTraining`` at the next step, and the run is recorded with
 status ``stopped`` and what it did so far.
 """
@@ -37,6 +38,7 @@ class Job:
     finished: float | None = None
     steps: int | None = None  # updates the run will make, once known
     points: list[tuple[int, float]] = field(default_factory=list)  # (step, loss), in order
+    epochs: list[dict[str, Any]] = field(default_factory=list)  # per-epoch metrics, as they come
     run_id: str | None = None
     errors: list[str] = field(default_factory=list)
     stop_requested: threading.Event = field(default_factory=threading.Event, repr=False)
@@ -49,7 +51,8 @@ class Job:
                 "status": self.status, "queue_position": queue_position,
                 "submitted": self.submitted, "started": self.started, "finished": self.finished,
                 "steps": self.steps, "points_total": since + len(points), "since": since,
-                "points": [list(p) for p in points], "run_id": self.run_id, "errors": self.errors,
+                "points": [list(p) for p in points], "epochs": [dict(e) for e in self.epochs],
+                "run_id": self.run_id, "errors": self.errors,
                 "stop_requested": self.stop_requested.is_set()}
 
 
@@ -142,10 +145,16 @@ class JobManager:
             if job.stop_requested.is_set():
                 raise StopTraining()
 
+        def on_epoch(epoch: int, metrics: dict[str, Any]) -> None:
+            job.epochs.append({"epoch": epoch, **metrics})
+
         try:
-            run = problems.get(job.problem).run_function()
-            document = run(job.config, store=Store(self.store_path), on_progress=on_progress,
-                           on_loss=on_loss)
+            entry = problems.get(job.problem)
+            # problems whose page hook says so report each epoch's metrics (test accuracy) live
+            hook = entry.hook("page")
+            more = {"on_epoch": on_epoch} if getattr(hook, "on_epoch", False) else {}
+            document = entry.run_function()(job.config, store=Store(self.store_path),
+                                            on_progress=on_progress, on_loss=on_loss, **more)
             job.run_id, job.status = document["run_id"], document["status"]
         except SgdlabError as exc:
             job.status, job.errors = "failed", list(exc.problems)

@@ -23,6 +23,9 @@ from .. import __version__
 
 STATIC = Path(__file__).parent / "static"
 PLOTLY = "vendor/plotly-cartesian-4.1.1.min.js"
+# Plotly's own zh-CN dictionary (its toolbar's buttons, dates), from the same release; it calls
+# Plotly.register itself, and common.js's plotConfig then asks for locale "zh-CN" on zh pages
+PLOTLY_LOCALES = {"zh": "vendor/plotly-locale-zh-cn-4.1.1.js"}
 LANGS = {"en": "en", "zh": "zh-CN"}  # ours -> the html lang attribute
 
 # route -> (body file and script name, title, plots?); each script reads its own query string
@@ -66,26 +69,13 @@ def t(text: str, lang: str) -> str:
 
 
 def choose_lang(query_lang: str | None, accept_language: str | None) -> tuple[str, bool]:
-    """(language, whether the address named it). ``Accept-Language`` is read by quality, the
-    first zh-* or en-* tag winning."""
+    """(language, whether the address named it): ``?lang=`` when it is one we speak, else
+    ``Accept-Language`` through ``i18n.language_from_header`` (one rule for pages and JSON)."""
+    from .. import i18n
+
     if query_lang in LANGS:
         return query_lang, True
-    tags = []
-    for i, part in enumerate((accept_language or "").split(",")):
-        tag, _, params = part.strip().partition(";")
-        q = 1.0
-        for param in params.split(";"):
-            key, _, value = param.strip().partition("=")
-            if key == "q":
-                try:
-                    q = float(value)
-                except ValueError:
-                    q = 0.0
-        tags.append((-q, i, tag.strip().lower()))
-    for q, _, tag in sorted(tags):
-        if q < 0 and tag.split("-")[0] in LANGS:
-            return tag.split("-")[0], False
-    return "en", False
+    return i18n.language_from_header(accept_language), False
 
 
 @lru_cache(maxsize=None)
@@ -124,6 +114,7 @@ def render(route: str, lang: str = "en", named: bool = False, query: tuple = ())
     other = "zh" if lang == "en" else "en"
     switch = urlencode([(k, v) for k, v in query if k != "lang"] + [("lang", other)])
     scripts = ([version(PLOTLY)] if plots else []) + [version("js/common.js")]
+    scripts[1:1] = [version(PLOTLY_LOCALES[lang])] if plots and lang in PLOTLY_LOCALES else []
     scripts += [catalog_version(lang)] if lang != "en" else []
     scripts += [version(f"js/{name}.js")]
     head = HEAD.format(

@@ -99,7 +99,7 @@ async def job_events(request: Request, job_id: int, since: int = 0,
         while waited < STREAM_S:
             finished = job.finished is not None
             doc = job.public(since=sent, queue_position=manager.position(job))
-            state = (doc["status"], doc["queue_position"], doc["steps"])
+            state = (doc["status"], doc["queue_position"], doc["steps"], len(doc["epochs"]))
             if doc["points"] or state != last or finished:
                 sent, last = doc["points_total"], state
                 kind = "end" if finished else "update"

@@ -88,7 +88,8 @@ sg.COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "
   "#e377c2", "#7f7f7f", "#bcbd22"];
 
 sg.plotConfig = { displaylogo: false, responsive: true, showLink: false, showSendToCloud: false,
-  modeBarButtonsToRemove: ["sendDataToCloud"] };
+  modeBarButtonsToRemove: ["sendDataToCloud"],
+  locale: sg.lang === "zh" ? "zh-CN" : "en" };  // zh: the toolbar in 中文 (vendor/plotly-locale-zh-cn, registered by its script)
 
 // Exponential moving average (bias-corrected, as Adam's), over the finite values; gaps stay gaps.
 sg.ema = function (values, beta) {

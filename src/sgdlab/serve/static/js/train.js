@@ -72,13 +72,15 @@ async function start(event) {
 function follow(id) {
   if (following && following.source) following.source.close();
   $("live-why").textContent = "";
-  following = { id, steps: [], losses: [], status: "queued", source: new EventSource(`/api/jobs/${id}/events`) };
+  following = { id, steps: [], losses: [], revision: 0, status: "queued", source: new EventSource(`/api/jobs/${id}/events`) };
   const mine = following;
   const receive = (message) => {
     const job = JSON.parse(message.data);
     for (const [s, loss] of job.points) { mine.steps.push(s); mine.losses.push(sg.num(loss)); }
+    if (Array.isArray(job.epochs) && job.epochs.length) mine.epochs = job.epochs;  // each epoch's test accuracy, live
     mine.status = job.status;
     mine.job = job;
+    mine.revision += 1;
     if (message.type === "end") { mine.source.close(); refreshJobs(); finished(mine); }
     if (mine === following) drawLive();
   };
@@ -87,13 +89,15 @@ function follow(id) {
   drawLive();
 }
 
-// The run's own record once it ends: its test accuracy per epoch beside the loss, and, when it
-// diverged, why (the same words as the run page and the command line).
+// The run's own record once it ends: its test accuracy per epoch beside the loss (problems
+// without live epochs get them here), and, when it diverged, why (the same words as the run page
+// and the command line).
 async function finished(mine) {
   if (!mine.job || !mine.job.run_id) return;
   try {
     const run = await sg.api("/api/runs/" + encodeURIComponent(mine.job.run_id));
-    mine.epochs = Array.isArray(run.metrics.epochs) ? run.metrics.epochs : [];
+    if (Array.isArray(run.metrics.epochs) && run.metrics.epochs.length >= (mine.epochs || []).length) mine.epochs = run.metrics.epochs;
+    mine.revision += 1;
     const divergence = run.metrics.divergence;
     if (mine === following && divergence) $("live-why").textContent = divergence.message || divergence.reason;
     if (mine === following) drawLive();
@@ -121,14 +125,17 @@ function drawLive() {
   const layout = { xaxis: { title: { text: sg.t("step") } },
     yaxis: { title: { text: job && job.problem === "mnist" ? sg.t("batch loss (cross-entropy)") : sg.t("loss (all rows)") },
       type: $("logy").checked ? "log" : "linear" }, showlegend: true,
-    datarevision: f.losses.length + (f.epochs ? 1e9 : 0) };  // the arrays grow in place: tell Plotly they changed
+    datarevision: f.revision };  // the arrays grow in place, the epochs are replaced: tell Plotly they changed
   const accuracy = (f.epochs || []).filter((e) => typeof e.test_accuracy === "number");
+  document.body.dataset.liveEpochs = String(accuracy.length);
   if (accuracy.length && job && job.steps) {  // test accuracy at each epoch's end, on its own axis
+    // the step each epoch ended at (sent live); a record without it: spread over the run's steps
     const per = job.steps / Math.max(1, (f.epochs || []).length);
     traces.push({ type: "scatter", mode: "lines+markers", yaxis: "y2", name: sg.t("test accuracy"),
-      x: accuracy.map((e) => Math.round(e.epoch * per)), y: accuracy.map((e) => e.test_accuracy),
+      x: accuracy.map((e) => (typeof e.step === "number" ? e.step : Math.round(e.epoch * per))), y: accuracy.map((e) => e.test_accuracy),
       line: { color: sg.COLORS[2], width: 2 }, marker: { size: 8 } });
     layout.yaxis2 = { title: { text: sg.t("test accuracy") }, overlaying: "y", side: "right", range: [0, 1] };
+    layout.margin = { l: 60, r: 60, t: 30, b: 45 };  // room for the right axis's ticks and title
   }
   sg.plot("live", traces, layout);
   $("live").setAttribute("aria-label", sg.t("Live loss curve of run {0}: {1} points", f.id, f.losses.length));
