@@ -76,3 +76,13 @@ def test_batchnorm_and_dropout_are_named_and_mlp_flags_refused(cli, tmp_path, ta
     assert result.exit_code == 2
     assert result.stderr.strip().splitlines() == [
         "error: --hidden is the built-in MLP's; a model file brings its own data and model"]
+
+
+def test_the_two_batch_default_fits_a_small_training_set(cli, tanh):
+    # 240 rows: the default 100,1000 cannot be drawn, so a tenth of the set and the set itself;
+    # given explicitly, 1000 is still refused
+    doc = cli.json("noise-scale", tanh, "--draws", "2", "--train-steps", "0")
+    assert (doc["init"]["two_batch"]["small"], doc["init"]["two_batch"]["big"]) == (24, 240)
+    refused = cli("noise-scale", tanh, "--two-batch", "100,1000", "--train-steps", "0")
+    assert refused.exit_code == 2
+    assert "error: --two-batch: 1000 is larger than the training set (240 rows)" in refused.stderr

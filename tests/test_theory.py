@@ -218,3 +218,10 @@ def test_two_batch_estimator_converges_to_the_exact_value():
     assert estimate.trace_sigma == pytest.approx(exact_trace, rel=0.05)
     assert estimate.grad_norm_sq == pytest.approx(exact_g2, rel=0.1)
     assert noise.ratio(1.0, -0.5) != noise.ratio(1.0, -0.5)  # NaN, never a negative B_simple
+
+
+def test_two_batch_sizes_default_to_100_and_1000_or_scale_down_to_the_set():
+    assert noise.two_batch_sizes(1000) == noise.two_batch_sizes(60000) == (100, 1000)
+    assert noise.two_batch_sizes(150) == (15, 150) and noise.two_batch_sizes(64) == (6, 60)
+    assert noise.two_batch_sizes(7) == (1, 7)  # still SMALL < BIG, BIG a multiple of SMALL
+    assert noise.two_batch_sizes(150, 10, 40) == (10, 40)  # given: kept, checked elsewhere

@@ -17,7 +17,7 @@ def noise_scale(
     train_steps: Optional[int] = typer.Option(None, "--train-steps", help="Updates between the two measurements (default: one epoch at --batch-size).", show_default=False),
     lr: float = typer.Option(0.1, "--lr", help="Learning rate of that training (and the tutorial's SGD)."),
     batch_size: int = typer.Option(100, "--batch-size", help="Images per update of that training."),
-    two_batch: str = typer.Option("100,1000", "--two-batch", help="SMALL,BIG: the two batch sizes of McCandlish's estimator."),
+    two_batch: Optional[str] = typer.Option(None, "--two-batch", help="SMALL,BIG: the two batch sizes of McCandlish's estimator (default 100,1000; on fewer than 1,000 rows a tenth of them and the largest multiple of that which fits).", show_default=False),
     draws: int = typer.Option(30, "--draws", help="Pairs of batches the two-batch estimator averages."),
     batch_sizes: Optional[str] = typer.Option(None, "--batch-sizes", help="Also the study: steps to --target per batch size (e.g. 10,30,100,300,1000,4000), lr tuned per batch size.", show_default=False),
     target: Optional[float] = typer.Option(None, "--target", help="Training loss to reach in the study (default 0.5).", show_default=False),
@@ -60,7 +60,7 @@ def noise_scale(
     if refused:
         raise ConfigError(*refused)
 
-    pair = parse_int_list(two_batch, "--two-batch")
+    pair = parse_int_list(two_batch, "--two-batch") if two_batch is not None else [None, None]
     if len(pair) != 2:
         raise ConfigError(f"--two-batch must be two sizes SMALL,BIG, got {two_batch!r}")
     if file is not None:  # a model of one's own: B_simple exact (vmap) and two-batch

@@ -25,18 +25,15 @@ EXACT_CHUNK = 256  # per-example gradients held at once: 256 x 159,010 floats = 
 # images per forward/backward when the norms come from activations (no per-example gradient held):
 # 4,096 x (784 + 200 + 10) float64 activations and their gradients, about 65 MB
 NORMS_CHUNK = 4096
-TWO_BATCH = (100, 1000)  # the two batch sizes of the estimator (the tutorial's batch, and 10x)
-TWO_BATCH_DRAWS = 30  # pairs of batches averaged: within 2-5% of the exact value here
 
 
 def check(train_steps: int | None, small: int, big: int, draws: int, n: int) -> None:
+    from ..theory import noise
+
     problems = Problems()
     if train_steps is not None:
         check_count(problems, train_steps, "--train-steps", low=0, high=MAX_STEPS)
-    problems.check(1 <= small < big and big % small == 0,
-                   f"--two-batch must be SMALL,BIG with 1 <= SMALL < BIG and BIG a multiple of SMALL "
-                   f"(a big batch is BIG/SMALL small ones), got {small},{big}")
-    problems.check(big <= n, f"--two-batch: {big} is larger than the training set ({n} images)")
+    noise.check_two_batch(problems, small, big, n, "images")
     check_count(problems, draws, "--draws", high=MAX_STEPS)
     problems.raise_if_any(ConfigError)
 
@@ -78,8 +75,8 @@ def exact_noise(net, x, y, loss: str):
     return noise.exact_model(net, loss_function(loss, "none"), chunks)
 
 
-def run(config: MnistConfig, *, train_steps: int | None = None, small: int = TWO_BATCH[0],
-        big: int = TWO_BATCH[1], draws: int = TWO_BATCH_DRAWS, batch_sizes: list[int] | None = None,
+def run(config: MnistConfig, *, train_steps: int | None = None, small: int | None = None,
+        big: int | None = None, draws: int | None = None, batch_sizes: list[int] | None = None,
         target: float | None = None, lrs: list[float] | None = None, max_steps: int | None = None,
         max_epochs: int | None = None, store: Store | None = None, record: bool = True,
         data=None, on_progress=None) -> dict[str, Any]:
@@ -94,6 +91,7 @@ def run(config: MnistConfig, *, train_steps: int | None = None, small: int = TWO
     from .config import resolve_device
     from .model import Classifier, build_model
     from .run import tensors
+    from ..theory import noise
 
     config.validate()
     study_args = batch_study.arguments(batch_sizes, target, lrs, max_steps, max_epochs)
@@ -109,6 +107,8 @@ def run(config: MnistConfig, *, train_steps: int | None = None, small: int = TWO
     n = int(x.shape[0])
     batch_size, epoch_steps = replace(config, epochs=1, max_steps=None).updates(n)
     train_steps = epoch_steps if train_steps is None else train_steps
+    small, big = noise.two_batch_sizes(n, small, big)
+    draws = noise.TWO_BATCH_DRAWS if draws is None else draws
     check(train_steps, small, big, draws, n)
     if batch_sizes:
         batch_study.check_sizes(batch_sizes, n)

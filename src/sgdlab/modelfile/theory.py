@@ -18,8 +18,7 @@ from ..core.store import RunRecord, Store, new_run_id, run_folder
 from .config import ModelFileConfig
 
 EXACT_CHUNK = 256  # per-example gradients held at once (memory grows with it, not with the data)
-TWO_BATCH = (100, 1000)
-TWO_BATCH_DRAWS = 30
+TWO_BATCH_DRAWS = 30  # as the MLP's (theory.noise.TWO_BATCH_DRAWS, not imported: it brings torch)
 
 
 def run_sharpness(config: ModelFileConfig, lrs: list[float], *, steps: int = 300, every: int = 20,
@@ -90,12 +89,11 @@ def check_noise(train_steps: int, small: int, big: int, draws: int, n: int) -> N
     from ..core.errors import ConfigError, Problems
     from ..core.limits import MAX_STEPS, check_count
 
+    from ..theory import noise
+
     problems = Problems()
     check_count(problems, train_steps, "--train-steps", low=0, high=MAX_STEPS)
-    problems.check(1 <= small < big and big % small == 0,
-                   f"--two-batch must be SMALL,BIG with 1 <= SMALL < BIG and BIG a multiple of SMALL "
-                   f"(a big batch is BIG/SMALL small ones), got {small},{big}")
-    problems.check(big <= n, f"--two-batch: {big} is larger than the training set ({n} rows)")
+    noise.check_two_batch(problems, small, big, n, "rows")
     check_count(problems, draws, "--draws", high=MAX_STEPS)
     problems.raise_if_any(ConfigError)
 
@@ -137,8 +135,8 @@ def measure(net, loss_fn, x, y, *, small: int, big: int, draws: int, generator) 
     }
 
 
-def run_noise(config: ModelFileConfig, *, train_steps: int | None = None, small: int = TWO_BATCH[0],
-              big: int = TWO_BATCH[1], draws: int = TWO_BATCH_DRAWS, store: Store | None = None,
+def run_noise(config: ModelFileConfig, *, train_steps: int | None = None, small: int | None = None,
+              big: int | None = None, draws: int = TWO_BATCH_DRAWS, store: Store | None = None,
               record: bool = True) -> dict[str, Any]:
     """B_simple at initialisation, after ``train_steps`` updates (default one epoch at the
     config's batch size), and the training between; the ``noise-scale`` document."""
@@ -158,6 +156,9 @@ def run_noise(config: ModelFileConfig, *, train_steps: int | None = None, small:
     n = int(x.shape[0])
     batch_size, epoch_steps = dataclasses.replace(config, epochs=1, steps=None).updates(n)
     train_steps = epoch_steps if train_steps is None else train_steps
+    from ..theory import noise
+
+    small, big = noise.two_batch_sizes(n, small, big)
     check_noise(train_steps, small, big, draws, n)
     generator = torch.Generator().manual_seed(config.seed)
     sizes = dict(small=small, big=big, draws=draws,
