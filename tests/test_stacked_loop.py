@@ -62,8 +62,9 @@ def test_a_list_of_layers_trains_as_the_one_tensor_does(batch_size):
     assert [lp.steps_done for lp in many.loops[:2]] == [10, 10]
     assert one.frozen.keys() == many.frozen.keys() == {2}
     assert torch.equal(one.frozen[2], torch.cat(many.frozen[2]))  # its parameters when it diverged
-    for i in (0, 1):
-        assert torch.equal(one.parameters(theta, i), torch.cat([layers[0][i], layers[1][i]]))
+    assert not torch.equal(one.frozen[2], theta[2])  # the group updated on without it
+    for i in range(len(SEEDS)):
+        assert torch.equal(one.parameters(theta, i), torch.cat(many.parameters(layers, i)))
     for loop, times in zip(many.loops, many.step_times):
         assert len(times) == len(loop.step_losses)
 

@@ -36,9 +36,14 @@ class Stacked:
     frozen: dict[int, Any] = field(default_factory=dict)  # diverged model -> its parameters then
     seconds: float = 0.0
 
-    def parameters(self, theta, i: int):
-        """Model ``i``'s final parameters: where it diverged, else where it ended."""
-        return self.frozen[i] if i in self.frozen else theta[i].clone()
+    def parameters(self, params, i: int):
+        """Model ``i``'s final parameters (a row of ``params``, or one row per tensor of a list):
+        where it diverged, else where it ended."""
+        import torch
+
+        if i in self.frozen:
+            return self.frozen[i]
+        return params[i].clone() if isinstance(params, torch.Tensor) else [p[i].detach().clone() for p in params]
 
 
 def autograd_gradients(losses, params) -> list:
