@@ -1,6 +1,6 @@
 """Tabular data shared by the problems that learn from a table: a user's CSV file read into a
 ``Table`` (features and a target, float64), and the checks that name a bad cell by its row and
-column.
+column; for a classifier, the check of its label column and a seeded two-class data set.
 
 Loading goes through pandas (a well-kept CSV parser); the checks after it exist so that every
 bad cell is reported with its row and column, not as a stack trace deep inside training.
@@ -187,6 +187,28 @@ def _looks_numeric(cell: str) -> bool:
     except (TypeError, ValueError):
         return False
     return True
+
+
+def check_labels(table: Table, labels: tuple[int, ...] = (0, 1)) -> Table:
+    """A classifier's table: every target one of ``labels``; else the first bad row, by row and
+    column, and how many there are."""
+    bad = np.nonzero(~np.isin(table.y, labels))[0]
+    if bad.size:
+        names = "/".join(str(v) for v in labels)
+        raise DataError(f"{table.source}: data row {bad[0] + 1}, column {table.y_name!r}: {table.y[bad[0]]:g} "
+                        f"is not a {names} label ({bad.size} such row(s)); the label column holds "
+                        f"{' or '.join(str(v) for v in labels)}")
+    return table
+
+
+def blobs(points: int, separation: float, seed: int) -> Table:
+    """Two seeded Gaussian blobs in 2-D (unit variance), centres ``separation`` apart; label 0, 1."""
+    rng = np.random.default_rng(seed)
+    centre = np.array([separation / 2, 0.0])
+    x = np.vstack([rng.standard_normal((points, 2)) - centre, rng.standard_normal((points, 2)) + centre])
+    y = np.repeat([0.0, 1.0], points)
+    return Table(x=x, y=y, x_names=["x1", "x2"], y_name="label",
+                 source=f"two Gaussian blobs ({points} points each, centres {separation:g} apart, seed {seed})")
 
 
 def check_representable(table: Table, dtype: str) -> None:

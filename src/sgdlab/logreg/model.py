@@ -5,29 +5,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.errors import DataError
-from ..core.tabular import Table, read_csv
-
-
-def blobs(points: int, separation: float, seed: int) -> Table:
-    """Two seeded Gaussian blobs in 2-D (unit variance), centres ``separation`` apart; label 0, 1."""
-    rng = np.random.default_rng(seed)
-    centre = np.array([separation / 2, 0.0])
-    x = np.vstack([rng.standard_normal((points, 2)) - centre, rng.standard_normal((points, 2)) + centre])
-    y = np.repeat([0.0, 1.0], points)
-    return Table(x=x, y=y, x_names=["x1", "x2"], y_name="label",
-                 source=f"two Gaussian blobs ({points} points each, centres {separation:g} apart, seed {seed})")
+# the two blobs and the 0/1 check serve any classifier of a table: they live in core.tabular
+from ..core.tabular import Table, blobs, check_labels, read_csv
 
 
 def load(config) -> Table:
     if config.csv is None:
         return blobs(config.points, config.separation, config.data_seed)
-    table = read_csv(config.csv, config.x, config.y, task="logistic regression")
-    bad = np.nonzero((table.y != 0) & (table.y != 1))[0]
-    if bad.size:
-        raise DataError(f"{table.source}: data row {bad[0] + 1}, column {table.y_name!r}: {table.y[bad[0]]:g} "
-                        f"is not a 0/1 label ({bad.size} such row(s)); the label column holds 0 or 1")
-    return table
+    return check_labels(read_csv(config.csv, config.x, config.y, task="logistic regression"))
 
 
 class LogisticRegression:

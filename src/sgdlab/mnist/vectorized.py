@@ -15,17 +15,17 @@ states the tolerance). A model whose loss stops being finite, or grows past
 ``loop.BLOWUP_FACTOR`` times its first loss, stops being recorded at that step (status
 ``diverged``, as ``run.finish`` reports it); the others go on.
 
-Time: the group's training seconds are shared equally between its K cells (each cell's
-``seconds``, epoch seconds and step times are the group's divided by K); evaluation is excluded,
-as in a serial run.
+The loop itself (epochs, per-cell batch orders, divergence, times) is the shared one,
+``sweep.stacked``: the group's training seconds are shared equally between its K cells (each
+cell's ``seconds``, epoch seconds and step times are the group's divided by K); evaluation is
+excluded, as in a serial run.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-from ..core.loop import LoopResult, divergence_reason
+from ..core.loop import LoopResult
 from ..core.store import RunRecord
 from ..sweep.protocol import stacked_hyperparameters
 
@@ -128,10 +128,12 @@ def evaluate(layers, x, y, activation: str = "relu", loss: str = "cross-entropy"
 
 
 def train(configs: list, x, y, xt, yt, *, classes: int) -> list[tuple[LoopResult, list, list]]:
-    """Train the K stacked models; per model (LoopResult, epoch records, step times)."""
+    """Train the K stacked models on the shared stacked loop (``sweep.stacked``); per model
+    (LoopResult, epoch records, step times)."""
     import torch
 
     from ..optim import batched
+    from ..sweep import stacked
 
     first = configs[0]
     k, n, features = len(configs), int(x.shape[0]), int(x.shape[1])
@@ -139,74 +141,26 @@ def train(configs: list, x, y, xt, yt, *, classes: int) -> list[tuple[LoopResult
     params = [p for layer in layers for p in layer]
     optimizer = batched.create(first.optimizer.name, params, **stacked_hyperparameters(configs))
     batch_size, steps = first.updates(n)
-    full_batch = batch_size >= n
-
-    loops = [LoopResult() for _ in range(k)]
     epochs: list[list[dict[str, Any]]] = [[] for _ in range(k)]
-    step_times: list[list[float]] = [[] for _ in range(k)]
-    alive = [True] * k
-    first_loss: list[float | None] = [None] * k
-    start = time.perf_counter()
-    evaluating = 0.0  # seconds spent evaluating: not training time
-    step = epoch = 0
-    while step < steps and any(alive):
-        epoch += 1
-        epoch_start = time.perf_counter()
-        epoch_losses: list[list[float]] = [[] for _ in range(k)]
-        orders = None if full_batch else torch.stack(
-            [torch.randperm(n, generator=g) for g in generators]).to(x.device)
-        for begin in range(0, n, batch_size):
-            if step >= steps:
-                break
-            if orders is None:  # full batch: the data in order, as loop.run keeps it
-                xb, yb = x.expand(k, -1, -1), y.expand(k, -1)
-            else:
-                index = orders[:, begin : begin + batch_size].reshape(-1)
-                xb = x.index_select(0, index).view(k, -1, features)
-                yb = y.index_select(0, index).view(k, -1)
-            losses = model_losses(forward(layers, xb, first.activation), yb, first.loss)
-            values = losses.detach().tolist()
-            now = (time.perf_counter() - start - evaluating) / k
-            for i in range(k):
-                if not alive[i]:
-                    continue
-                loop = loops[i]
-                loop.step_losses.append(values[i])
-                step_times[i].append(now)
-                epoch_losses[i].append(values[i])
-                if first_loss[i] is None:
-                    first_loss[i] = values[i]
-                reason = divergence_reason(values[i], first_loss[i])
-                if reason is not None:  # this model stops here; the others go on
-                    alive[i] = False
-                    loop.status, loop.diverged_step, loop.divergence_reason = "diverged", step + 1, reason
-                    loop.steps_done, loop.seconds = step, now
-                    loop.epoch_seconds.append((time.perf_counter() - epoch_start) / k)
-                    continue
-                loop.last_finite_loss = values[i]
-            if not any(alive):
-                break
-            for p in params:
-                p.grad = None  # zero_grad(set_to_none=True), without its wrapper's cost
-            losses.sum().backward()  # a sum keeps each model's gradient its own
-            optimizer.step()
-            step += 1
-        seconds = (time.perf_counter() - epoch_start) / k
-        survivors = [i for i in range(k) if alive[i]]
-        if not survivors:
-            break
-        began = time.perf_counter()
+
+    def batch(index):  # each model's loss on its own rows, and its gradients by autograd
+        if index is None:  # full batch: the data in order, as loop.run keeps it
+            xb, yb = x.expand(k, -1, -1), y.expand(k, -1)
+        else:
+            xb = x.index_select(0, index.reshape(-1)).view(k, -1, features)
+            yb = y.index_select(0, index.reshape(-1)).view(k, -1)
+        losses = model_losses(forward(layers, xb, first.activation), yb, first.loss)
+        return losses.detach(), stacked.autograd_gradients(losses, params)
+
+    def end_epoch(epoch: int, train_losses: dict[int, float], seconds: float) -> None:
         test_losses, accuracies = evaluate(layers, xt, yt, first.activation, first.loss)
-        for i in survivors:
-            loops[i].epoch_seconds.append(seconds)
+        for i, train_loss in train_losses.items():
             epochs[i].append({
-                "epoch": epoch, "train_loss": sum(epoch_losses[i]) / len(epoch_losses[i]),
-                "test_loss": test_losses[i], "test_accuracy": accuracies[i], "seconds": seconds,
+                "epoch": epoch, "train_loss": train_loss, "test_loss": test_losses[i],
+                "test_accuracy": accuracies[i], "seconds": seconds,
                 "samples_per_second": n / seconds if seconds > 0 else None,
             })
-        evaluating += time.perf_counter() - began
-    for i in range(k):
-        if alive[i]:
-            loops[i].steps_done = step
-            loops[i].seconds = (time.perf_counter() - start) / k
-    return [(loops[i], epochs[i], step_times[i]) for i in range(k)]
+
+    run = stacked.train(params, optimizer, generators, n=n, batch_size=batch_size, steps=steps,
+                        batch=batch, end_epoch=end_epoch, device=x.device)
+    return [(run.loops[i], epochs[i], run.step_times[i]) for i in range(k)]

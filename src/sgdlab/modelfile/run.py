@@ -14,12 +14,11 @@ run equals the uninterrupted one bit for bit on the CPU; the file's SHA-256 must
 
 from __future__ import annotations
 
-import time
 from typing import Any, Callable
 
 from ..core.errors import ConfigError, Problems
 from ..core.limits import check_steps
-from ..core.store import RunRecord, Store, new_run_id, run_folder
+from ..core.store import RunRecord, Store, new_run_id
 from ..distributed.hooks import KEYS as DISTRIBUTED_KEYS  # what a data-parallel run adds
 from .config import ModelFileConfig
 
@@ -66,8 +65,7 @@ def run(config: ModelFileConfig, *, store: Store | None = None, record: bool = T
     import torch
 
     from .. import optim
-    from ..core import checkpoint as ckpt, loop as training_loop
-    from ..core.tracking import Tracking
+    from ..core.scaffold import Epochs, Scaffold
     from ..distributed import hooks as parallel
     from .checks import prepare
     from .parallel import check_exact, check_source
@@ -95,9 +93,12 @@ def run(config: ModelFileConfig, *, store: Store | None = None, record: bool = T
 
         config = dataclasses.replace(config, file=str(Path(config.file).resolve()),
                                      file_sha256=src.sha256)
-    track = Tracking(store, run_id, COMMAND, config, record=record, sweep_id=sweep_id,
-                     standalone=sweep_cell is None)
-    track.check_outputs()
+    # the run's life (store, checkpoints, resume) on the scaffold; the checkpoint is read by
+    # rank 0 alone and handed to every rank
+    scaffold = Scaffold(config, store=store, record=record, sweep_id=sweep_id, sweep_cell=sweep_cell,
+                        run_id=run_id, resume=resume and (place is None or place.writer))
+    if place is not None:
+        scaffold.payload = place.agree(scaffold.payload)
     net, x, y = prepared.net, prepared.x, prepared.y
     n = int(x.shape[0])
     batch_size, steps = config.updates(n)
@@ -106,8 +107,6 @@ def run(config: ModelFileConfig, *, store: Store | None = None, record: bool = T
     problems = Problems()
     check_steps(problems, steps, f"--epochs {config.epochs} at batch size {batch_size}")
     problems.raise_if_any(ConfigError)
-    payload = track.resume_payload() if resume and (place is None or place.writer) else None
-    payload = payload if place is None else place.agree(payload)  # rank 0's checkpoint, everywhere
 
     # data parallel: this rank's shard of each batch, averaged across ranks (or N emulated ranks)
     sharded = parallel.problem(place, config, net, src.loss, x, y)
@@ -118,99 +117,72 @@ def run(config: ModelFileConfig, *, store: Store | None = None, record: bool = T
     optimizer = parallel.wrap_optimizer(sharded, rule)  # local SGD: a periodic average
     wanted = config.bound or config.sharpness_every
     curvature = curvature_of(config, prepared, rule) if wanted else None
-    if curvature is not None and payload is None:
+    if curvature is not None and scaffold.payload is None:
         curvature.measure(0)
 
-    step_times: list[float] = []
-    clock = {"start": time.perf_counter(), "eval": 0.0, "epoch_theory": 0.0}
-    epochs: list[dict[str, Any]] = []
-    batch_losses: list[float] = []
-
-    def sharpness_at(step: int) -> None:  # theory's seconds are not training time
-        began = time.perf_counter()
-        curvature.measure(step)
-        clock["eval"] += time.perf_counter() - began
-        clock["epoch_theory"] += time.perf_counter() - began
-
-    def before_update(step: int, loss) -> None:
-        step_times.append(time.perf_counter() - clock["start"] - clock["eval"])
-        batch_losses.append(float(loss.detach()))
-        if config.sharpness_every and step > 0 and step % config.sharpness_every == 0:
-            sharpness_at(step)
-        if on_progress is not None:
-            on_progress(step + 1, steps)
-
-    def after_epoch(epoch: int, seconds: float) -> None:
-        seconds, clock["epoch_theory"] = seconds - clock["epoch_theory"], 0.0
-        began = time.perf_counter()
-        entry = {"epoch": epoch, "train_loss": sum(batch_losses) / len(batch_losses),
-                 "test_loss": None, "seconds": seconds}
+    def entry(epoch: int, train_loss: float, seconds: float) -> dict[str, Any]:  # the test set's
+        entry = {"epoch": epoch, "train_loss": train_loss, "test_loss": None, "seconds": seconds}
         if prepared.xt is not None:
             entry["test_loss"], accuracy = evaluate(net, src.loss, src.accuracy, prepared.xt, prepared.yt)
             if accuracy is not None:
                 entry["test_accuracy"] = accuracy
-        epochs.append(entry)
-        batch_losses.clear()
-        clock["eval"] += time.perf_counter() - began
+        return entry
 
-    def extra() -> dict[str, Any]:  # what a checkpoint keeps besides the loop's own state
-        return {"epochs": [dict(e) for e in epochs], "batch_losses": list(batch_losses),
-                "step_times": torch.tensor(step_times, dtype=torch.float64),
-                "train_seconds": time.perf_counter() - clock["start"] - clock["eval"],
-                # the curve and Lanczos's warm starts (the same start, the same bits)
-                **({} if curvature is None else curvature.state()),
-                "buffers": [b.detach().to("cpu", copy=True) for b in net.buffers()],
-                "torch_rng": torch.get_rng_state()}  # Dropout's stream
+    log = Epochs(entry)  # step times, epoch entries; theory's seconds are not training time
 
-    checkpoints = track.checkpointer(params=problem.parameters(), optimizer=optimizer,
-                                     generator=generator, extra=extra,
-                                     every=config.checkpoint_every, per_epoch=True)
-    if payload is not None:
-        ckpt.restore(payload, problem.parameters(), optimizer, generator)
-        saved = payload["extra"]
+    def before_update(step: int, loss) -> None:
+        log.step(loss)
+        if config.sharpness_every and step > 0 and step % config.sharpness_every == 0:
+            log.aside(curvature.measure, step)
+        if on_progress is not None:
+            on_progress(step + 1, steps)
+
+    def state() -> dict[str, Any]:  # what a checkpoint keeps besides the loop's own state
+        return log.state() | {
+            # the curve and Lanczos's warm starts (the same start, the same bits)
+            **({} if curvature is None else curvature.state()),
+            "buffers": [b.detach().to("cpu", copy=True) for b in net.buffers()],
+            "torch_rng": torch.get_rng_state()}  # Dropout's stream
+
+    def restore(saved: dict[str, Any]) -> None:
         with torch.no_grad():
             for b, s in zip(net.buffers(), saved["buffers"]):
                 b.copy_(s.to(b.device))
         torch.set_rng_state(saved["torch_rng"])
-        epochs.extend(saved["epochs"])
-        batch_losses.extend(saved["batch_losses"])
-        step_times.extend(saved["step_times"].tolist())
-        clock["start"] = time.perf_counter() - saved["train_seconds"]
+        log.restore(saved)
         if curvature is not None:
             curvature.restore(saved)
-    track.begin()
-    with track.interruptible():
-        loop = training_loop.run(
-            problem, optimizer, batch_size=batch_size, steps=steps, generator=generator,
-            before_update=before_update, after_epoch=after_epoch, checkpoint=checkpoints,
-            resume=payload["loop"] if payload is not None else None,
-        )
+
+    def after_loop(loop) -> None:  # the sharpness after the last update
         every = config.sharpness_every
         if every and loop.status == "completed" and loop.steps_done % every == 0:
-            sharpness_at(loop.steps_done)
+            log.aside(curvature.measure, loop.steps_done)
+
+    loop = scaffold.train(problem, optimizer, generator, batch_size=batch_size, steps=steps,
+                          before_update=before_update, after_epoch=log.end_epoch,
+                          every=config.checkpoint_every, per_epoch=True, state=state,
+                          restore=restore, after_loop=after_loop)
     final_loss = evaluate(net, src.loss, None, x, y)[0] if loop.status == "completed" else None
-    result = assemble(config, src, loop, epochs, step_times, n, prepared, run_id, final_loss)
+    result = assemble(config, src, loop, log.epochs, log.step_times, n, prepared, run_id, final_loss)
     if sharded is not None:  # data parallel: nproc, world, allreduce, communication time
         result.update(sharded.describe(result["seconds"], result["steps"]))
     note = mode_note(net, "the sharpness") if curvature is not None else None
     if curvature is not None:
         add_curvature(result, config, curvature, note)
-    if config.plots:
+
+    def draw(folder) -> list[str]:
         from ..core import plots
 
-        path = run_folder(store, run_id, config.out) / "loss.png"
-        result["figures"] = [plots.curves({f"lr {config.lr:g}": (list(range(1, len(loop.step_losses) + 1)),
-                                                                  loop.step_losses)},
-                                          path, xlabel="update", ylabel="batch loss",
-                                          title=f"{src.name}: training loss")]
+        steps_axis = list(range(1, len(loop.step_losses) + 1))
+        figures = [plots.curves({f"lr {config.lr:g}": (steps_axis, loop.step_losses)}, folder / "loss.png",
+                                xlabel="update", ylabel="batch loss", title=f"{src.name}: training loss")]
         if "sharpness" in result:  # the tracked sharpness against its own threshold
             from ..theory import tracked
 
-            result["figures"].append(tracked.draw(result, f"lr {config.lr:g}", path.parent / "sharpness.png"))
-    if record:
-        store.save(to_record(result, sweep_id, sweep_cell))
-    track.finish(result["status"], config.keep_checkpoint, loop.final_state)
-    return result
+            figures.append(tracked.draw(result, f"lr {config.lr:g}", folder / "sharpness.png"))
+        return figures
+
+    return scaffold.finish(result, loop, to_record, draw)
 
 
 def add_curvature(result: dict, config, curvature, note: str | None) -> None:

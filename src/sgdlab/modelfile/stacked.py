@@ -15,18 +15,18 @@ forward or loss that ``vmap`` cannot trace (``.item()``, data-dependent Python b
 executor runs them, after one line on stderr naming the layer or the reason. So do cells that
 ask for the sharpness (a Lanczos per model).
 
-Time: the group's training seconds are shared equally between its K cells, as in
-``mnist/vectorized.py``; evaluation is not training time.
+The loop itself (epochs, per-cell batch orders, divergence, times) is the shared one,
+``sweep.stacked``; this module gives it each batch's K losses and their gradients (autograd),
+and evaluates the test set at each epoch's end (not training time).
 """
 
 from __future__ import annotations
 
 import copy
 import sys
-import time
 from typing import Any
 
-from ..core.loop import LoopResult, divergence_reason
+from ..core.loop import LoopResult
 from ..core.store import RunRecord
 from ..sweep.protocol import stacked_hyperparameters
 from .problem import EVAL_CHUNK, mode_layers
@@ -182,10 +182,12 @@ class Stack:
 
 
 def train(configs: list, nets, prepared) -> list[tuple[LoopResult, list, list, float | None]]:
-    """Train the K stacked models; per model (LoopResult, epochs, step times, final loss)."""
+    """Train the K stacked models on the shared stacked loop (``sweep.stacked``); per model
+    (LoopResult, epochs, step times, final loss)."""
     import torch
 
     from ..optim import batched
+    from ..sweep import stacked
 
     first, x, y = configs[0], prepared.x, prepared.y
     source = prepared.source
@@ -194,72 +196,28 @@ def train(configs: list, nets, prepared) -> list[tuple[LoopResult, list, list, f
     optimizer = batched.create(first.optimizer.name, stack.trainable, **stacked_hyperparameters(configs))
     generators = [torch.Generator().manual_seed(c.seed) for c in configs]
     batch_size, steps = first.updates(n)
-    full_batch = batch_size >= n
-
-    loops = [LoopResult() for _ in range(k)]
     epochs: list[list[dict[str, Any]]] = [[] for _ in range(k)]
-    step_times: list[list[float]] = [[] for _ in range(k)]
-    alive, first_loss = [True] * k, [None] * k
-    start, evaluating = time.perf_counter(), 0.0
-    step = epoch = 0
-    while step < steps and any(alive):
-        epoch += 1
-        epoch_start = time.perf_counter()
-        epoch_losses: list[list[float]] = [[] for _ in range(k)]
-        orders = None if full_batch else torch.stack(
-            [torch.randperm(n, generator=g) for g in generators]).to(x.device)
-        for begin in range(0, n, batch_size):
-            if step >= steps:
-                break
-            if orders is None:  # full batch: the data in order, as loop.run keeps it
-                xb, yb = x.expand(k, *x.shape), y.expand(k, *y.shape)
-            else:
-                index = orders[:, begin : begin + batch_size]
-                xb = x.index_select(0, index.reshape(-1)).view(k, -1, *x.shape[1:])
-                yb = y.index_select(0, index.reshape(-1)).view(k, -1, *y.shape[1:])
-            losses = stack.losses(xb, yb)
-            values = losses.detach().tolist()
-            now = (time.perf_counter() - start - evaluating) / k
-            for i in range(k):
-                if not alive[i]:
-                    continue
-                loop = loops[i]
-                loop.step_losses.append(values[i])
-                step_times[i].append(now)
-                epoch_losses[i].append(values[i])
-                first_loss[i] = values[i] if first_loss[i] is None else first_loss[i]
-                reason = divergence_reason(values[i], first_loss[i])
-                if reason is not None:  # this model stops here; the others go on
-                    alive[i] = False
-                    loop.status, loop.diverged_step, loop.divergence_reason = "diverged", step + 1, reason
-                    loop.steps_done, loop.seconds = step, now
-                    loop.epoch_seconds.append((time.perf_counter() - epoch_start) / k)
-                    continue
-                loop.last_finite_loss = values[i]
-            if not any(alive):
-                break
-            for p in stack.trainable:
-                p.grad = None
-            losses.sum().backward()  # a sum keeps each model's gradient its own
-            optimizer.step()
-            step += 1
-        seconds = (time.perf_counter() - epoch_start) / k
-        survivors = [i for i in range(k) if alive[i]]
-        if not survivors:
-            break
-        began = time.perf_counter()
+
+    def batch(index):  # each model's loss on its own rows, and its gradients by autograd
+        if index is None:  # full batch: the data in order, as loop.run keeps it
+            xb, yb = x.expand(k, *x.shape), y.expand(k, *y.shape)
+        else:
+            xb = x.index_select(0, index.reshape(-1)).view(k, -1, *x.shape[1:])
+            yb = y.index_select(0, index.reshape(-1)).view(k, -1, *y.shape[1:])
+        losses = stack.losses(xb, yb)
+        return losses.detach(), stacked.autograd_gradients(losses, stack.trainable)
+
+    def end_epoch(epoch: int, train_losses: dict[int, float], seconds: float) -> None:
         test = stack.evaluate(prepared.xt, prepared.yt) if prepared.xt is not None else None
-        for i in survivors:
-            loops[i].epoch_seconds.append(seconds)
-            entry = {"epoch": epoch, "train_loss": sum(epoch_losses[i]) / len(epoch_losses[i]),
+        for i, train_loss in train_losses.items():
+            entry = {"epoch": epoch, "train_loss": train_loss,
                      "test_loss": None if test is None else test[0][i], "seconds": seconds}
             if test is not None and test[1] is not None:
                 entry["test_accuracy"] = test[1][i]
             epochs[i].append(entry)
-        evaluating += time.perf_counter() - began
+
+    run = stacked.train(stack.trainable, optimizer, generators, n=n, batch_size=batch_size,
+                        steps=steps, batch=batch, end_epoch=end_epoch, device=x.device)
     finals = stack.evaluate(x, y)[0]
-    for i in range(k):
-        if alive[i]:
-            loops[i].steps_done = step
-            loops[i].seconds = (time.perf_counter() - start) / k
-    return [(loops[i], epochs[i], step_times[i], finals[i] if alive[i] else None) for i in range(k)]
+    return [(run.loops[i], epochs[i], run.step_times[i], None if i in run.frozen else finals[i])
+            for i in range(k)]
