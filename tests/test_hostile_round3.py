@@ -288,6 +288,11 @@ def test_checkpoint_paths_are_checked_before_training(cli, kind):
     assert result.exit_code == 2, result.stdout
     assert result.stderr.startswith("error: ") and "checkpoint" in result.stderr.splitlines()[0]
     assert "Traceback" not in result.stderr
+    # found before any training: no run is left `running` (the finding: every later resume failed)
+    with sqlite3.connect(store) as conn:  # (no table at all: nothing was recorded)
+        has_runs = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'runs'").fetchone()
+        statuses = {s for (s,) in conn.execute("SELECT status FROM runs")} if has_runs else set()
+    assert "running" not in statuses
 
 
 def test_a_forged_checkpoint_with_missing_keys_is_a_clean_error(tmp_path):
