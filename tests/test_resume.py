@@ -101,6 +101,8 @@ def test_a_corrupt_checkpoint_falls_back_to_the_previous_one(tmp_path, capsys):
 def test_only_damaged_checkpoints_are_refused_naming_each_file(tmp_path, cli):
     store_path = tmp_path / "s.db"
     record = interrupt_at(LinRegConfig(**LINREG), Store(store_path), 11)
+    listing = cli("runs", "--store", store_path).stdout  # a run with checkpoints: `resume` offered
+    assert "interrupted runs: `sgdlab resume RUN_ID` continues one" in listing
     files = sorted(ckpt.folder_for(store_path, record.id).glob("step-*.pt"))
     files[0].write_bytes(b"garbage")
     data = bytearray(files[1].read_bytes())

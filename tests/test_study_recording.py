@@ -40,6 +40,8 @@ def test_lr_find_is_recorded_at_start_and_keeps_its_curve_when_stopped(cli, monk
     record = _only_run("lr-find")
     assert record.state == "interrupted" and len(record.curves["lr"]) == 7 and len(record.curves["loss"]) == 7
     assert record.curves["lr"] == lr_range.schedule()[:7]
+    listing = cli("runs").stdout  # a study has no checkpoint: `runs` does not offer `resume`
+    assert "interrupted lr-find: kept what it had measured" in listing and "sgdlab resume" not in listing
 
 
 def test_noise_scale_keeps_its_measurement_at_init_when_stopped(cli, monkeypatch):

@@ -76,8 +76,16 @@ def _print_table(doc: dict) -> None:
     console.print(table)
     if not doc["runs"]:
         print("no runs recorded yet")
-    if any(r["status"] == "interrupted" for r in doc["runs"]):
-        print("interrupted runs: `sgdlab resume RUN_ID` continues one from its last checkpoint")
+    interrupted = {r["command"] for r in doc["runs"] if r["status"] == "interrupted"}
+    if interrupted:
+        from .. import problems
+
+        resumable = {c for c in interrupted if getattr(problems.find(c), "resumable", False)}
+        if resumable:
+            print("interrupted runs: `sgdlab resume RUN_ID` continues one from its last checkpoint")
+        if interrupted - resumable:  # a study keeps what it measured; it has no checkpoints
+            print(f"interrupted {', '.join(sorted(interrupted - resumable))}: kept what it had "
+                  f"measured (`sgdlab runs show RUN_ID`); run the command again to redo it")
 
 
 def _print_one(doc: dict) -> None:
