@@ -45,12 +45,14 @@ class Scaffold:
               restore: Callable[[dict[str, Any]], None] | None = None,
               after_epoch: Callable[[int, float], None] | None = None,
               after_loop: Callable[[training_loop.LoopResult], None] | None = None,
+              sync_every: int = 1, train_step: Callable[[Any], Any] | None = None,
               ) -> training_loop.LoopResult:
         """The loop (``core.loop.run``) on ``problem``, checkpointed every ``every`` updates
         and/or at the end of each epoch, continued from the checkpoint when resuming.
         ``state()``/``restore(extra)``: more the checkpoint keeps (tensors), and how it comes back.
         ``after_epoch``: the loop's (``Epochs.end_epoch``); ``after_loop(loop)``: what the run
-        still does after the last update (a last measurement), a Ctrl-C there included."""
+        still does after the last update (a last measurement), a Ctrl-C there included.
+        ``sync_every``, ``train_step``: the loop's own (losses read every K updates, a fused step)."""
         import torch
 
         kept = kept if kept is not None else {}
@@ -73,7 +75,8 @@ class Scaffold:
             loop = training_loop.run(
                 problem, optimizer, batch_size=batch_size, steps=steps, generator=generator,
                 before_update=before_update, after_epoch=after_epoch, checkpoint=checkpoints,
-                resume=self.payload["loop"] if self.payload is not None else None)
+                resume=self.payload["loop"] if self.payload is not None else None,
+                sync_every=sync_every, train_step=train_step)
             if after_loop is not None:
                 after_loop(loop)
         return loop

@@ -14,12 +14,11 @@ seconds are not counted as training time.
 
 from __future__ import annotations
 
-import time
 from typing import Any, Callable
 
 from ..core.errors import ConfigError, Problems
 from ..core.limits import check_steps
-from ..core.store import RunRecord, Store, new_run_id, run_folder
+from ..core.store import RunRecord, Store, new_run_id
 from ..distributed.hooks import KEYS as DISTRIBUTED_KEYS  # what a data-parallel run adds
 from .config import MnistConfig, resolve_device
 from .curvature import Curvature, add_curvature
@@ -69,8 +68,7 @@ def run(
     import torch
 
     from .. import optim
-    from ..core import checkpoint as ckpt, loop as training_loop
-    from ..core.tracking import Tracking
+    from ..core.scaffold import Epochs, Scaffold
     from ..distributed import hooks as parallel
     from . import datasets, fast_step
 
@@ -83,10 +81,10 @@ def run(
     device = resolve_device(config.device) if place is None else place.device
     store = store or Store()
     config, run_id, resume, record = parallel.agree(place, config, store, run_id, resume, record)
-    run_id = run_id or new_run_id()
-    track = Tracking(store, run_id, "mnist", config, record=record, sweep_id=sweep_id,
-                     standalone=sweep_cell is None)
-    track.check_outputs()
+    # the run's life (store, checkpoints, resume) on the scaffold: its outputs checked before
+    # the data is loaded (a download), its checkpoint read once the data and the config are
+    scaffold = Scaffold(config, store=store, record=record, sweep_id=sweep_id, sweep_cell=sweep_cell,
+                        run_id=run_id)
     data = data if data is not None else datasets.load(config.dataset, config.data_dir)
     x, y, xt, yt = tensors(config, data, device)
     x, xt = x.to(getattr(torch, config.dtype)), xt.to(getattr(torch, config.dtype))
@@ -96,8 +94,11 @@ def run(
     problems = Problems()
     check_steps(problems, steps, f"--epochs {config.epochs} at batch size {batch_size}")
     problems.raise_if_any(ConfigError)
-    payload = track.resume_payload() if resume and (place is None or place.writer) else None
-    payload = payload if place is None else place.agree(payload)  # rank 0's checkpoint, everywhere
+    if resume and (place is None or place.writer):
+        scaffold.payload = scaffold.track.resume_payload()
+    if place is not None:  # rank 0's checkpoint, everywhere
+        scaffold.payload = place.agree(scaffold.payload)
+    payload = scaffold.payload
 
     # model and optimizer: initial weights from the run's seed, then the same generator shuffles
     generator = torch.Generator().manual_seed(config.seed)
@@ -118,112 +119,78 @@ def run(
     if noise is not None and payload is None:
         noise.measure(0)
 
-    step_times: list[float] = []  # training seconds (evaluation excluded) at each step's loss
-    clock = {"start": time.perf_counter(), "eval": 0.0, "epoch_theory": 0.0}
-    epochs: list[dict[str, Any]] = []
-    batch_losses: list[float] = []  # this epoch's batch losses (the tutorial's train_loss sum)
+    def entry(epoch: int, train_loss: float, seconds: float) -> dict[str, Any]:  # the test set's
+        test_loss, accuracy = evaluate(net, xt, yt, config.loss)
+        return {"epoch": epoch, "train_loss": train_loss, "test_loss": test_loss,
+                "test_accuracy": accuracy, "seconds": seconds,
+                "samples_per_second": n / seconds if seconds > 0 else None}
 
-    def theory_at(measure, step: int) -> None:  # theory's seconds are not training time
-        began = time.perf_counter()
-        measure(step)
-        clock["eval"] += time.perf_counter() - began
-        clock["epoch_theory"] += time.perf_counter() - began
+    log = Epochs(entry)  # step times, epoch entries; theory's seconds are not training time
 
     def before_update(step: int, loss) -> None:
-        step_times.append(time.perf_counter() - clock["start"] - clock["eval"])
-        batch_losses.append(float(loss.detach()))
+        log.step(loss)
         if config.sharpness_every and step > 0 and step % config.sharpness_every == 0:
-            theory_at(curvature.measure, step)
+            log.aside(curvature.measure, step)
         if config.noise_every and step > 0 and step % config.noise_every == 0:
-            theory_at(noise.measure, step)
+            log.aside(noise.measure, step)
         if on_progress is not None:
             on_progress(step + 1, steps)
         if on_loss is not None:
-            on_loss(step + 1, batch_losses[-1])
+            on_loss(step + 1, log.batch_losses[-1])
 
     def after_epoch(epoch: int, seconds: float) -> None:
-        seconds, clock["epoch_theory"] = seconds - clock["epoch_theory"], 0.0
-        began = time.perf_counter()
-        test_loss, accuracy = evaluate(net, xt, yt, config.loss)
-        epochs.append({
-            "epoch": epoch, "train_loss": sum(batch_losses) / len(batch_losses),
-            "test_loss": test_loss, "test_accuracy": accuracy, "seconds": seconds,
-            "samples_per_second": n / seconds if seconds > 0 else None,
-        })
-        batch_losses.clear()
-        clock["eval"] += time.perf_counter() - began
+        log.end_epoch(epoch, seconds)
         if on_epoch is not None:  # the page's live accuracy
-            on_epoch(epoch, dict(epochs[-1], step=len(step_times)))
+            on_epoch(epoch, dict(log.epochs[-1], step=len(log.step_times)))
 
-    def extra() -> dict[str, Any]:  # what a checkpoint keeps besides the loop's own state
-        return {"epochs": [dict(e) for e in epochs], "batch_losses": list(batch_losses),
-                "step_times": torch.tensor(step_times, dtype=torch.float64),
-                "train_seconds": time.perf_counter() - clock["start"] - clock["eval"],
-                **({} if curvature is None else curvature.state()),
-                "noise_scale": [] if noise is None else [dict(p) for p in noise.curve]}
+    def state() -> dict[str, Any]:  # what a checkpoint keeps besides the loop's own state
+        return log.state() | {**({} if curvature is None else curvature.state()),
+                              "noise_scale": [] if noise is None else [dict(p) for p in noise.curve]}
 
-    checkpoints = track.checkpointer(params=problem.parameters(), optimizer=optimizer,
-                                     generator=generator, extra=extra,
-                                     every=config.checkpoint_every, per_epoch=True)
-    if payload is not None:
-        ckpt.restore(payload, problem.parameters(), optimizer, generator)
-        saved = payload["extra"]
-        epochs.extend(saved["epochs"])
-        batch_losses.extend(saved["batch_losses"])
-        step_times.extend(saved["step_times"].tolist())
-        clock["start"] = time.perf_counter() - saved["train_seconds"]
+    def restore(saved: dict[str, Any]) -> None:
+        log.restore(saved)
         if curvature is not None:
             curvature.restore(saved)
         if noise is not None:
             noise.curve.extend(saved.get("noise_scale") or [])
             if not noise.curve:
                 noise.measure(0)
-    # speed: losses read every K updates, the step as a CUDA graph (fast_step.py)
-    sync_every, train_step = fast_step.choose(config, problem, optimizer, device, batch_size, n)
-    track.begin()
-    with track.interruptible():
-        loop = training_loop.run(
-            problem, optimizer, batch_size=batch_size, steps=steps, generator=generator,
-            before_update=before_update, after_epoch=after_epoch, checkpoint=checkpoints,
-            resume=payload["loop"] if payload is not None else None,
-            sync_every=sync_every, train_step=train_step,
-        )
+
+    def after_loop(loop) -> None:  # the theory after the last update
         for every, tracker in ((config.sharpness_every, curvature), (config.noise_every, noise)):
             if every and loop.status == "completed" and loop.steps_done % every == 0:
-                theory_at(tracker.measure, loop.steps_done)  # after the last update
-    result = finish(config, data, loop, epochs, step_times, n, int(xt.shape[0]), device,
-                    store=store, record=record, sweep_id=sweep_id, sweep_cell=sweep_cell,
-                    run_id=run_id, curvature=curvature, noise=noise, parallel=sharded)
-    track.finish(result["status"], config.keep_checkpoint, loop.final_state)
-    return result
+                log.aside(tracker.measure, loop.steps_done)
 
-
-def finish(config, data, loop, epochs, step_times, n, n_test, device, *, store, record, sweep_id,
-           sweep_cell=None, run_id=None, curvature: Curvature | None = None,
-           noise: NoiseCurve | None = None, parallel=None):
-    """Assemble the result document, draw the figures, record the run."""
-    from ..theory import tracked
-    from . import figures
-
-    result = assemble(config, data, loop, epochs, step_times, n, n_test, device, run_id)
-    if parallel is not None:  # data parallel: nproc, world, allreduce, communication time
-        result.update(parallel.describe(result["seconds"], result["steps"]))
+    # speed: losses read every K updates, the step as a CUDA graph (fast_step.py)
+    sync_every, train_step = fast_step.choose(config, problem, optimizer, device, batch_size, n)
+    loop = scaffold.train(problem, optimizer, generator, batch_size=batch_size, steps=steps,
+                          before_update=before_update, after_epoch=after_epoch,
+                          every=config.checkpoint_every, per_epoch=True, state=state,
+                          restore=restore, after_loop=after_loop, sync_every=sync_every,
+                          train_step=train_step)
+    result = assemble(config, data, loop, log.epochs, log.step_times, n, int(xt.shape[0]), device,
+                      scaffold.run_id)
+    if sharded is not None:  # data parallel: nproc, world, allreduce, communication time
+        result.update(sharded.describe(result["seconds"], result["steps"]))
     if curvature is not None:
         add_curvature(result, config, curvature)
     if noise is not None:
         add_noise(result, noise)
-    if config.plots:
-        folder = run_folder(store, result["run_id"], config.out)
-        result["figures"] = figures.draw_runs([result], folder)
-        if "sharpness" in result:
-            result["figures"].append(tracked.draw(result, f"lr {config.lr:g}", folder / "sharpness.png"))
-        if "noise_scale" in result:
-            from .noise_curve import draw
 
-            result["figures"].append(draw(result["noise_scale"], result["batch_size"], folder / "noise_scale.png"))
-    if record:
-        store.save(to_record(result, sweep_id, sweep_cell))
-    return result
+    def draw(folder) -> list[str]:
+        from ..theory import tracked
+        from . import figures
+
+        drawn = figures.draw_runs([result], folder)
+        if "sharpness" in result:
+            drawn.append(tracked.draw(result, f"lr {config.lr:g}", folder / "sharpness.png"))
+        if "noise_scale" in result:
+            from .noise_curve import draw as draw_noise
+
+            drawn.append(draw_noise(result["noise_scale"], result["batch_size"], folder / "noise_scale.png"))
+        return drawn
+
+    return scaffold.finish(result, loop, to_record, draw)
 
 
 def assemble(config, data, loop, epochs, step_times, n, n_test, device, run_id=None) -> dict[str, Any]:

@@ -13,7 +13,7 @@ then draws the model's own permutation every epoch, as ``loop.run`` does for a s
 records equal the serial executor's up to float32 rounding (tests/test_sweep_vectorized.py
 states the tolerance). A model whose loss stops being finite, or grows past
 ``loop.BLOWUP_FACTOR`` times its first loss, stops being recorded at that step (status
-``diverged``, as ``run.finish`` reports it); the others go on.
+``diverged``, as ``run.assemble`` reports it); the others go on.
 
 The loop itself (epochs, per-cell batch orders, divergence, times) is the shared one,
 ``sweep.stacked``: the group's training seconds are shared equally between its K cells (each
