@@ -45,14 +45,16 @@ class Scaffold:
               restore: Callable[[dict[str, Any]], None] | None = None,
               after_epoch: Callable[[int, float], None] | None = None,
               after_loop: Callable[[training_loop.LoopResult], None] | None = None,
-              sync_every: int = 1, train_step: Callable[[Any], Any] | None = None,
+              fast_step: Callable[[], tuple[int, Callable[[Any], Any] | None]] | None = None,
               ) -> training_loop.LoopResult:
         """The loop (``core.loop.run``) on ``problem``, checkpointed every ``every`` updates
         and/or at the end of each epoch, continued from the checkpoint when resuming.
         ``state()``/``restore(extra)``: more the checkpoint keeps (tensors), and how it comes back.
         ``after_epoch``: the loop's (``Epochs.end_epoch``); ``after_loop(loop)``: what the run
         still does after the last update (a last measurement), a Ctrl-C there included.
-        ``sync_every``, ``train_step``: the loop's own (losses read every K updates, a fused step)."""
+        ``fast_step()``: the loop's ``(sync_every, train_step)`` (losses read every K updates, a
+        fused step), chosen once a resume's checkpoint is restored (a CUDA graph captures the step
+        of the weights it will train)."""
         import torch
 
         kept = kept if kept is not None else {}
@@ -70,6 +72,7 @@ class Scaffold:
                 values.extend(self.payload["extra"][name].tolist())
             if restore is not None:
                 restore(self.payload["extra"])
+        sync_every, train_step = fast_step() if fast_step is not None else (1, None)
         self.track.begin()
         with self.track.interruptible():
             loop = training_loop.run(

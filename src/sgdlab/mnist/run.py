@@ -161,13 +161,13 @@ def run(
             if every and loop.status == "completed" and loop.steps_done % every == 0:
                 log.aside(tracker.measure, loop.steps_done)
 
-    # speed: losses read every K updates, the step as a CUDA graph (fast_step.py)
-    sync_every, train_step = fast_step.choose(config, problem, optimizer, device, batch_size, n)
+    def speed():  # losses read every K updates, the step as a CUDA graph (fast_step.py)
+        return fast_step.choose(config, problem, optimizer, device, batch_size, n)
+
     loop = scaffold.train(problem, optimizer, generator, batch_size=batch_size, steps=steps,
                           before_update=before_update, after_epoch=after_epoch,
                           every=config.checkpoint_every, per_epoch=True, state=state,
-                          restore=restore, after_loop=after_loop, sync_every=sync_every,
-                          train_step=train_step)
+                          restore=restore, after_loop=after_loop, fast_step=speed)
     result = assemble(config, data, loop, log.epochs, log.step_times, n, int(xt.shape[0]), device,
                       scaffold.run_id)
     if sharded is not None:  # data parallel: nproc, world, allreduce, communication time
