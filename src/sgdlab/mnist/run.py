@@ -82,7 +82,7 @@ def run(
     store = store or Store()
     config, run_id, resume, record = parallel.agree(place, config, store, run_id, resume, record)
     # the run's life (store, checkpoints, resume) on the scaffold: its outputs checked before
-    # the data is loaded (a download), its checkpoint read once the data and the config are
+    # the data is loaded (a download), its checkpoint read once the data and config are checked
     scaffold = Scaffold(config, store=store, record=record, sweep_id=sweep_id, sweep_cell=sweep_cell,
                         run_id=run_id)
     data = data if data is not None else datasets.load(config.dataset, config.data_dir)
