@@ -150,6 +150,9 @@ CASES = [
     ("lr-find linreg --end inf", "--end must be a finite number <= 3.403e+38 (float32's largest), got inf"),
     ("lr-find mnist --end 1e39", "--end must be a finite number <= 3.403e+38 (float32's largest), got 1e+39"),
     ("noise-scale --batch-sizes ''", "--batch-sizes: empty value in ''"),
+    # the fourth hostile round: too few rows named for what they are, not a flag never given
+    ("noise-scale --limit-train 1", "the noise scale needs at least 2 training images"),
+    ("noise-scale --limit-train 1 --batch-size 1", "the noise scale needs at least 2 training images"),
     ("sharpness --lr " + ",".join(["0.1"] * 1000), "--lr: 1,000 learning rates is more than the limit 20"),
     ("sharpness --every 1000 --steps 5", "--every 1000 is more than --steps 5"),
     ("runs --store {tmp}/adir", "{tmp}/adir is a folder; give a file name"),

@@ -104,3 +104,11 @@ def test_batch_size_study_runs_as_a_vectorized_sweep(cli, tmp_path):
 def test_bad_input_exit_2(cli, args, message):
     result = cli("noise-scale", *args)
     assert result.exit_code == 2 and f"error: {message}" in result.stderr and result.stdout == ""
+
+
+def test_the_training_batch_default_fits_a_small_limit_train(cli):
+    """Found by the fourth hostile round: `noise-scale --limit-train 9` was refused for the
+    --batch-size 100 it never gave, with a hint ('or full') noise-scale does not take."""
+    doc = cli.json("noise-scale", "--limit-train", "9", "--draws", "2", "--hidden", "2")
+    assert doc["batch_size"] == 9 and doc["trained"]["step"] == 1
+    assert (doc["init"]["two_batch"]["small"], doc["init"]["two_batch"]["big"]) == (1, 9)
