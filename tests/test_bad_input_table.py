@@ -28,6 +28,10 @@ FILES = {
     "quote.csv": b'x,y\n"1,2\n2,3\n',
     "nul.csv": b"x,y\n1,2\x00\n2,3\n3,5\n",
     "notdb.db": b"hello, not sqlite",
+    "rows.py": (b"import torch\ndef data():\n    x = torch.linspace(0, 1, 60).reshape(20, 3)\n"
+                b"    return {'train': (x, x.sum(1, keepdim=True))}\n"
+                b"def model():\n    return torch.nn.Linear(3, 1)\n"
+                b"def loss(o, t):\n    return ((o - t) ** 2).mean()\n"),
     "idx/train-images-idx3-ubyte.gz": b"<html>404 not found</html>",
     "idx/train-labels-idx1-ubyte.gz": gzip.compress(b"\x00\x00\x08\x01\x00\x00\x00\x01\x00"),
     "idx/t10k-images-idx3-ubyte.gz": b"<html>404 not found</html>",
@@ -153,6 +157,16 @@ CASES = [
     # the fourth hostile round: too few rows named for what they are, not a flag never given
     ("noise-scale --limit-train 1", "the noise scale needs at least 2 training images"),
     ("noise-scale --limit-train 1 --batch-size 1", "the noise scale needs at least 2 training images"),
+    # --sharpness-every past the run's end: step 0 alone (or nothing under Adam), said nowhere
+    ("mnist --limit-train 200 --max-steps 4 --sharpness-every 5 --no-plots",
+     "--sharpness-every 5 is more than the 2 updates of the run: the sharpness would be measured at "
+     "initialisation only; give --sharpness-every <= 2"),
+    ("mnist --limit-train 200 --sharpness-every 5 --optimizer adam --no-plots",
+     "the preconditioned sharpness (from the first update on) would never be measured"),
+    ("mnist --limit-train 200 --batch-size 10,full --sharpness-every 3",
+     "--sharpness-every 3 is more than the 1 update of the run at batch size full"),
+    ("train {tmp}/rows.py --batch-size 10 --sharpness-every 3",
+     "--sharpness-every 3 is more than the 2 updates of the run"),
     ("sharpness --lr " + ",".join(["0.1"] * 1000), "--lr: 1,000 learning rates is more than the limit 20"),
     ("sharpness --every 1000 --steps 5", "--every 1000 is more than --steps 5"),
     ("runs --store {tmp}/adir", "{tmp}/adir is a folder; give a file name"),

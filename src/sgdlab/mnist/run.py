@@ -95,6 +95,9 @@ def run(
     parallel.check_split(n, batch_size, config)
     problems = Problems()
     check_steps(problems, steps, f"--epochs {config.epochs} at batch size {batch_size}")
+    from ..theory import tracked
+
+    tracked.check_every(problems, config, steps)
     problems.raise_if_any(ConfigError)
     payload = track.resume_payload() if resume and (place is None or place.writer) else None
     payload = payload if place is None else place.agree(payload)  # rank 0's checkpoint, everywhere

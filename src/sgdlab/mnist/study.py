@@ -52,6 +52,13 @@ def run_study(
             f"--batch-size {','.join(map(str, too_big))} is larger than the training set "
             f"({n} images); use batch sizes of at most {n} (or full)"
         )
+    from ..theory import tracked
+
+    problems = Problems()  # every batch size's run checked before the first one starts
+    for b in batch_sizes:
+        tracked.check_every(problems, config, replace(config, batch_size=b).updates(n)[1],
+                            f" at batch size {b or 'full'}")
+    problems.raise_if_any(ConfigError)
     if record:
         store.save_sweep(study_id, "mnist", {"batch_sizes": batch_sizes, "config": config.to_dict()})
     runs = []

@@ -102,6 +102,21 @@ class Tracked:
             self.measure(0)
 
 
+def check_every(problems, config, steps: int, what: str = "") -> None:
+    """--sharpness-every K within the run's ``steps`` updates: beyond, the curve would hold step 0
+    alone, or under Adam/RMSprop nothing (lambda_1(P^-1 H) exists from the first update on), and
+    the run said nothing of it (as ``sharpness --every`` did: issue 19)."""
+    every = config.sharpness_every
+    if not every or steps <= 0 or every <= steps:
+        return
+    never = tracks_preconditioned(config.optimizer.name)
+    updates = f"{steps} update" + ("" if steps == 1 else "s")
+    problems.add(f"--sharpness-every {every} is more than the {updates} of the run{what}: "
+                 + ("the preconditioned sharpness (from the first update on) would never be measured"
+                    if never else "the sharpness would be measured at initialisation only")
+                 + f"; give --sharpness-every <= {steps}")
+
+
 def tracks_preconditioned(name: str) -> bool:
     """Adam, AdamW, RMSprop: rules with a second moment, whose edge is lambda_1(P^-1 H)."""
     from ..optim.spec import base_name
