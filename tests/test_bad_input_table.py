@@ -47,6 +47,8 @@ CASES = [
     ("linreg --weight-decay 1e39", "--weight-decay 1e+39 does not fit in float32"),
     ("linreg --optimizer adam --eps 1e300", "--eps 1e+300 does not fit in float32"),
     ("linreg --lr 1e400", "--lr must be a finite number > 0, got inf"),
+    ("mnist --optimizer adam --eps 1e-46", "--eps 1e-46 rounds to 0 in float32 (smallest positive value 1.401e-45)"),
+    ("train {tmp}/rows.py --optimizer adam --eps 1e-46 --batch-size 10", "--eps 1e-46 rounds to 0 in float32"),
     ("linreg --steps 100000000000000", "is more than the limit 10,000,000"),
     ("linreg --epochs 10000000 --batch-size 1", "asks for 150,000,000 updates"),
     ("linreg --batch-size " + BIG, "is out of range"),
@@ -251,3 +253,21 @@ def test_a_bug_is_one_line_exit_1_and_its_traceback_only_on_request(cli, monkeyp
     monkeypatch.setenv("SGDLAB_DEBUG", "1")
     with pytest.raises(RuntimeError):
         cli("linreg")
+
+
+@pytest.mark.parametrize("config_class", ["mnist", "modelfile"])
+def test_eps_is_checked_against_the_weights_own_dtype(tmp_path, config_class):
+    """Found by the fourth hostile round: --eps 1e-46 rounds to 0 in float32 (an internal
+    LinAlgError from the preconditioned sharpness, or 0/0 in Adam); under --dtype float64 it is a
+    number, and 1e39 fits, which the check against a fixed float32 refused."""
+    from sgdlab.core.errors import ConfigError
+    from sgdlab.mnist.config import MnistConfig
+    from sgdlab.modelfile.config import ModelFileConfig
+    from sgdlab.optim.spec import OptimizerSpec
+
+    make = MnistConfig if config_class == "mnist" else (lambda **kw: ModelFileConfig(file=str(tmp_path / "m.py"), **kw))
+    for eps in (1e-46, 1e39):
+        make(optimizer=OptimizerSpec("adam", eps=eps), dtype="float64").validate()
+        with pytest.raises(ConfigError) as caught:
+            make(optimizer=OptimizerSpec("adam", eps=eps), dtype="float32").validate()
+        assert caught.value.problems[0].startswith(f"--eps {eps:g} ")
