@@ -185,6 +185,7 @@ def test_a_loss_that_never_moves_suggests_no_lr(cli, tmp_path, loss):
     doc = cli.json("lr-find", path, "--batch-size", "full", "--no-plots", "--store", tmp_path / "runs.db")
     assert doc["losses"] == [1.0] * 100
     assert doc["suggestion"] is None and set(doc["suggestions"].values()) == {None}
-    assert doc["notes"] == ["the loss was 1 at every one of the 100 steps: it does not move with these "
-                            "parameters at any lr tried, so no rule suggests one"]
+    assert doc["notes"] == ["the loss was 1 at every one of the 100 steps: no update moved it (a loss "
+                            "the parameters do not reach, or lrs too small to change it), so no rule "
+                            "suggests an lr"]
     assert lr_range.flat([1.0, 1.0]) and not lr_range.flat([1.0, 1.0 + 2 ** -23]) and not lr_range.flat([math.nan] * 2)

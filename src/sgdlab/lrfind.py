@@ -82,8 +82,8 @@ def run(config: Any, *, start: float = lr_range.START, end: float = lr_range.END
     if lr_range.flat(test["losses"]):  # every rule would name an arbitrary point of a flat line
         rules = dict.fromkeys(rules)
         notes.append(f"the loss was {test['losses'][0]:.6g} at every one of the {len(test['losses'])} "
-                     "steps: it does not move with these parameters at any lr tried, so no rule "
-                     "suggests one")
+                     "steps: no update moved it (a loss the parameters do not reach, or lrs too "
+                     "small to change it), so no rule suggests an lr")
     bound, stop_lr = setup.bound, test["stop_lr"]
     document = {
         "status": "completed", "run_id": run_id, "problem": entry.name, "data": setup.data,
