@@ -229,3 +229,14 @@ def test_a_parameter_the_loss_never_reaches_does_not_break_the_preconditioned_sh
     # both are dense eigenvalue problems (<= 64 parameters): numpy's eigh of the same block, with
     # or without 4 zero rows and columns, agrees to its backward error, a few eps of the norm
     assert curves[0] == pytest.approx(curves[1], rel=1e-12)
+
+
+def test_a_batch_size_study_draws_the_tracked_sharpness_too(cli, tmp_path):
+    """Found by the fourth hostile round: `mnist --batch-size 50,100 --sharpness-every 2` measured
+    and recorded each size's curve but drew only the loss figures; one run draws sharpness.png."""
+    doc = cli.json("mnist", "--batch-size", "25,50", "--sharpness-every", "2", "--max-steps", "4",
+                   "--limit-train", "100", "--hidden", "2", "--sharpness-subset", "100", "--device", "cpu",
+                   "--out", tmp_path / "figs", "--store", tmp_path / "runs.db")
+    assert [len(r["sharpness"]) for r in doc["runs"]] == [3, 2]  # steps 0,2,4 at 25 (4 updates); 0,2 at 50
+    assert str(tmp_path / "figs" / "sharpness.png") in doc["figures"]
+    assert (tmp_path / "figs" / "sharpness.png").stat().st_size > 1000

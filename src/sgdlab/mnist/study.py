@@ -71,6 +71,10 @@ def run_study(
     figures = []
     if config.plots:
         figures = mnist_figures.draw_runs(runs, run_folder(store, study_id, config.out))
+        tracked_runs = [r for r in runs if r.get("sharpness")]  # --sharpness-every: drawn as one run's is
+        if tracked_runs:
+            figures.append(tracked.draw_many(tracked_runs, [f"batch size {r['batch_size']}" for r in tracked_runs],
+                                             run_folder(store, study_id, config.out) / "sharpness.png"))
     statuses = [r["status"] for r in runs]
     status = next((s for s in ("diverged", "interrupted") if s in statuses), "completed")
     return {"status": status, "study_id": study_id, "batch_sizes": batch_sizes, "runs": runs,

@@ -128,13 +128,21 @@ def draw(result: dict[str, Any], label: str, path) -> str:
     """One run's sharpness curve against the threshold of the quantity it tracked: lambda_1(H)
     with the rule's own bound over lr (2/lr for plain SGD), or under Adam/RMSprop lambda_1(P^-1 H)
     with its edge (38/lr for Adam at beta1 0.9), as ``Tracked`` recorded them."""
+    return draw_many([result], [label], path)
+
+
+def draw_many(results: list[dict[str, Any]], labels: list[str], path) -> str:
+    """Several runs' curves (a batch-size study: one per size) on one figure, with the first
+    run's threshold: a study's runs share the update rule and lr, so the threshold too."""
     from ..core import plots
 
-    points = result["sharpness"]
+    result = results[0]
     threshold, name = result.get("sharpness_threshold"), result.get("sharpness_threshold_label")
-    levels = {} if threshold is None else {label: (threshold, f"{name} = {threshold:.4g}")}
+    levels = {} if threshold is None else {labels[0]: (threshold, f"{name} = {threshold:.4g}")}
     preconditioned = result.get("sharpness_kind") == "preconditioned"
     what = "preconditioned sharpness lambda_1(P^-1 H)" if preconditioned else "sharpness (top Hessian eigenvalue)"
-    return plots.curves({label: ([p["step"] for p in points], [p["value"] for p in points])}, path,
+    series = {label: ([p["step"] for p in r["sharpness"]], [p["value"] for p in r["sharpness"]])
+              for r, label in zip(results, labels)}
+    return plots.curves(series, path,
                         xlabel="step (updates)", ylabel=what, log=preconditioned, levels=levels,
                         title=f"{what[0].upper() + what.split(' (')[0][1:]} against step, with {name or 'no threshold'}")
