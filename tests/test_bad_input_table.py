@@ -28,6 +28,10 @@ FILES = {
     "quote.csv": b'x,y\n"1,2\n2,3\n',
     "nul.csv": b"x,y\n1,2\x00\n2,3\n3,5\n",
     "notdb.db": b"hello, not sqlite",
+    "rows.py": (b"import torch\ndef data():\n    x = torch.linspace(0, 1, 60).reshape(20, 3)\n"
+                b"    return {'train': (x, x.sum(1, keepdim=True))}\n"
+                b"def model():\n    return torch.nn.Linear(3, 1)\n"
+                b"def loss(o, t):\n    return ((o - t) ** 2).mean()\n"),
     "idx/train-images-idx3-ubyte.gz": b"<html>404 not found</html>",
     "idx/train-labels-idx1-ubyte.gz": gzip.compress(b"\x00\x00\x08\x01\x00\x00\x00\x01\x00"),
     "idx/t10k-images-idx3-ubyte.gz": b"<html>404 not found</html>",
@@ -43,6 +47,8 @@ CASES = [
     ("linreg --weight-decay 1e39", "--weight-decay 1e+39 does not fit in float32"),
     ("linreg --optimizer adam --eps 1e300", "--eps 1e+300 does not fit in float32"),
     ("linreg --lr 1e400", "--lr must be a finite number > 0, got inf"),
+    ("mnist --optimizer adam --eps 1e-46", "--eps 1e-46 rounds to 0 in float32 (smallest positive value 1.401e-45)"),
+    ("train {tmp}/rows.py --optimizer adam --eps 1e-46 --batch-size 10", "--eps 1e-46 rounds to 0 in float32"),
     ("linreg --steps 100000000000000", "is more than the limit 10,000,000"),
     ("linreg --epochs 10000000 --batch-size 1", "asks for 150,000,000 updates"),
     ("linreg --batch-size " + BIG, "is out of range"),
@@ -150,6 +156,19 @@ CASES = [
     ("lr-find linreg --end inf", "--end must be a finite number <= 3.403e+38 (float32's largest), got inf"),
     ("lr-find mnist --end 1e39", "--end must be a finite number <= 3.403e+38 (float32's largest), got 1e+39"),
     ("noise-scale --batch-sizes ''", "--batch-sizes: empty value in ''"),
+    # the fourth hostile round: too few rows named for what they are, not a flag never given
+    ("noise-scale --limit-train 1", "the noise scale needs at least 2 training images"),
+    ("noise-scale --limit-train 1 --batch-size 1", "the noise scale needs at least 2 training images"),
+    # --sharpness-every past the run's end: step 0 alone (or nothing under Adam), said nowhere
+    ("mnist --limit-train 200 --max-steps 4 --sharpness-every 5 --no-plots",
+     "--sharpness-every 5 is more than the 2 updates of the run: the sharpness would be measured at "
+     "initialisation only; give --sharpness-every <= 2"),
+    ("mnist --limit-train 200 --sharpness-every 5 --optimizer adam --no-plots",
+     "the preconditioned sharpness (from the first update on) would never be measured"),
+    ("mnist --limit-train 200 --batch-size 10,full --sharpness-every 3",
+     "--sharpness-every 3 is more than the 1 update of the run at batch size full"),
+    ("train {tmp}/rows.py --batch-size 10 --sharpness-every 3",
+     "--sharpness-every 3 is more than the 2 updates of the run"),
     ("sharpness --lr " + ",".join(["0.1"] * 1000), "--lr: 1,000 learning rates is more than the limit 20"),
     ("sharpness --every 1000 --steps 5", "--every 1000 is more than --steps 5"),
     ("runs --store {tmp}/adir", "{tmp}/adir is a folder; give a file name"),
@@ -234,3 +253,21 @@ def test_a_bug_is_one_line_exit_1_and_its_traceback_only_on_request(cli, monkeyp
     monkeypatch.setenv("SGDLAB_DEBUG", "1")
     with pytest.raises(RuntimeError):
         cli("linreg")
+
+
+@pytest.mark.parametrize("config_class", ["mnist", "modelfile"])
+def test_eps_is_checked_against_the_weights_own_dtype(tmp_path, config_class):
+    """Found by the fourth hostile round: --eps 1e-46 rounds to 0 in float32 (an internal
+    LinAlgError from the preconditioned sharpness, or 0/0 in Adam); under --dtype float64 it is a
+    number, and 1e39 fits, which the check against a fixed float32 refused."""
+    from sgdlab.core.errors import ConfigError
+    from sgdlab.mnist.config import MnistConfig
+    from sgdlab.modelfile.config import ModelFileConfig
+    from sgdlab.optim.spec import OptimizerSpec
+
+    make = MnistConfig if config_class == "mnist" else (lambda **kw: ModelFileConfig(file=str(tmp_path / "m.py"), **kw))
+    for eps in (1e-46, 1e39):
+        make(optimizer=OptimizerSpec("adam", eps=eps), dtype="float64").validate()
+        with pytest.raises(ConfigError) as caught:
+            make(optimizer=OptimizerSpec("adam", eps=eps), dtype="float32").validate()
+        assert caught.value.problems[0].startswith(f"--eps {eps:g} ")

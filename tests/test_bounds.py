@@ -111,3 +111,19 @@ def test_mnist_json_bound_is_the_optimizers_own(cli):
     assert adam["lr_bound_rule"].startswith("none: adam")
     result = cli(*args, "--optimizer", "adam", "--lr", "0.001")
     assert "largest stable learning rate: none: adam" in result.stdout
+
+
+@pytest.mark.parametrize("name,hp", [("rmsprop", {"momentum": 0.9}), ("torch-rmsprop", {"momentum": 0.5}),
+                                     ("adam", {"betas": (0.9999999, 0.5)}), ("rmsprop", {})])
+def test_the_adaptive_rule_names_the_threshold_the_tracker_draws(name, hp):
+    """Found by the fourth hostile round: rmsprop with momentum 0.9 said 'settles near 2/lr'
+    while its tracked sharpness was drawn against 3.8/lr; Adam's beta1 0.9999999 was said to
+    be 'beta1 = 1', a value --betas refuses."""
+    from sgdlab.i18n import text
+
+    got = bounds.lr_bound(name, hp, 10.0)
+    _, label, rule = bounds.preconditioned_threshold(name, hp, 0.01)
+    assert f"settles near {label} instead" in got["lr_bound_rule"]
+    assert f"{label} 附近" in text(got["lr_bound_key"], "zh", **got["lr_bound_fields"])
+    if "betas" in hp:
+        assert "beta1 = 0.9999999" in got["lr_bound_rule"] and "beta1 = 0.9999999" in rule

@@ -139,6 +139,30 @@ FUNCTIONAL = TANH.replace(
     "        return nn.functional.dropout(x, 0.1, self.training)\n\ndef model():").replace(
     "nn.Tanh(), nn.Linear(16, 1)", "nn.Tanh(), Noisy(), nn.Linear(16, 1)")
 
+# a trainable layer the output never reaches (found by the fourth hostile round: DDP's
+# 'Expected to have finished reduction' at step 2, 'NoneType has no attribute reshape' under
+# --allreduce manual, an internal error under --emulate; each left the run interrupted)
+UNUSED = TANH.replace("def model():", "class Spare(nn.Sequential):\n    def forward(self, x):\n"
+                      "        return self[0](x)\n\ndef model():").replace(
+    "return nn.Sequential(nn.Linear(5, 16), nn.Tanh(), nn.Linear(16, 1))",
+    "return Spare(nn.Sequential(nn.Linear(5, 16), nn.Tanh(), nn.Linear(16, 1)), nn.Linear(5, 1))")
+UNUSED_MESSAGE = ("--nproc 2 cannot train '1.weight', '1.bias': the model's output never depends on "
+                  "them, so they get no gradient to average; freeze them (requires_grad_(False)), "
+                  "remove them, or train with --nproc 1")
+
+
+@pytest.mark.parametrize("how", [["--emulate"], ["--allreduce", "manual"], []])
+def test_a_parameter_the_output_never_reaches_is_refused_in_one_line(tmp_path, how):
+    path = model_file(tmp_path, UNUSED)
+    # a real process: --nproc 2 launches workers, which need the real stdout (not CliRunner's)
+    result = subprocess.run([sys.executable, "-m", "sgdlab", "train", str(path), "--nproc", "2", *how,
+                             "--no-plots", "--store", str(tmp_path / "runs.db")],
+                            capture_output=True, text=True, timeout=TIMEOUT_S,
+                            env=dict(os.environ, PYTHONPATH=str(ROOT / "src")))
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [f"error: {path.resolve()}: {UNUSED_MESSAGE}"]
+    assert not (tmp_path / "runs.db").exists()  # refused by every rank before it records
+
 
 @pytest.mark.parametrize("text, message", [
     (BATCHNORM, "--nproc 2 cannot train BatchNorm1d '1' exactly: each process would normalise "

@@ -158,3 +158,34 @@ def test_bad_input_and_problems_without_a_hook(cli):
     with pytest.raises(ConfigError, match="lr-find does not know the problem 'surface'; it knows: linreg, mnist"):
         run(SurfaceConfig(), record=False)
     assert not Path("sgdlab-runs").exists()
+
+
+FLAT = '''
+import torch
+
+def data():
+    x = torch.randn(20, 3, generator=torch.Generator().manual_seed(0))
+    return {"train": (x, x.sum(1, keepdim=True))}
+
+def model():
+    return torch.nn.Linear(3, 1)
+
+def loss(output, target):
+    return LOSS
+'''
+
+
+@pytest.mark.parametrize("loss", ["0.0 * output.sum() + 1.0",  # the parameters do not reach it
+                                  "1e-30 * ((output - target) ** 2).mean() + 1.0"])  # below float32's step at 1
+def test_a_loss_that_never_moves_suggests_no_lr(cli, tmp_path, loss):
+    """Found by the fourth hostile round: on a constant loss every rule still named an lr
+    (minimum/10 4.1e-07, steep 1.4e-06): the first point of a flat line."""
+    path = tmp_path / "flat.py"
+    path.write_text(FLAT.replace("LOSS", loss))
+    doc = cli.json("lr-find", path, "--batch-size", "full", "--no-plots", "--store", tmp_path / "runs.db")
+    assert doc["losses"] == [1.0] * 100
+    assert doc["suggestion"] is None and set(doc["suggestions"].values()) == {None}
+    assert doc["notes"] == ["the loss was 1 at every one of the 100 steps: no update moved it (a loss "
+                            "the parameters do not reach, or lrs too small to change it), so no rule "
+                            "suggests an lr"]
+    assert lr_range.flat([1.0, 1.0]) and not lr_range.flat([1.0, 1.0 + 2 ** -23]) and not lr_range.flat([math.nan] * 2)

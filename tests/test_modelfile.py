@@ -165,6 +165,25 @@ def test_numpy_arrays_from_data_train_like_the_same_tensors(tmp_path):
     assert by_numpy["step_losses"] == by_tensor["step_losses"]
     assert by_numpy["test_accuracy"] == by_tensor["test_accuracy"]
 
+
+def test_read_only_and_strided_numpy_arrays_train_the_same_bits_without_a_warning(tmp_path):
+    """Found by the fourth hostile round: a read-only array printed PyTorch's raw 'The given
+    NumPy array is not writable' warning; reversed twice, or made read-only, the arrays hold the
+    same values, so the run is the tensor file's bit for bit."""
+    import warnings
+
+    odd = TANH.replace('return {"train": (x[:240], y[:240]), "test": (x[240:], y[240:])}',
+                       'x, y = x.numpy()[::-1][::-1], y.numpy()\n'
+                       '    y.flags.writeable = False\n'
+                       '    return {"train": (x[:240], y[:240]), "test": (x[240:], y[240:])}')
+    assert odd != TANH
+    store = Store(tmp_path / "s.db")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any warning fails the run
+        by_numpy = train(str(write(tmp_path, odd, "np.py")), lr=0.2, steps=5, plots=False, store=store)
+    by_tensor = train(str(write(tmp_path, TANH)), lr=0.2, steps=5, plots=False, store=store)
+    assert by_numpy["step_losses"] == by_tensor["step_losses"]
+
 def test_ctrl_c_anywhere_then_resume_is_bit_identical_with_dropout_and_batchnorm(tmp_path):
     path = write(tmp_path, NOISY)
     options = dict(file=str(path), lr=0.05, batch_size=50, epochs=2, checkpoint_every=7,

@@ -21,6 +21,13 @@ GOOD_MODEL = "\ndef model():\n    return nn.Linear(2, 1)\n"
 GOOD_LOSS = "\ndef loss(out, t):\n    return ((out - t) ** 2).mean()\n"
 
 
+NUMPY = """
+def data():
+    x = np.linspace(-1, 1, 40).reshape(20, 2)
+    return {{"train": ({}, x.sum(1, keepdims=True))}}
+"""
+
+
 def good(**replace: str) -> str:
     parts = {"data": GOOD_DATA, "model": GOOD_MODEL, "loss": GOOD_LOSS} | replace
     return HEADER + "".join(textwrap.dedent(v) for v in parts.values())
@@ -71,6 +78,15 @@ CASES = [
      "model() must return a torch.nn.Module, got function"),
     ("forward raises", good(model="\ndef model():\n    return nn.Linear(3, 1)\n"),
      "the model's forward pass on data()['train'] x (rows of shape (2,)) raised RuntimeError"),
+    # the fourth hostile round: NumPy arrays torch cannot hold, and a 0-d one
+    ("numpy complex", "import numpy as np\n" + good(data=NUMPY.format("x.astype(np.complex64)")),
+     "data()['train']: x is a NumPy array of dtype complex64; data() takes arrays of bool, integers or "
+     "float16/32/64; convert it, e.g. x.astype(np.float32)"),
+    ("numpy object", "import numpy as np\n" + good(data=NUMPY.format("x.astype(object)")),
+     "data()['train']: x is a NumPy array of dtype object; data() takes"),
+    ("numpy 0-d", "import numpy as np\n" + good(
+        data="\ndef data():\n    return {'train': (np.array(1.0), np.array(2.0))}\n"),
+     "data()['train']: x and y need a first dimension of rows (got shapes () and ())"),
 ]
 
 
@@ -116,3 +132,18 @@ def test_bad_flags_with_a_good_file(cli, tmp_path, args, expected):
     assert result.exit_code == 2 and result.stdout == ""
     assert result.stderr.strip().splitlines() == [f"error: {expected.replace('{path}', str(path))}"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.py"]
+
+
+def test_a_numpy_dtype_torch_has_not_is_named_not_an_internal_error(cli, tmp_path):
+    """np.longdouble is float128 on x86 Linux (torch has no such dtype: 'internal error
+    (TypeError: can't convert np.ndarray of type numpy.longdouble'); elsewhere it is float64."""
+    import numpy as np
+
+    if np.dtype(np.longdouble).itemsize <= 8:
+        pytest.skip("np.longdouble is float64 on this platform")
+    path = tmp_path / "m.py"
+    path.write_text("import numpy as np\n" + good(data=NUMPY.format("x.astype(np.longdouble)")))
+    result = cli("train", str(path), "--steps", "2")
+    assert result.exit_code == 2 and result.stderr.count("error: ") == 1, result.stderr
+    assert f"x is a NumPy array of dtype {np.dtype(np.longdouble)}; data() takes" in result.stderr
+

@@ -86,3 +86,42 @@ def test_the_two_batch_default_fits_a_small_training_set(cli, tanh):
     refused = cli("noise-scale", tanh, "--two-batch", "100,1000", "--train-steps", "0")
     assert refused.exit_code == 2
     assert "error: --two-batch: 1000 is larger than the training set (240 rows)" in refused.stderr
+
+
+ROWS = textwrap.dedent('''
+    import torch
+
+    def data():
+        x = torch.randn(ROWS, 3, generator=torch.Generator().manual_seed(0))
+        return {"train": (x, x.sum(1, keepdim=True))}
+
+    def model():
+        return torch.nn.Linear(3, 1)
+
+    def loss(output, target):
+        return ((output - target) ** 2).mean()
+''')
+
+
+@pytest.mark.parametrize("rows", [2, 9, 20])
+def test_the_training_batch_default_fits_a_small_model_file(cli, tmp_path, rows):
+    """Found by the fourth hostile round: every model file under 100 rows was refused for a
+    --batch-size 100 it never gave ('give at most 20 (or full)', and noise-scale takes no
+    'full'). Not given, the batch is 100 or all the rows; the default epoch is then one update."""
+    path = tmp_path / "rows.py"
+    path.write_text(f"ROWS = {rows}\n" + ROWS)
+    doc = cli.json("noise-scale", path, "--draws", "2")
+    assert doc["batch_size"] == rows and doc["trained"]["step"] == 1
+    assert doc["init"]["two_batch"]["big"] == rows  # the two-batch default scales down too
+    refused = cli("noise-scale", path, "--batch-size", "100")  # given: still checked
+    assert refused.exit_code == 2 and f"--batch-size 100 is larger than the training set ({rows} rows)" in refused.stderr
+
+
+def test_one_row_is_refused_for_what_it_is(cli, tmp_path):
+    path = tmp_path / "rows.py"
+    path.write_text("ROWS = 1\n" + ROWS)
+    result = cli("noise-scale", path)
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: the noise scale needs at least 2 training rows (tr(Sigma) is a variance over rows, "
+        "and the two-batch estimate compares a smaller batch with a bigger one); the training set has 1"]

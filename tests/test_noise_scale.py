@@ -75,7 +75,7 @@ def test_batch_size_study_runs_as_a_vectorized_sweep(cli, tmp_path):
     assert {r.metrics["sweep_cell"]["lr"] for r in sweep} == {0.05, 0.1}
     for row in doc["study"]:
         cells = [r for r in sweep if r.config["batch_size"] == row["batch_size"]]
-        steps = {r.config["lr"]: batch_study.steps_to_target(r.curves["step_loss"], row["batch_size"], 1.9) for r in cells}
+        steps = {r.config["lr"]: batch_study.steps_to_target(r.curves["step_loss"], row["batch_size"], 1.9, 300) for r in cells}
         reached = {lr: s for lr, s in steps.items() if s is not None}
         if reached:
             assert row["steps"] == min(reached.values()) and steps[row["lr"]] == row["steps"]
@@ -104,3 +104,28 @@ def test_batch_size_study_runs_as_a_vectorized_sweep(cli, tmp_path):
 def test_bad_input_exit_2(cli, args, message):
     result = cli("noise-scale", *args)
     assert result.exit_code == 2 and f"error: {message}" in result.stderr and result.stdout == ""
+
+
+def test_the_training_batch_default_fits_a_small_limit_train(cli):
+    """Found by the fourth hostile round: `noise-scale --limit-train 9` was refused for the
+    --batch-size 100 it never gave, with a hint ('or full') noise-scale does not take."""
+    doc = cli.json("noise-scale", "--limit-train", "9", "--draws", "2", "--hidden", "2")
+    assert doc["batch_size"] == 9 and doc["trained"]["step"] == 1
+    assert (doc["init"]["two_batch"]["small"], doc["init"]["two_batch"]["big"]) == (1, 9)
+
+
+def test_the_smoothing_window_is_at_most_one_pass_over_a_small_set():
+    """Found by the fourth hostile round: on --limit-train 9 the loss was averaged over 112
+    updates at batch 9, more than the 80-epoch cap gives: 'not reached within the caps' at
+    every batch size, whatever the loss did."""
+    losses = [2.0] * 3 + [0.1] * 77  # batch 9 on 9 images: one update per epoch, 80 epochs
+    assert batch_study.steps_to_target(losses, 9, 0.5) is None  # window 112 > 80 updates
+    assert batch_study.steps_to_target(losses, 9, 0.5, n=9) == 3  # window 1: one pass
+    assert batch_study.steps_to_target(losses, 3, 0.5, n=9) == round(5 - 1)  # window 3, centred
+    assert batch_study.steps_to_target(losses, 9, 0.5, n=4000) is None  # a big set: 1,000 images
+
+
+def test_a_study_on_a_small_set_can_reach_its_target(cli):
+    doc = cli.json("noise-scale", "--limit-train", "9", "--hidden", "4", "--batch-sizes", "1,9",
+                   "--target", "1.5", "--draws", "2", "--no-plots")
+    assert any(row["steps"] is not None for row in doc["study"]), doc["study"]

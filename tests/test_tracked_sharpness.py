@@ -183,3 +183,60 @@ def test_every_lr_bound_is_recorded_with_its_rule(cli, tmp_path):
             assert (shown["lr_bound"], shown["lr_bound_rule"]) == (doc["lr_bound"], rule)
             page = client.get(f"/api/runs/{doc['run_id']}").json()["metrics"]
             assert (page["lr_bound"], page["lr_bound_rule"]) == (doc["lr_bound"], rule)
+
+
+UNUSED = textwrap.dedent('''
+    import torch
+
+    def data():
+        g = torch.Generator().manual_seed(0)
+        x = torch.randn(30, 3, generator=g)
+        return {"train": (x, x @ torch.tensor([[1.0], [-2.0], [0.5]]))}
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.used = torch.nn.Linear(3, 1)
+            if UNUSED:
+                self.spare = torch.nn.Linear(3, 1)  # never called: its grad stays None
+
+        def forward(self, x):
+            return self.used(x)
+
+    def model():
+        return Net()
+
+    def loss(output, target):
+        return ((output - target) ** 2).mean()
+''')
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "rmsprop"])
+def test_a_parameter_the_loss_never_reaches_does_not_break_the_preconditioned_sharpness(cli, tmp_path, optimizer):
+    """Found by the fourth hostile round: an unused layer (grad None, so no optimizer state) gave
+    'internal error (AttributeError ...)' and left the run interrupted. Its P is eps (the zeros
+    the second moment would hold had its gradient been 0) and its Hessian block is 0, so the
+    curve equals the same network without that layer."""
+    curves = []
+    for unused in (True, False):
+        path = tmp_path / f"net{unused}.py"
+        path.write_text(f"UNUSED = {unused}\n" + UNUSED)
+        doc = cli.json("train", path, "--optimizer", optimizer, "--lr", "0.01", "--steps", "3",
+                       "--sharpness-every", "1", "--batch-size", "10", "--no-plots", "--device", "cpu",
+                       "--store", tmp_path / "runs.db")
+        assert doc["status"] == "completed" and [p["step"] for p in doc["sharpness"]] == [1, 2, 3]
+        curves.append([p["value"] for p in doc["sharpness"]])
+    # both are dense eigenvalue problems (<= 64 parameters): numpy's eigh of the same block, with
+    # or without 4 zero rows and columns, agrees to its backward error, a few eps of the norm
+    assert curves[0] == pytest.approx(curves[1], rel=1e-12)
+
+
+def test_a_batch_size_study_draws_the_tracked_sharpness_too(cli, tmp_path):
+    """Found by the fourth hostile round: `mnist --batch-size 50,100 --sharpness-every 2` measured
+    and recorded each size's curve but drew only the loss figures; one run draws sharpness.png."""
+    doc = cli.json("mnist", "--batch-size", "25,50", "--sharpness-every", "2", "--max-steps", "4",
+                   "--limit-train", "100", "--hidden", "2", "--sharpness-subset", "100", "--device", "cpu",
+                   "--out", tmp_path / "figs", "--store", tmp_path / "runs.db")
+    assert [len(r["sharpness"]) for r in doc["runs"]] == [3, 2]  # steps 0,2,4 at 25 (4 updates); 0,2 at 50
+    assert str(tmp_path / "figs" / "sharpness.png") in doc["figures"]
+    assert (tmp_path / "figs" / "sharpness.png").stat().st_size > 1000

@@ -46,10 +46,10 @@ EN: dict[str, str] = {
     "bound.nesterov": "nesterov: 2(1+beta)/((1+2beta) lambda_max) with beta = {beta:g}",
     "bound.none.adam": ("none: {optimizer} divides each step by a running root mean square of the "
                         "gradient, so no fixed lr is stable or unstable; its preconditioned sharpness "
-                        "settles near {threshold:g}/lr instead (beta1 = {beta1:g}; Cohen et al. 2022)"),
+                        "settles near {threshold:g}/lr instead (beta1 = {beta1:.10g}; Cohen et al. 2022)"),
     "bound.none.rmsprop": ("none: rmsprop divides each step by a running root mean square of the "
                            "gradient, so no fixed lr is stable or unstable; its preconditioned "
-                           "sharpness settles near 2/lr instead (Cohen et al. 2022)"),
+                           "sharpness settles near {threshold:g}/lr instead (Cohen et al. 2022)"),
     "bound.none.adagrad": ("none: adagrad's step shrinks with the sum of past squared gradients, so "
                            "any lr is eventually stable; no fixed bound"),
     "bound.no_curvature": "none: no positive curvature at the start, so {rule} has no bound here",
@@ -99,9 +99,9 @@ ZH: dict[str, str] = {
     "bound.heavy-ball": "重球动量：2(1+beta)/lambda_max，beta = {beta:g}（PyTorch 的动量形式）",
     "bound.nesterov": "Nesterov：2(1+beta)/((1+2beta) lambda_max)，beta = {beta:g}",
     "bound.none.adam": ("无：{optimizer} 把每一步除以梯度的滑动均方根，所以没有固定的稳定学习率；"
-                        "它的预条件锐度会停在 {threshold:g}/lr 附近（beta1 = {beta1:g}；Cohen 等 2022）"),
+                        "它的预条件锐度会停在 {threshold:g}/lr 附近（beta1 = {beta1:.10g}；Cohen 等 2022）"),
     "bound.none.rmsprop": ("无：rmsprop 把每一步除以梯度的滑动均方根，所以没有固定的稳定学习率；"
-                           "它的预条件锐度会停在 2/lr 附近（Cohen 等 2022）"),
+                           "它的预条件锐度会停在 {threshold:g}/lr 附近（Cohen 等 2022）"),
     "bound.none.adagrad": "无：adagrad 的步长随过去梯度平方和不断缩小，任何 lr 最终都会稳定；没有固定界",
     "bound.no_curvature": "无：起点处没有正曲率，{rule} 在这里没有界",
     "theory.bound_exact": "精确（f 是二次函数：处处 Hessian 相同）",

@@ -78,6 +78,12 @@ def run(config: Any, *, start: float = lr_range.START, end: float = lr_range.END
     with recorder.interruptible():
         test = lr_range.range_test(step, lr_range.schedule(start, end, num), beta, stop_factor)
     rules = lr_range.suggestions(test["lrs"], test["smoothed"], num)
+    notes = []
+    if lr_range.flat(test["losses"]):  # every rule would name an arbitrary point of a flat line
+        rules = dict.fromkeys(rules)
+        notes.append(f"the loss was {test['losses'][0]:.6g} at every one of the {len(test['losses'])} "
+                     "steps: no update moved it (a loss the parameters do not reach, or lrs too "
+                     "small to change it), so no rule suggests an lr")
     bound, stop_lr = setup.bound, test["stop_lr"]
     document = {
         "status": "completed", "run_id": run_id, "problem": entry.name, "data": setup.data,
@@ -88,7 +94,7 @@ def run(config: Any, *, start: float = lr_range.START, end: float = lr_range.END
         "blowup_over_bound": test["blowup_lr"] / bound if test["blowup_lr"] and bound else None,
         "stop_over_bound": stop_lr / bound if stop_lr and bound else None,
         "settings": {"start": start, "end": end, "num": num, "beta": beta, "stop_factor": stop_factor},
-        "config": setup.config, "figures": [],
+        "config": setup.config, "figures": [], **({"notes": notes} if notes else {}),
     }
     if plots:
         path = folder / "lr_find.png"

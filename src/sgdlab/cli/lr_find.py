@@ -122,6 +122,8 @@ def print_lr_find(doc: dict) -> None:
         mark = " (the suggestion)" if name == doc["suggestion_rule"] else ""
         text = "-" if lr is None else f"{lr:.4g}" + ("" if bound is None else f" = {lr / bound:.3g}x the bound")
         print(f"rule {name}: {text}{mark}")
+    for text in doc.get("notes", []):
+        print(f"note: {text}")
     for path in doc["figures"]:
         print(f"figure: {path}")
     print(f"run id: {doc['run_id']}")

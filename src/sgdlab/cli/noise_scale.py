@@ -10,13 +10,16 @@ from .app import EXIT_DIVERGED, JsonOption, StoreOption, app, emit, handle_error
 from . import options
 
 
+DEFAULT_BATCH = 100  # the tutorial's batch; a smaller training set trains on all of its rows
+
+
 @app.command("noise-scale")
 @handle_errors
 def noise_scale(
     file: Optional[str] = options.model_file_option(),
     train_steps: Optional[int] = typer.Option(None, "--train-steps", help="Updates between the two measurements (default: one epoch at --batch-size).", show_default=False),
     lr: float = typer.Option(0.1, "--lr", help="Learning rate of that training (and the tutorial's SGD)."),
-    batch_size: int = typer.Option(100, "--batch-size", help="Images per update of that training."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Images per update of that training (default 100, or the whole training set when it has fewer rows).", show_default=False),
     two_batch: Optional[str] = typer.Option(None, "--two-batch", help="SMALL,BIG: the two batch sizes of McCandlish's estimator (default 100,1000; on fewer than 1,000 rows a tenth of them and the largest multiple of that which fits).", show_default=False),
     draws: int = typer.Option(30, "--draws", help="Pairs of batches the two-batch estimator averages."),
     batch_sizes: Optional[str] = typer.Option(None, "--batch-sizes", help="Also the study: steps to --target per batch size (e.g. 10,30,100,300,1000,4000), lr tuned per batch size.", show_default=False),
@@ -71,11 +74,13 @@ def noise_scale(
             file, "noise_scale", lr=lr, batch_size=batch_size, seed=seed, device=device,
             plots=False)
         document = measure(config, train_steps=train_steps, small=pair[0], big=pair[1], draws=draws,
-                           store=Store(store))
+                           store=Store(store), default_batch=DEFAULT_BATCH)
         return _finish(document, as_json, lr)
     config = MnistConfig(
         dataset=dataset, data_dir=data_dir, hidden=parse_int_list(hidden, "--hidden"),
-        activation=activation, loss=loss, normalize=normalize, lr=lr, batch_size=batch_size,
+        activation=activation, loss=loss, normalize=normalize, lr=lr,
+        # not given: 100, or all of a --limit-train below it (every set has >= 4,000 images)
+        batch_size=batch_size if batch_size is not None else min(DEFAULT_BATCH, max(1, limit_train or DEFAULT_BATCH)),
         seed=seed, device=device, limit_train=limit_train, out=out, plots=not no_plots, bound=False,
     )
     from .progress import Progress

@@ -18,6 +18,7 @@ INT64_MAX = 2**63 - 1
 MAX_STEPS = 10_000_000
 # float32 / float64 largest finite values: a hyperparameter beyond them overflows in the update
 FLOAT_MAX = {"float32": 3.4028234663852886e38, "float64": 1.7976931348623157e308}
+FLOAT_TINY = {"float32": 1.401298464324817e-45, "float64": 5e-324}  # smallest positive (subnormal)
 
 
 def check_seed(problems: Problems, seed, flag: str = "--seed", count: int = 1) -> None:
@@ -54,6 +55,11 @@ def check_fits(problems: Problems, flag: str, value, dtype: str, hint: str = "")
     if limit is not None and isinstance(value, (int, float)) and abs(value) > limit:
         problems.add(f"{flag} {value:g} does not fit in {dtype} (largest value {limit:.4g}); "
                      f"use a smaller value{hint}")
+    tiny = FLOAT_TINY.get(dtype)
+    # below half the smallest subnormal it rounds to 0: an --eps of 1e-46 divided by zero
+    if tiny is not None and isinstance(value, (int, float)) and 0 < abs(value) <= tiny / 2:
+        problems.add(f"{flag} {value:g} rounds to 0 in {dtype} (smallest positive value "
+                     f"{tiny:.4g}); use a larger value")
 
 
 def memory_bytes() -> int | None:

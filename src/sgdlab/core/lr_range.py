@@ -92,6 +92,12 @@ def blowup_lr(lrs: list[float], losses: list[float], smoothed: list[float]) -> f
     return next((lr for lr, loss in zip(lrs[lowest:], losses[lowest:]) if not loss <= start_level), None)
 
 
+def flat(losses: list[float]) -> bool:
+    """Every batch loss the same finite number (a loss the parameters do not reach, or reach
+    below its dtype's resolution): fastai's and Lightning's rules would still name an lr."""
+    return len(losses) >= 2 and math.isfinite(losses[0]) and all(loss == losses[0] for loss in losses)
+
+
 FASTAI_SKIP_END, LIGHTNING_SKIP_BEGIN, LIGHTNING_SKIP_END = 5, 10, 1
 
 

@@ -59,9 +59,12 @@ def check_sizes(sizes: list[int], n: int) -> None:
     problems.raise_if_any(ConfigError)
 
 
-def steps_to_target(losses: list[float], batch_size: int, target: float) -> int | None:
-    """Updates until the loss, averaged over the last ~SMOOTH_EXAMPLES images, is <= target."""
-    window = max(1, math.ceil(SMOOTH_EXAMPLES / batch_size))
+def steps_to_target(losses: list[float], batch_size: int, target: float, n: int | None = None) -> int | None:
+    """Updates until the loss, averaged over the last ~SMOOTH_EXAMPLES images (at most one pass
+    over the ``n`` training images), is <= target. Unbounded by n, 9 images averaged over 112
+    updates, more than the 80-epoch cap gives at batch 9: no cell could ever reach a target."""
+    examples = SMOOTH_EXAMPLES if n is None else min(SMOOTH_EXAMPLES, n)
+    window = max(1, math.ceil(examples / batch_size))
     total = 0.0
     for t, value in enumerate(losses):
         if not math.isfinite(value):
@@ -121,7 +124,8 @@ def run_study(config, args: dict[str, Any], *, store: Store, folder: Path, sweep
     best: dict[int, dict[str, Any]] = {}
     for record in records:
         b, lr = record.config["batch_size"], record.config["lr"]
-        steps = steps_to_target(record.curves.get("step_loss", []), b, args["target"])
+        steps = steps_to_target(record.curves.get("step_loss", []), b, args["target"],
+                                (record.metrics.get("data") or {}).get("train"))
         if steps is not None and (b not in best or steps < best[b]["steps"]):
             best[b] = {"batch_size": b, "lr": lr, "steps": steps, "examples": steps * b}
     study = []

@@ -93,6 +93,9 @@ def run(
     parallel.check_split(n, batch_size, config)
     problems = Problems()
     check_steps(problems, steps, f"--epochs {config.epochs} at batch size {batch_size}")
+    from ..theory import tracked
+
+    tracked.check_every(problems, config, steps)
     problems.raise_if_any(ConfigError)
     if resume and (place is None or place.writer):
         scaffold.payload = scaffold.track.resume_payload()

@@ -52,6 +52,13 @@ def run_study(
             f"--batch-size {','.join(map(str, too_big))} is larger than the training set "
             f"({n} images); use batch sizes of at most {n} (or full)"
         )
+    from ..theory import tracked
+
+    problems = Problems()  # every batch size's run checked before the first one starts
+    for b in batch_sizes:
+        tracked.check_every(problems, config, replace(config, batch_size=b).updates(n)[1],
+                            f" at batch size {b or 'full'}")
+    problems.raise_if_any(ConfigError)
     if record:
         store.save_sweep(study_id, "mnist", {"batch_sizes": batch_sizes, "config": config.to_dict()})
     runs = []
@@ -64,6 +71,10 @@ def run_study(
     figures = []
     if config.plots:
         figures = mnist_figures.draw_runs(runs, run_folder(store, study_id, config.out))
+        tracked_runs = [r for r in runs if r.get("sharpness")]  # --sharpness-every: drawn as one run's is
+        if tracked_runs:
+            figures.append(tracked.draw_many(tracked_runs, [f"batch size {r['batch_size']}" for r in tracked_runs],
+                                             run_folder(store, study_id, config.out) / "sharpness.png"))
     statuses = [r["status"] for r in runs]
     status = next((s for s in ("diverged", "interrupted") if s in statuses), "completed")
     return {"status": status, "study_id": study_id, "batch_sizes": batch_sizes, "runs": runs,

@@ -68,8 +68,7 @@ def check_data(data: Any, where: str) -> dict[str, tuple]:
             problems.append(f"{name} must be a pair (x, y) of tensors, got {_kind(pair)}")
             continue
         x, y = (_from_numpy(v) for v in pair)
-        wrong = [f"{n} is {_kind(v)}, not a tensor" for n, v in (("x", x), ("y", y))
-                 if not isinstance(v, torch.Tensor)]
+        wrong = [_not_tensor(n, v) for n, v in (("x", x), ("y", y)) if not isinstance(v, torch.Tensor)]
         if wrong:
             problems.append(f"{name}: {'; '.join(wrong)}")
             continue
@@ -92,6 +91,13 @@ def check_data(data: Any, where: str) -> dict[str, tuple]:
     return out
 
 
+def _not_tensor(name: str, value: Any) -> str:
+    if type(value).__module__.startswith("numpy") and hasattr(value, "dtype"):
+        return (f"{name} is a NumPy array of dtype {value.dtype}; data() takes arrays of bool, "
+                f"integers or float16/32/64; convert it, e.g. {name}.astype(np.float32)")
+    return f"{name} is {_kind(value)}, not a tensor"
+
+
 def _from_numpy(value: Any) -> Any:
     """A NumPy array of numbers as a tensor of the same dtype (data often comes from pandas or
     NumPy); anything else, an object array included, is returned as it is, for the check above."""
@@ -99,7 +105,13 @@ def _from_numpy(value: Any) -> Any:
     import torch
 
     if isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
-        return torch.from_numpy(np.ascontiguousarray(value))
+        # a copy only where torch needs one: strided or read-only (torch warns on those); never
+        # np.ascontiguousarray, which made a 0-d array a 1-row data set
+        array = value if value.flags.c_contiguous and value.flags.writeable else np.array(value, order="C")
+        try:
+            return torch.from_numpy(array)
+        except TypeError:  # float128 / longdouble: no torch dtype; named by the check above
+            return value
     return value
 
 

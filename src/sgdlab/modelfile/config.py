@@ -74,7 +74,8 @@ class ModelFileConfig:
             self.device in ("auto", "cpu", "cuda", "mps") or self.device.startswith("cuda:"),
             f"--device must be auto, cpu, cuda, cuda:N or mps, got {self.device!r}",
         )
-        self.optimizer.check(problems, "float32")
+        # the weights' own dtype (--dtype float64 holds an --eps float32 rounds to 0)
+        self.optimizer.check(problems, self.dtype if self.dtype in ("float32", "float64") else "float32")
         from ..distributed.spec import check_parallel
 
         check_parallel(problems, self)

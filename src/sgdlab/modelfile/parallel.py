@@ -51,8 +51,7 @@ def check_exact(config, net, x, where: str) -> None:
 
     with torch.random.fork_rng(devices=cuda):
         before = states()
-        with torch.no_grad():
-            probe(x[:PROBE_ROWS])
+        output = probe(x[:PROBE_ROWS])
         drew = any(not torch.equal(a, b) for a, b in zip(before, states()))
     if drew:
         random = [f"{type(m).__name__} {name!r}" for name, m in net.named_modules()
@@ -62,3 +61,22 @@ def check_exact(config, net, x, where: str) -> None:
         raise ConfigError(f"{where}: --nproc {config.nproc} cannot train {what} exactly: it draws "
                           "random numbers in training, and a process's masks for its shard cannot "
                           "match one process's masks for the whole batch; train with --nproc 1")
+    _check_reached(config, probe, output, where)
+
+
+def _check_reached(config, probe, output, where: str) -> None:
+    """Refuse a trainable parameter the output never depends on: one process leaves its
+    gradient None (the optimizer skips it), while DDP waits for it for ever ('Expected to have
+    finished reduction') and the summed shards have no gradient to add."""
+    import torch
+
+    if not (isinstance(output, torch.Tensor) and output.requires_grad):
+        return  # a structured output: the loss decides what is used, which the probe cannot see
+    named = [(name, p) for name, p in probe.named_parameters() if p.requires_grad]
+    grads = torch.autograd.grad(output.float().sum(), [p for _, p in named], allow_unused=True)
+    unused = [name for (name, _), g in zip(named, grads) if g is None]
+    if unused:
+        shown = ", ".join(repr(n) for n in unused[:4]) + (f" and {len(unused) - 4} more" if len(unused) > 4 else "")
+        raise ConfigError(f"{where}: --nproc {config.nproc} cannot train {shown}: the model's output "
+                          "never depends on them, so they get no gradient to average; freeze them "
+                          "(requires_grad_(False)), remove them, or train with --nproc 1")

@@ -106,6 +106,9 @@ def run(config: ModelFileConfig, *, store: Store | None = None, record: bool = T
                          fix=f"give a --batch-size that divides {n} (or full)")
     problems = Problems()
     check_steps(problems, steps, f"--epochs {config.epochs} at batch size {batch_size}")
+    from ..theory import tracked
+
+    tracked.check_every(problems, config, steps)
     problems.raise_if_any(ConfigError)
 
     # data parallel: this rank's shard of each batch, averaged across ranks (or N emulated ranks)

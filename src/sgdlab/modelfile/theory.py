@@ -137,9 +137,11 @@ def measure(net, loss_fn, x, y, *, small: int, big: int, draws: int, generator) 
 
 def run_noise(config: ModelFileConfig, *, train_steps: int | None = None, small: int | None = None,
               big: int | None = None, draws: int = TWO_BATCH_DRAWS, store: Store | None = None,
-              record: bool = True) -> dict[str, Any]:
+              record: bool = True, default_batch: int | None = None) -> dict[str, Any]:
     """B_simple at initialisation, after ``train_steps`` updates (default one epoch at the
-    config's batch size), and the training between; the ``noise-scale`` document."""
+    config's batch size), and the training between; the ``noise-scale`` document.
+    ``default_batch``: the batch size when the config has none (the CLI's 100), or all the rows
+    when there are fewer (a 20-row file was refused for a --batch-size it never gave)."""
     import torch
 
     from .. import optim
@@ -154,6 +156,8 @@ def run_noise(config: ModelFileConfig, *, train_steps: int | None = None, small:
     prepared = prepare(config)
     src, net, x, y = prepared.source, prepared.net, prepared.x, prepared.y
     n = int(x.shape[0])
+    if default_batch is not None and config.batch_size is None:
+        config = dataclasses.replace(config, batch_size=min(default_batch, n))
     batch_size, epoch_steps = dataclasses.replace(config, epochs=1, steps=None).updates(n)
     train_steps = epoch_steps if train_steps is None else train_steps
     from ..theory import noise

@@ -65,6 +65,8 @@ def lr_bound(name: str, hyperparameters: dict[str, Any], lambda_max: float) -> d
         if base in ("adam", "adamw"):
             beta1 = float((hyperparameters.get("betas") or optim_spec.DEFAULTS[base]["betas"])[0])
             fields |= {"beta1": beta1, "threshold": (2 + 2 * beta1) / (1 - beta1)}
+        if base == "rmsprop":  # the same factor as preconditioned_threshold: 2 (1 + momentum)
+            fields |= {"threshold": 2 * (1 + beta)}
         return _out(None, key, fields)
     # SGD's weight decay is added to the gradient: the curvature it sees is lambda + decay
     curvature = lambda_max + decay
@@ -100,7 +102,7 @@ def preconditioned_threshold(name: str, hyperparameters: dict[str, Any], lr: flo
         beta1 = float((hyperparameters.get("betas") or optim_spec.DEFAULTS[base]["betas"])[0])
         factor_ = (2 + 2 * beta1) / (1 - beta1)
         return (factor_ / lr, f"{factor_:g}/lr",
-                f"(2+2beta1)/((1-beta1) lr) = {factor_:g}/lr with beta1 = {beta1:g}")
+                f"(2+2beta1)/((1-beta1) lr) = {factor_:g}/lr with beta1 = {beta1:.10g}")
     if base == "rmsprop":
         beta = float(hyperparameters.get("momentum") or 0.0)
         short = f"{2 * (1 + beta):g}/lr"

@@ -284,6 +284,10 @@ def adaptive_preconditioner(optimizer, params, grads=None) -> torch.Tensor | Non
         elif grads is not None and ("betas" in group or "alpha" in group):
             share = 1.0 if "betas" in group else 1 - group["alpha"]
             parts.append((share * grads[i] ** 2).sqrt() + group["eps"])
+        elif grads is None and ("betas" in group or "alpha" in group) and optimizer.state:
+            # a parameter the loss never reached (grad None): the optimizer skipped it, so its
+            # second moment is the zeros it would hold had every gradient been 0: P = eps
+            parts.append(torch.full_like(p, group["eps"]))
         else:
             return None
     return flatten(parts)

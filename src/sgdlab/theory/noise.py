@@ -71,6 +71,11 @@ def two_batch_sizes(n: int, small: int | None = None, big: int | None = None) ->
 
 def check_two_batch(problems, small: int, big: int, n: int, rows: str) -> None:
     """SMALL < BIG, BIG a multiple of SMALL (a big batch is BIG/SMALL small ones), BIG <= n."""
+    if n < 2:  # no two batch sizes fit: say so, not that a --two-batch never given is wrong
+        problems.check(False, f"the noise scale needs at least 2 training {rows} (tr(Sigma) is a "
+                              f"variance over rows, and the two-batch estimate compares a smaller "
+                              f"batch with a bigger one); the training set has {n}")
+        return
     problems.check(1 <= small < big and big % small == 0,
                    f"--two-batch must be SMALL,BIG with 1 <= SMALL < BIG and BIG a multiple of SMALL "
                    f"(a big batch is BIG/SMALL small ones), got {small},{big}")

@@ -102,6 +102,21 @@ class Tracked:
             self.measure(0)
 
 
+def check_every(problems, config, steps: int, what: str = "") -> None:
+    """--sharpness-every K within the run's ``steps`` updates: beyond, the curve would hold step 0
+    alone, or under Adam/RMSprop nothing (lambda_1(P^-1 H) exists from the first update on), and
+    the run said nothing of it (as ``sharpness --every`` did: issue 19)."""
+    every = config.sharpness_every
+    if not every or steps <= 0 or every <= steps:
+        return
+    never = tracks_preconditioned(config.optimizer.name)
+    updates = f"{steps} update" + ("" if steps == 1 else "s")
+    problems.add(f"--sharpness-every {every} is more than the {updates} of the run{what}: "
+                 + ("the preconditioned sharpness (from the first update on) would never be measured"
+                    if never else "the sharpness would be measured at initialisation only")
+                 + f"; give --sharpness-every <= {steps}")
+
+
 def tracks_preconditioned(name: str) -> bool:
     """Adam, AdamW, RMSprop: rules with a second moment, whose edge is lambda_1(P^-1 H)."""
     from ..optim.spec import base_name
@@ -113,13 +128,21 @@ def draw(result: dict[str, Any], label: str, path) -> str:
     """One run's sharpness curve against the threshold of the quantity it tracked: lambda_1(H)
     with the rule's own bound over lr (2/lr for plain SGD), or under Adam/RMSprop lambda_1(P^-1 H)
     with its edge (38/lr for Adam at beta1 0.9), as ``Tracked`` recorded them."""
+    return draw_many([result], [label], path)
+
+
+def draw_many(results: list[dict[str, Any]], labels: list[str], path) -> str:
+    """Several runs' curves (a batch-size study: one per size) on one figure, with the first
+    run's threshold: a study's runs share the update rule and lr, so the threshold too."""
     from ..core import plots
 
-    points = result["sharpness"]
+    result = results[0]
     threshold, name = result.get("sharpness_threshold"), result.get("sharpness_threshold_label")
-    levels = {} if threshold is None else {label: (threshold, f"{name} = {threshold:.4g}")}
+    levels = {} if threshold is None else {labels[0]: (threshold, f"{name} = {threshold:.4g}")}
     preconditioned = result.get("sharpness_kind") == "preconditioned"
     what = "preconditioned sharpness lambda_1(P^-1 H)" if preconditioned else "sharpness (top Hessian eigenvalue)"
-    return plots.curves({label: ([p["step"] for p in points], [p["value"] for p in points])}, path,
+    series = {label: ([p["step"] for p in r["sharpness"]], [p["value"] for p in r["sharpness"]])
+              for r, label in zip(results, labels)}
+    return plots.curves(series, path,
                         xlabel="step (updates)", ylabel=what, log=preconditioned, levels=levels,
                         title=f"{what[0].upper() + what.split(' (')[0][1:]} against step, with {name or 'no threshold'}")
