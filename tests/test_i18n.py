@@ -36,6 +36,11 @@ def test_accept_language(header, lang):
     # the pages choose with the same function: one rule for the page and the playground's JSON
     assert pages.choose_lang(None, header) == (lang, False)
     assert pages.choose_lang("zh", header) == ("zh", True)
+    # ?lang= as a reader may type it: the region and the case do not matter; an unknown one is
+    # not a choice, so the header decides
+    assert pages.choose_lang("zh-CN", header) == pages.choose_lang("ZH_tw", header) == ("zh", True)
+    assert pages.choose_lang("en-GB", header) == ("en", True)
+    assert pages.choose_lang("fr", header) == (lang, False)
 
 
 def test_lang_from_the_environment():

@@ -73,8 +73,9 @@ def choose_lang(query_lang: str | None, accept_language: str | None) -> tuple[st
     ``Accept-Language`` through ``i18n.language_from_header`` (one rule for pages and JSON)."""
     from .. import i18n
 
-    if query_lang in LANGS:
-        return query_lang, True
+    primary = (query_lang or "").strip().lower().replace("_", "-").split("-")[0]
+    if primary in LANGS:  # ?lang=zh, and zh-CN or zh_TW as a reader may type them
+        return primary, True
     return i18n.language_from_header(accept_language), False
 
 
