@@ -10,13 +10,14 @@ from ..core.store import Store
 
 
 def lesson_theory(folder, store: Store, quick: bool) -> dict[str, Any]:
-    """One epoch on 1,000 images (quick: 200) with the sharpness every 5 updates."""
+    """One epoch on 1,000 images (quick: 200) with the sharpness every 5 updates (quick: 2)."""
     from ..mnist.config import MnistConfig
     from ..mnist.run import run
 
     n = 200 if quick else 1000
-    config = MnistConfig(out=str(folder), limit_train=n, limit_test=200, epochs=1, sharpness_every=5,
-                         sharpness_subset=min(n, 500))
+    updates = -(-n // MnistConfig().batch_size)  # one epoch at the tutorial's batch: 10 (quick: 2)
+    config = MnistConfig(out=str(folder), limit_train=n, limit_test=200, epochs=1,
+                         sharpness_every=min(5, updates), sharpness_subset=min(n, 500))
     result = run(config, store=store)
     lam, bound, lr = result["sharpness_init"], result["lr_bound"], config.lr
     track = result.get("sharpness") or []
