@@ -104,3 +104,17 @@ def _split_top(text: str, separator: str) -> list[str]:
         else:
             current += char
     return parts + [current]
+
+
+def resolve_device(name: str):
+    """``--device``: auto (CUDA where there is one, else the CPU), cpu, cuda[:N] or mps; one
+    asked for that this machine lacks is a ConfigError saying so."""
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"--device {name}: CUDA is not available here; use --device cpu or auto")
+    if name == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError("--device mps: MPS is not available here; use --device cpu or auto")
+    return torch.device(name)

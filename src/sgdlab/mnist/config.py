@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
-from ..core.config import is_finite, type_problems
+from ..core.config import is_finite, resolve_device, type_problems  # noqa: F401  (resolve_device: re-exported)
 from ..core.errors import ConfigError, Problems
 from ..core.paths import check_not_empty
 from ..core.limits import MAX_STEPS, check_count, check_fits, check_memory, check_seed
@@ -141,15 +141,3 @@ class MnistConfig:
         batch = n if self.batch_size is None else self.batch_size
         steps = self.epochs * math.ceil(n / batch)
         return batch, steps if self.max_steps is None else min(steps, self.max_steps)
-
-
-def resolve_device(name: str):
-    import torch
-
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"--device {name}: CUDA is not available here; use --device cpu or auto")
-    if name == "mps" and not torch.backends.mps.is_available():
-        raise ConfigError("--device mps: MPS is not available here; use --device cpu or auto")
-    return torch.device(name)

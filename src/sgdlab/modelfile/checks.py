@@ -18,6 +18,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from ..core.config import resolve_device
 from ..core.errors import ConfigError, DataError
 from .source import Source, call, first_line
 
@@ -141,7 +142,7 @@ def prepare(config, data: dict[str, tuple] | None = None, *, source: Source | No
     data = data if data is not None else load_data(source)
     import torch
 
-    device, dtype = device or _device(config.device), getattr(torch, config.dtype)
+    device, dtype = device or resolve_device(config.device), getattr(torch, config.dtype)
     x, y = (_to(t, device, dtype) for t in data["train"])
     xt, yt = (_to(t, device, dtype) for t in data["test"]) if "test" in data else (None, None)
     net = build_model(source, config.seed).to(device, dtype)  # --dtype: weights and float data
@@ -208,18 +209,6 @@ def check_forward(source: Source, net, x, y, split: str) -> None:
 def _to(tensor, device, dtype):
     """On ``device``; floating-point tensors in ``dtype`` (class labels stay integers)."""
     return tensor.to(device, dtype) if tensor.is_floating_point() else tensor.to(device)
-
-
-def _device(name: str):
-    import torch
-
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"--device {name}: CUDA is not available here; use --device cpu or auto")
-    if name == "mps" and not torch.backends.mps.is_available():
-        raise ConfigError("--device mps: MPS is not available here; use --device cpu or auto")
-    return torch.device(name)
 
 
 def _kind(value: Any) -> str:
