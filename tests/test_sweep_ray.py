@@ -65,6 +65,12 @@ def sweep_env(store_path) -> dict:
 
 
 SURFACE = ["surface", "--surface", "bowl", "--no-plots"]
+STEPS_KILLED = 100_000
+# Tests that act once the first cell is stored must not race the other cells: on a fast machine
+# eight 2,500-step cells (25 ms each) all finished before Ctrl-C landed, and CI failed. So the
+# first cell diverges (lr 0.5 on the bowl's curvature 10: stopped after 10 steps) and the rest
+# are long (9 us a step here); how fast a machine is changes nothing then.
+QUICK_THEN_LONG = "0.5," + ",".join(f"0.00{i}" for i in range(1, 8))
 
 
 def start_sweep(store: Store, address: str, *args: str) -> subprocess.Popen:
@@ -161,7 +167,9 @@ def test_through_ray_client(cli, cluster, tmp_path):
 def test_a_worker_killed_mid_task_is_retried_and_each_cell_recorded_once(cluster, tmp_path):
     lrs = "0.001,0.002,0.003,0.004,0.005"
     store = Store(tmp_path / "runs.db")
-    proc = start_sweep(store, cluster.address, *SURFACE, "--lr", lrs, "--steps", "2000")  # ~0.7 s a cell
+    # ~0.9 s a cell here (about 9 us a step): long enough that the 0.1 s poll below catches a
+    # task running even on a machine several times faster (2,000 steps, 20 ms, was not)
+    proc = start_sweep(store, cluster.address, *SURFACE, "--lr", lrs, "--steps", str(STEPS_KILLED))
     killed, deadline = None, time.monotonic() + 120
     while killed is None and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -175,7 +183,7 @@ def test_a_worker_killed_mid_task_is_retried_and_each_cell_recorded_once(cluster
     stored = store.list_runs(sweep_id=doc["sweep_id"])
     assert sorted(Counter(cell_key(r.metrics["sweep_cell"]) for r in stored).values()) == [1] * 5
     serial = run_sweep(SweepSpec("surface", {"lr": [float(v) for v in lrs.split(",")], "seed": [0]},
-                                 base={"steps": 2000, "surface": "bowl"}, executor="serial"),
+                                 base={"steps": STEPS_KILLED, "surface": "bowl"}, executor="serial"),
                        store=Store(tmp_path / "serial.db"))
     assert_same_numbers(records(Store(tmp_path / "serial.db"), serial), records(store, doc))
 
@@ -183,8 +191,7 @@ def test_a_worker_killed_mid_task_is_retried_and_each_cell_recorded_once(cluster
 @pytest.mark.slow  # Ray's faults: a cluster of its own or killed workers, tens of seconds
 def test_ctrl_c_cancels_the_tasks_and_keeps_finished_cells(cluster, tmp_path):
     store = Store(tmp_path / "runs.db")
-    proc = start_sweep(store, cluster.address, *SURFACE, "--lr", ",".join(f"0.00{i}" for i in range(1, 9)),
-                       "--steps", "2500")
+    proc = start_sweep(store, cluster.address, *SURFACE, "--lr", QUICK_THEN_LONG, "--steps", "1000000")
     wait_for_a_cell(proc, store)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
@@ -204,10 +211,10 @@ def test_a_cluster_that_goes_away_ends_the_sweep_with_exit_1_and_resume(cli, tmp
     lone = LoopbackCluster(["127.0.0.4"]).start()  # its own: the session's cluster stays up
     store = Store(tmp_path / "runs.db")
     try:
-        # cells long enough (about a second each: the surface descends on floats now, issue 20)
-        # that the cluster is gone before the last of them is done
-        proc = start_sweep(store, lone.address, *SURFACE, "--lr", "0.001,0.002,0.003,0.004,0.005",
-                           "--steps", "100000")
+        # the first cell diverges at once; the others take ~2.7 s each (300,000 steps), so the
+        # cluster is gone long before the last of them is done, on any machine
+        proc = start_sweep(store, lone.address, *SURFACE, "--lr", "0.5,0.001,0.002,0.003,0.004",
+                           "--steps", "300000")
         wait_for_a_cell(proc, store)
     finally:
         lone.kill()
