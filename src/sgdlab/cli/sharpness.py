@@ -16,7 +16,10 @@ from . import options
 def sharpness(
     file: Optional[str] = options.model_file_option(),
     lr: Optional[str] = typer.Option(None, "--lr", help="Learning rates, comma separated; one full-batch run each (default: 0.2,0.3 for sgd, 0.001 for adam/adamw/rmsprop).", show_default=False),
-    optimizer: str = typer.Option("sgd", "--optimizer", help="sgd: plain gradient descent, the sharpness lambda_1(H) against 2/lr; adam, adamw or rmsprop: the preconditioned sharpness lambda_1(P^-1 H) against (2+2beta1)/((1-beta1) lr) = 38/lr (Adam, beta1 0.9) or 2/lr (RMSprop)."),
+    optimizer: str = typer.Option("sgd", "--optimizer", help="sgd: gradient descent, the sharpness lambda_1(H) against 2/lr (with --momentum beta: 2(1+beta)/lr, Nesterov 2(1+beta)/((1+2beta) lr)); adam, adamw or rmsprop: the preconditioned sharpness lambda_1(P^-1 H) against (2+2beta1)/((1-beta1) lr) = 38/lr (Adam, beta1 0.9) or 2/lr (RMSprop)."),
+    momentum: Optional[float] = options.MOMENTUM,
+    nesterov: bool = options.NESTEROV,
+    weight_decay: Optional[float] = options.WEIGHT_DECAY,
     betas: Optional[str] = options.BETAS,
     eps: Optional[float] = options.EPS,
     steps: int = typer.Option(300, "--steps", help="Full-batch gradient descent steps per learning rate."),
@@ -40,9 +43,11 @@ def sharpness(
     this runs it and says which happened. Defaults: their MLP on mnist-5k (784-200-200-10 tanh,
     squared loss, standardised pixels), lr 0.2 and 0.3, 300 steps, the sharpness every 20 steps:
     about a minute on a quiet 2-core CPU (67 s, benchmarks/theory.py), longer on a busy one.
-    With --optimizer adam|adamw|rmsprop: the adaptive edge of stability (Cohen et al. 2022), the
-    preconditioned sharpness lambda_1(P^-1 H), P the optimizer's own sqrt(v_hat) + eps, by
-    Lanczos on P^-1/2 H P^-1/2, against its threshold."""
+    With --momentum beta: the same edge at heavy-ball momentum's own bound 2(1+beta)/lr (Nesterov:
+    2(1+beta)/((1+2beta) lr); SGD's --weight-decay lowers it by the decay). With --optimizer
+    adam|adamw|rmsprop: the adaptive edge of stability (Cohen et al. 2022), the preconditioned
+    sharpness lambda_1(P^-1 H), P the optimizer's own sqrt(v_hat) + eps, by Lanczos on
+    P^-1/2 H P^-1/2, against its threshold. The same for a model file of your own."""
     from ..core.config import parse_float_list, parse_int_list
     from ..core.store import Store
     from ..core.errors import ConfigError
@@ -55,15 +60,12 @@ def sharpness(
     if refused:
         raise ConfigError(*refused)
 
-    spec = options.optimizer_spec(optimizer, None, False, betas, eps, None)
-    if file is not None and spec.name not in ("sgd", "torch-sgd"):
-        raise ConfigError(f"--optimizer {optimizer}: the preconditioned sharpness is measured on the MLP; "
-                          "a model file's study runs plain gradient descent (give --optimizer sgd)")
+    spec = options.optimizer_spec(optimizer, momentum, nesterov, betas, eps, weight_decay)
     if lr is None:
         lr = "0.2,0.3" if spec.name in ("sgd", "torch-sgd") else "0.001"
     if file is not None:  # a model of one's own: the same study, the same document
         study, config = options.model_file_config(file, "sharpness", seed=seed, device=device,
-                                                  out=out, plots=not no_plots)
+                                                  out=out, plots=not no_plots, optimizer=spec)
         bar = Progress()
         try:
             document = study(config, parse_float_list(lr, "--lr"), steps=steps, every=every,
@@ -96,9 +98,14 @@ def _exit_status(document: dict) -> None:
 def print_study(doc: dict) -> None:
     data = doc["data"] or {}
     config = doc["config"]
-    adaptive = bool(doc["runs"]) and doc["runs"][0].get("kind") == "preconditioned"
-    name = config["optimizer"]["name"] if isinstance(config.get("optimizer"), dict) else "sgd"
-    how = f"full-batch {name}" if adaptive else "full-batch gradient descent"
+    first = doc["runs"][0] if doc["runs"] else {}
+    adaptive = first.get("kind") == "preconditioned"
+    plain = not adaptive and first.get("threshold_label", "2/lr") == "2/lr"
+    spec = config.get("optimizer") if isinstance(config.get("optimizer"), dict) else {}
+    how = f"full-batch {spec.get('name', 'sgd')}" if adaptive else "full-batch gradient descent"
+    if not adaptive and not plain:  # the update rule that sets the threshold, in its own words
+        how += "".join(f", {key} {spec[key]:g}" for key in ("momentum", "weight_decay") if spec.get(key))
+        how += ", Nesterov" if spec.get("nesterov") else ""
     what = "preconditioned sharpness lambda_1(P^-1 H)" if adaptive else "sharpness"
     if "model" in doc:  # a model file
         print(f"edge of stability: {doc['model']['name']} ({doc['model']['file']}), {data.get('train')} "
@@ -111,12 +118,12 @@ def print_study(doc: dict) -> None:
     for r in doc["runs"]:
         median = "-" if r["ratio_median"] is None else f"{r['ratio_median']:.3f}"
         hit = "never" if r["hit_step"] is None else f"step {r['hit_step']}"
-        rule = r.get("threshold_label", "2/lr")
+        rule = r.get("threshold_label") or "2/lr"
         init = "-" if r["sharpness_init"] is None else f"{r['sharpness_init']:.4g}"
         final = "-" if r["sharpness_final"] is None else f"{r['sharpness_final']:.4g}"
-        ratio = f"sharpness / ({rule})" if adaptive else "sharpness*lr/2"
-        print(f"lr {r['lr']:g}: {rule if adaptive else '2/lr'} = {r['bound']:.4g}; {what} {init} at "
-              f"step 0, {final} at the end; reaches {rule if adaptive else '2/lr'}: {hit}; median "
+        ratio = "sharpness*lr/2" if plain else f"sharpness / ({rule})"
+        print(f"lr {r['lr']:g}: {rule} = {r['bound']:.4g}; {what} {init} at "
+              f"step 0, {final} at the end; reaches {rule}: {hit}; median "
               f"{ratio} after it: {median}; final loss {r['losses'][-1]:.4g}")
         print(f"  verdict: {r['verdict']}")
     for text in doc.get("notes", []):

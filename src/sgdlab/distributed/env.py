@@ -115,6 +115,23 @@ def join(device_name: str) -> Rank:
     return Rank(me, world, local, device, backend)
 
 
+def finish_together() -> None:
+    """Wait, once this rank's run has ended well, until every rank's has, before any leaves.
+
+    A rank that destroyed its group while a peer was still in its last collective aborted at exit
+    now and then (SIGABRT, about 1 run in 11 of a 2-rank Adam run on a model with frozen layers,
+    after ``leave``'s collection had made it rare). A peer that failed instead has closed its
+    connections, which ends this wait at once with an error: ignored, that peer's error is the news.
+    """
+    try:
+        import torch.distributed as dist
+
+        if dist.is_initialized():
+            dist.barrier()
+    except Exception:
+        pass
+
+
 def leave() -> None:
     """Leave the process group, if joined; never raises (leaving a broken group must not hide why
     it broke). First a garbage collection: DDP's communication hook holds its state in a reference

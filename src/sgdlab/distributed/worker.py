@@ -37,6 +37,7 @@ def main(spec_path: str) -> int:
         document = entry.run_function()(config, store=Store(spec["store"]), run_id=spec["run_id"],
                                         resume=spec["resume"], record=spec["record"],
                                         sweep_id=spec["sweep_id"])
+        _finish_together()
     except SgdlabError as exc:
         kind = "config" if isinstance(exc, ConfigError) else "other"
         write_text(Path(spec["errors"]) / f"error-{rank}.json",
@@ -66,6 +67,12 @@ def config_from_dict(cls, options: dict):
     if "optimizer" in options:
         options["optimizer"] = OptimizerSpec.from_dict(options.get("optimizer") or {})
     return cls(**options)
+
+
+def _finish_together() -> None:
+    from .env import finish_together
+
+    finish_together()
 
 
 def _leave() -> None:

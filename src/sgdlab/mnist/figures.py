@@ -70,17 +70,3 @@ def draw_runs(runs: Sequence[dict[str, Any]], folder: str | Path) -> list[str]:
         paths.append(plots.curves(series[key], folder / name, xlabel=xlabel,
                                   ylabel="cross-entropy (batch loss)", title=title))
     return paths
-
-
-def draw_sharpness(runs: dict[str, tuple[list[dict[str, Any]], float]], path: str | Path) -> str:
-    """Sharpness against step, one curve per run (label -> (points, lr)), each with its line
-    2 / lr: Cohen et al.'s figure 1. Above the line, gradient descent on the local quadratic
-    model diverges; at the edge of stability the sharpness hovers there."""
-    from ..core import plots
-
-    series = {label: ([p["step"] for p in points], [p["value"] for p in points])
-              for label, (points, lr) in runs.items()}
-    levels = {label: (2 / lr, f"2 / lr = {2 / lr:.4g}") for label, (_, lr) in runs.items()}
-    return plots.curves(series, path, xlabel="step (updates)", ylabel="sharpness (top Hessian eigenvalue)",
-                        title="Sharpness against step, with the bound 2 / lr", log=False, levels=levels)
-

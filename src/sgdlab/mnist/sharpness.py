@@ -20,8 +20,8 @@ from typing import Any, Callable
 
 from ..core.paths import check_outputs
 from ..core.store import RunRecord, Store, new_run_id, run_folder
-from ..theory.edge import (EDGE_BAND, MIN_AFTER, SHARPENING, analyse, check,  # noqa: F401  (moved to
-                           _quartiles)                                      #  theory/edge.py, shared)
+from ..theory.edge import (EDGE_BAND, MIN_AFTER, SHARPENING, analyse, analyse_tracked, check,  # noqa: F401
+                           _quartiles, draw_study, refuse_untracked)  # (moved to theory/edge.py, shared)
 from ..core.study import Recorder
 from .config import MnistConfig
 
@@ -81,9 +81,8 @@ def run_study(config: MnistConfig, lrs: list[float], *, steps: int = DEFAULT_STE
                                                               base.optimizer.hyperparameters(), lr)
             entry = analyse(lr, result["sharpness"], result["step_losses"], result["status"], threshold, label)
             entry["kind"], entry["threshold_rule"], entry["threshold_label"] = "preconditioned", rule, label
-        else:
-            entry = analyse(lr, result["sharpness"], result["step_losses"], result["status"])
-            entry["kind"], entry["threshold_rule"], entry["threshold_label"] = "hessian", "2/lr", "2/lr"
+        else:  # lambda_1(H) against the rule's own threshold: 2/lr, or with momentum 2(1+beta)/lr...
+            entry = analyse_tracked(lr, result)
         entry.update({"sharpness": result["sharpness"], "losses": result["step_losses"],
                       "status": result["status"], "seconds": result["seconds"], "run_id": result["run_id"],
                       "test_accuracy": result["test_accuracy"], "cost": result["sharpness_cost"]})
@@ -106,18 +105,12 @@ def run_study(config: MnistConfig, lrs: list[float], *, steps: int = DEFAULT_STE
 
 
 def _adaptive(config) -> bool:
-    """Adam, AdamW or RMSprop: the study tracks lambda_1(P^-1 H); plain SGD tracks lambda_1(H)."""
-    from ..core.errors import ConfigError
+    """Adam, AdamW or RMSprop: the study tracks lambda_1(P^-1 H); SGD (with or without momentum
+    or weight decay) tracks lambda_1(H) against its own threshold (``theory.tracked.Tracked``)."""
     from ..optim.spec import base_name
 
-    name = base_name(config.optimizer.name)
-    if name == "adagrad":
-        raise ConfigError("--optimizer adagrad: its step shrinks for ever, it has no edge of stability; "
-                          "use sgd, adam, adamw or rmsprop")
-    if name == "sgd" and config.optimizer.hyperparameters():
-        raise ConfigError("sgdlab sharpness runs plain gradient descent with --optimizer sgd "
-                          "(no --momentum or --weight-decay); or use adam, adamw, rmsprop")
-    return name in ("adam", "adamw", "rmsprop")
+    refuse_untracked(config.optimizer.name)
+    return base_name(config.optimizer.name) in ("adam", "adamw", "rmsprop")
 
 
 def to_record(entry: dict[str, Any], result: dict[str, Any], study_id: str) -> RunRecord:
@@ -137,28 +130,6 @@ def to_record(entry: dict[str, Any], result: dict[str, Any], study_id: str) -> R
 
 
 def draw(runs: list[dict[str, Any]], folder) -> list[str]:
-    """Cohen et al.'s figure 1: the training loss, and the sharpness with 2 / lr, per lr."""
-    from pathlib import Path
-
-    from ..core import plots
-    from .figures import draw_sharpness
-
-    folder = Path(folder)
-    losses = {f"lr {r['lr']:g}": (list(range(len(r["losses"]))), r["losses"]) for r in runs}
-    if runs and runs[0].get("kind") == "preconditioned":  # Adam/RMSprop: lambda_1(P^-1 H) vs its threshold
-        series = {f"lr {r['lr']:g}": ([p["step"] for p in r["sharpness"]], [p["value"] for p in r["sharpness"]])
-                  for r in runs}
-        levels = {f"lr {r['lr']:g}": (r["bound"], f"{r['threshold_label']} = {r['bound']:.4g}")
-                  for r in runs}
-        return [
-            plots.curves(losses, folder / "eos_loss.png", xlabel="step (full-batch updates)",
-                         ylabel="training loss", title="Training loss under full-batch adaptive updates"),
-            plots.curves(series, folder / "eos_preconditioned_sharpness.png", xlabel="step (updates)",
-                         ylabel="preconditioned sharpness lambda_1(P^-1 H)", log=True, levels=levels,
-                         title="Preconditioned sharpness against step, with its threshold"),
-        ]
-    return [
-        plots.curves(losses, folder / "eos_loss.png", xlabel="step (full-batch updates)",
-                     ylabel="training loss", title="Training loss under full-batch gradient descent"),
-        draw_sharpness({f"lr {r['lr']:g}": (r["sharpness"], r["lr"]) for r in runs}, folder / "eos_sharpness.png"),
-    ]
+    """Cohen et al.'s figure 1: the training loss, and the sharpness with each lr's threshold."""
+    adaptive = bool(runs) and runs[0].get("kind") == "preconditioned"
+    return draw_study(runs, folder, "adaptive updates" if adaptive else "gradient descent")

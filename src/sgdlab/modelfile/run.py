@@ -57,9 +57,11 @@ def check_unchanged(config: ModelFileConfig, run_id: str) -> None:
 def run(config: ModelFileConfig, *, store: Store | None = None, record: bool = True,
         sweep_id: str | None = None, sweep_cell: dict[str, Any] | None = None, data=None,
         on_progress: Callable[[int, int], None] | None = None, run_id: str | None = None,
-        resume: bool = False, source=None) -> dict[str, Any]:
+        resume: bool = False, source=None,
+        on_loss: Callable[[int, float], None] | None = None) -> dict[str, Any]:
     """Train the model file; return (and record) its result document. ``data``: the checked
-    data dict to use instead of calling ``data()`` (a sweep loads it once)."""
+    data dict to use instead of calling ``data()`` (a sweep loads it once); ``on_loss(step,
+    batch loss)`` after each update's loss (a study records its curve as it goes)."""
     import dataclasses
 
     import torch
@@ -135,6 +137,8 @@ def run(config: ModelFileConfig, *, store: Store | None = None, record: bool = T
 
     def before_update(step: int, loss) -> None:
         log.step(loss)
+        if on_loss is not None:
+            on_loss(step + 1, log.batch_losses[-1])
         if config.sharpness_every and step > 0 and step % config.sharpness_every == 0:
             log.aside(curvature.measure, step)
         if on_progress is not None:

@@ -24,12 +24,17 @@ TWO_BATCH_DRAWS = 30  # as the MLP's (theory.noise.TWO_BATCH_DRAWS, not imported
 def run_sharpness(config: ModelFileConfig, lrs: list[float], *, steps: int = 300, every: int = 20,
                   store: Store | None = None, record: bool = True, data=None,
                   on_progress: Callable[[float, int, int], None] | None = None) -> dict[str, Any]:
-    """Full-batch gradient descent per learning rate, the sharpness every ``every`` steps on the
-    whole training set, against 2 / lr; the verdict in words (``mnist.sharpness.analyse``)."""
-    from ..theory.edge import analyse, check
+    """Full-batch updates per learning rate with the config's optimizer, the sharpness every
+    ``every`` steps on the whole training set against the rule's own threshold (2 / lr for plain
+    gradient descent; lambda_1(P^-1 H) against its edge under Adam/RMSprop); the verdict in words.
+    Recorded as it goes, like the MLP's study: the study's row and each lr's run are written
+    when they start, so a killed study shows what it had measured."""
+    from ..core.study import Recorder
+    from ..theory.edge import analyse_tracked, check, refuse_untracked
     from .run import run
 
     check(lrs, steps, every)
+    refuse_untracked(config.optimizer.name)
     base = dataclasses.replace(config, batch_size=None, epochs=steps, steps=steps, sharpness_every=every,
                                sharpness_subset=None, bound=True, plots=False)
     base.validate()
@@ -37,27 +42,42 @@ def run_sharpness(config: ModelFileConfig, lrs: list[float], *, steps: int = 300
     study_id = new_run_id()
     check_outputs(store, run_folder(store, study_id, config.out), record=record, plots=config.plots,
                   out=config.out)
+    if record:  # recorded at start: a killed study shows its finished lrs and the one it was on
+        store.save_sweep(study_id, ModelFileConfig.problem, {"study": "sharpness", "lrs": lrs, "steps": steps,
+                                                             "every": every, "config": base.to_dict()})
     runs, records, notes, last = [], [], [], None
     for lr in lrs:
         progress = None if on_progress is None else (lambda s, t, lr=lr: on_progress(lr, s, t))
-        last = run(dataclasses.replace(base, lr=lr), store=store, record=False, data=data,
-                   on_progress=progress)
+        run_id = new_run_id()
+        recorder = Recorder(store, RunRecord(id=run_id, command="sharpness", status="running", sweep_id=study_id,
+                                             config=dataclasses.replace(base, lr=lr).to_dict(),
+                                             metrics={"lr": lr}), enabled=record)
+        losses: list[float] = []
+
+        def on_loss(step: int, loss: float, recorder=recorder, losses=losses) -> None:
+            losses.append(loss)
+            recorder.update(curves={"loss": losses})
+
+        recorder.begin()
+        with recorder.interruptible():
+            last = run(dataclasses.replace(base, lr=lr), store=store, record=False, data=data,
+                       on_progress=progress, on_loss=on_loss, run_id=run_id)
         notes = last.get("notes", [])
-        entry = analyse(lr, last["sharpness"], last["step_losses"], last["status"])
+        entry = analyse_tracked(lr, last)
         entry.update({"sharpness": last["sharpness"], "losses": last["step_losses"],
                       "status": last["status"], "seconds": last["seconds"], "run_id": last["run_id"],
                       "test_accuracy": last["test_accuracy"], "cost": last["sharpness_cost"]})
         runs.append(entry)
         records.append(_sharpness_record(entry, last, study_id))
+        if record:
+            store.save(records[-1])
     figures: list[str] = []
     if config.plots:
         figures = draw(runs, run_folder(store, study_id, config.out))
         for r in records:
             r.figures = figures
-    if record:
-        store.save_sweep(study_id, ModelFileConfig.problem, {"study": "sharpness", "lrs": lrs, "steps": steps,
-                                                             "every": every, "config": last["config"]})
-        store.save_many(records)
+    if record and figures:
+        store.save_many(records)  # again, with the figures
     statuses = {r["status"] for r in runs}
     return {"status": "diverged" if "diverged" in statuses else "completed", "study_id": study_id,
             "problem": ModelFileConfig.problem, "model": last["model"], "steps": steps, "every": every,
@@ -66,23 +86,11 @@ def run_sharpness(config: ModelFileConfig, lrs: list[float], *, steps: int = 300
 
 
 def draw(runs: list[dict[str, Any]], folder) -> list[str]:
-    """Cohen et al.'s figure 1: the training loss, and the sharpness with 2 / lr, per lr."""
-    from pathlib import Path
+    """Cohen et al.'s figure 1: the training loss, and the sharpness with each lr's threshold."""
+    from ..theory.edge import draw_study
 
-    from ..core import plots
-
-    folder = Path(folder)
-    losses = {f"lr {r['lr']:g}": (list(range(len(r["losses"]))), r["losses"]) for r in runs}
-    series = {f"lr {r['lr']:g}": ([p["step"] for p in r["sharpness"]], [p["value"] for p in r["sharpness"]])
-              for r in runs}
-    levels = {f"lr {r['lr']:g}": (2 / r["lr"], f"2 / lr = {2 / r['lr']:.4g}") for r in runs}
-    return [
-        plots.curves(losses, folder / "eos_loss.png", xlabel="step (full-batch updates)",
-                     ylabel="training loss", title="Training loss under full-batch gradient descent"),
-        plots.curves(series, folder / "eos_sharpness.png", xlabel="step (updates)",
-                     ylabel="sharpness (top Hessian eigenvalue)",
-                     title="Sharpness against step, with the bound 2 / lr", log=False, levels=levels),
-    ]
+    adaptive = bool(runs) and runs[0].get("kind") == "preconditioned"
+    return draw_study(runs, folder, "adaptive updates" if adaptive else "gradient descent")
 
 
 def check_noise(train_steps: int, small: int, big: int, draws: int, n: int) -> None:
@@ -99,8 +107,8 @@ def check_noise(train_steps: int, small: int, big: int, draws: int, n: int) -> N
 
 
 def _sharpness_record(entry: dict[str, Any], result: dict[str, Any], study_id: str) -> RunRecord:
-    keys = ("lr", "bound", "hit_step", "ratio_median", "ratio_spread", "loss_rises_after_hit",
-            "verdict", "sharpness_init", "sharpness_final", "seconds")
+    keys = ("lr", "bound", "kind", "threshold_rule", "hit_step", "ratio_median", "ratio_spread",
+            "loss_rises_after_hit", "verdict", "sharpness_init", "sharpness_final", "seconds")
     metrics = {k: entry[k] for k in keys} | {"problem": result["problem"], "model": result["model"],
                                             "data": result["data"], "steps": result["steps"],
                                             "device": result["device"]}
@@ -146,6 +154,7 @@ def run_noise(config: ModelFileConfig, *, train_steps: int | None = None, small:
 
     from .. import optim
     from ..core import loop as training_loop
+    from ..core.study import Recorder
     from .checks import prepare
     from .problem import FileProblem, mode_note
 
@@ -167,14 +176,24 @@ def run_noise(config: ModelFileConfig, *, train_steps: int | None = None, small:
     generator = torch.Generator().manual_seed(config.seed)
     sizes = dict(small=small, big=big, draws=draws,
                  generator=torch.Generator().manual_seed(config.seed + 1))  # the draws' own stream
-    init = measure(net, src.loss, x, y, **sizes)
-    problem = FileProblem(net, src.loss, x, y)
-    optimizer = optim.create(config.optimizer.name, problem.parameters(), lr=config.lr,
-                             **config.optimizer.hyperparameters())
-    loop = training_loop.run(problem, optimizer, batch_size=batch_size, steps=train_steps, generator=generator)
-    trained = measure(net, src.loss, x, y, **sizes) | {"step": loop.steps_done, "status": loop.status}
     recorded = config.to_dict() | {"file_sha256": src.sha256}
     note = mode_note(net, "the noise scale")
+    # recorded from the start and after each part, as the MLP's study: a killed study shows
+    # `interrupted` with what it had measured
+    metrics = {"problem": ModelFileConfig.problem, "model": src.describe(), "data": {"name": src.name, "train": n},
+               "batch_size": batch_size, "lr": config.lr, "notes": [note] if note else []}
+    recorder = Recorder(store, RunRecord(id=run_id, command="noise-scale", status="running", config=recorded,
+                                         metrics=metrics), enabled=record)
+    recorder.begin()
+    with recorder.interruptible():
+        init = measure(net, src.loss, x, y, **sizes)
+        recorder.update(metrics={"init": init}, force=True)
+        problem = FileProblem(net, src.loss, x, y)
+        optimizer = optim.create(config.optimizer.name, problem.parameters(), lr=config.lr,
+                                 **config.optimizer.hyperparameters())
+        loop = training_loop.run(problem, optimizer, batch_size=batch_size, steps=train_steps, generator=generator)
+        recorder.update(curves={"train_loss": loop.step_losses}, force=True)
+        trained = measure(net, src.loss, x, y, **sizes) | {"step": loop.steps_done, "status": loop.status}
     document: dict[str, Any] = {
         "status": "diverged" if loop.status == "diverged" else "completed", "run_id": run_id,
         "problem": ModelFileConfig.problem, "model": src.describe(),
@@ -184,9 +203,8 @@ def run_noise(config: ModelFileConfig, *, train_steps: int | None = None, small:
     }
     if record:
         b = trained["b_simple_exact"]
-        metrics = {k: document[k] for k in ("problem", "model", "data", "batch_size", "lr", "init",
-                                            "trained", "notes")}
         store.save(RunRecord(id=run_id, command="noise-scale", status=document["status"], config=recorded,
-                             metrics=metrics, figures=[], curves={"train_loss": loop.step_losses},
+                             metrics=metrics | {"init": init, "trained": trained}, figures=[],
+                             curves={"train_loss": loop.step_losses},
                              key_metric_name="b_simple_trained", key_metric=b if math.isfinite(b) else None))
     return document

@@ -87,3 +87,58 @@ def _quartiles(values: list[float]) -> list[float] | None:
         return [values[0], values[0]] if values else None
     q = statistics.quantiles(values, n=4, method="inclusive")
     return [q[0], q[2]]
+
+
+def refuse_untracked(name: str) -> None:
+    """Adagrad's step shrinks for ever: no threshold for a sharpness to reach, no edge to study."""
+    from ..optim.spec import base_name
+
+    if base_name(name) == "adagrad":
+        raise ConfigError("--optimizer adagrad: its step shrinks for ever, it has no edge of stability; "
+                          "use sgd (with or without --momentum), adam, adamw or rmsprop")
+
+
+def analyse_tracked(lr: float, result: dict[str, Any]) -> dict[str, Any]:
+    """``analyse`` on a run that tracked its sharpness (``theory.tracked.Tracked``), against the
+    threshold of what it tracked: 2/lr for plain gradient descent (the words as they always were),
+    the rule's own for momentum (2(1+beta)/lr heavy-ball, 2(1+beta)/((1+2beta) lr) Nesterov, minus
+    SGD's weight decay), 38/lr for Adam's preconditioned sharpness at beta1 0.9."""
+    kind = result.get("sharpness_kind") or "hessian"
+    label = result.get("sharpness_threshold_label") or "2/lr"
+    plain = kind == "hessian" and label == "2/lr"
+    entry = analyse(lr, result["sharpness"], result["step_losses"], result["status"],
+                    None if plain else result["sharpness_threshold"], label)
+    entry.update(kind=kind, threshold_label=label,
+                 threshold_rule="2/lr" if plain else result.get("sharpness_threshold_rule") or label)
+    return entry
+
+
+def draw_study(runs: list[dict[str, Any]], folder, how: str = "gradient descent") -> list[str]:
+    """Cohen et al.'s figure 1: the training loss, and the sharpness with each lr's threshold
+    (2 / lr for plain gradient descent; the rule's own; lambda_1(P^-1 H) on a log scale against
+    its edge under Adam/RMSprop)."""
+    from pathlib import Path
+
+    from ..core import plots
+
+    folder = Path(folder)
+    losses = {f"lr {r['lr']:g}": (list(range(len(r["losses"]))), r["losses"]) for r in runs}
+    series = {f"lr {r['lr']:g}": ([p["step"] for p in r["sharpness"]], [p["value"] for p in r["sharpness"]])
+              for r in runs}
+    preconditioned = bool(runs) and runs[0].get("kind") == "preconditioned"
+    label = (runs[0].get("threshold_label") or "2/lr") if runs else "2/lr"
+    levels = {f"lr {r['lr']:g}": (r["bound"], f"{(r.get('threshold_label') or '2/lr').replace('/', ' / ')} = "
+                                              f"{r['bound']:.4g}") for r in runs}
+    if preconditioned:
+        name, what = "eos_preconditioned_sharpness.png", "preconditioned sharpness lambda_1(P^-1 H)"
+        title = "Preconditioned sharpness against step, with its threshold"
+    else:
+        name, what = "eos_sharpness.png", "sharpness (top Hessian eigenvalue)"
+        title = ("Sharpness against step, with the bound 2 / lr" if label == "2/lr"
+                 else "Sharpness against step, with the update rule's own bound")
+    return [
+        plots.curves(losses, folder / "eos_loss.png", xlabel="step (full-batch updates)",
+                     ylabel="training loss", title=f"Training loss under full-batch {how}"),
+        plots.curves(series, folder / name, xlabel="step (updates)", ylabel=what, title=title,
+                     log=preconditioned, levels=levels),
+    ]
