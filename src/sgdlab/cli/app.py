@@ -166,8 +166,14 @@ def print_document(document: dict[str, Any]) -> None:
             return "[" + ", ".join(text(v) for v in value) + "]"
         return str(value)
 
+    from . import bound_text
+
+    theory = bound_text.applies(document)  # lambda_max and the rule's own bound, in LANG's language
     for key, value in document.items():
-        if isinstance(value, dict) and key != "config":
+        if theory and key in ("lambda_max", "lambda_max_kind", "lr_bound", "lr_bound_rule"):
+            if key == "lambda_max":
+                print("\n".join(bound_text.lines(document)))
+        elif isinstance(value, dict) and key != "config":
             inner = [f"{k} {text(v)}" for k, v in value.items() if isinstance(v, (str, int, float, list))]
             print(f"{key}: {', '.join(inner)}")
         elif key == "figures":
