@@ -158,7 +158,8 @@ def emit(document: dict[str, Any], as_json: bool, human: Callable[[dict[str, Any
 
 def print_document(document: dict[str, Any]) -> None:
     """The human text of a problem that has no printer of its own: its numbers, a line per key
-    (a dict's numbers on one line; not its config), its figures."""
+    (a dict's numbers on one line; not its config), its figures; ``lambda_max`` and the run's
+    own ``lr_bound`` as ``cli.bound_text`` says them (the rule in ``LANG``'s language)."""
     def text(value: Any) -> str:
         if isinstance(value, float):
             return f"{value:.6g}"
