@@ -78,9 +78,10 @@ def test_heavy_ball_converges_where_plain_gradient_descents_bound_said_it_would_
     lam = _linreg_lambda_max()
     lr = 1.5 * 2 / lam
     plain, heavy = _linreg(lr, {}), _linreg(lr, HEAVY)
+    # lr and the bound each a few float64 roundings from 1.5 x 2/lam and 2/lam: a few eps
     assert plain["status"] == "diverged" and plain["divergence"]["lr_over_bound"] == pytest.approx(1.5, rel=1e-12)
     assert heavy["status"] == "completed" and heavy["gap_to_optimum"] < 1e-9  # radius sqrt(0.9)^1000
-    assert heavy["lr_bound"] * lam == pytest.approx(3.8, rel=1e-12) and lr / heavy["lr_bound"] < 1
+    assert heavy["lr_bound"] * lam == pytest.approx(3.8, rel=1e-12) and lr / heavy["lr_bound"] < 1  # as above
 
 
 def test_weight_decay_adds_to_the_curvature():
@@ -188,6 +189,7 @@ def test_logreg_divergence_is_measured_against_the_rules_bound(cli):
     """The logistic loss grows only linearly in |w|: lr 1e12 moves w by ~1e12 in one step."""
     doc = cli.json("logreg", "--momentum", "0.9", "--lr", "1e12", "--steps", "5", "--no-plots", code=3)
     div = doc["divergence"]
+    # the same division of the same two floats: equal bit for bit (approx only as a guard of form)
     assert div["lr_bound"] == doc["lr_bound"] and div["lr_over_bound"] == pytest.approx(1e12 / doc["lr_bound"], rel=1e-15)
     assert "heavy-ball: 2(1+beta)/lambda_max with beta = 0.9" in div["message"]
 
