@@ -75,6 +75,13 @@ EN: dict[str, str] = {
     "cli.bound_line": "stable learning rate bound 2/lambda_max = {bound:.6g}, {kind}",
     "cli.bound_none": "stable learning rate bound: {kind}",
     "cli.run_bound": "{optimizer} bound{value}: {rule}",
+    # linreg's and logreg's human text: lambda_max, and the run's own rule's bound from it
+    "cli.lambda_line": "largest Hessian eigenvalue lambda_max = {lam:.6g} ({kind})",
+    "cli.lambda_bare": "largest Hessian eigenvalue lambda_max = {lam:.6g}",
+    "cli.lambda_exact": "exact: the loss is quadratic, its Hessian the same everywhere",
+    "cli.lambda_local": "local: the Hessian at the initialisation; the loss is not quadratic",
+    "cli.own_bound": "largest stable learning rate ({rule}): {bound:.6g}; lr {lr:g} is {ratio:.3g}x it",
+    "cli.own_bound_none": "largest stable learning rate: {rule}",
 }
 
 ZH: dict[str, str] = {
@@ -124,6 +131,12 @@ ZH: dict[str, str] = {
     "cli.bound_line": "稳定学习率上界 2/lambda_max = {bound:.6g}，{kind}",
     "cli.bound_none": "稳定学习率上界：{kind}",
     "cli.run_bound": "{optimizer} 的上界{value}：{rule}",
+    "cli.lambda_line": "Hessian 的最大特征值 lambda_max = {lam:.6g}（{kind}）",
+    "cli.lambda_bare": "Hessian 的最大特征值 lambda_max = {lam:.6g}",
+    "cli.lambda_exact": "精确：损失是二次函数，Hessian 处处相同",
+    "cli.lambda_local": "局部：初始点处的 Hessian；损失不是二次函数",
+    "cli.own_bound": "最大稳定学习率（{rule}）：{bound:.6g}；lr {lr:g} 是它的 {ratio:.3g} 倍",
+    "cli.own_bound_none": "最大稳定学习率：{rule}",
 }
 
 CATALOGS = {"en": EN, "zh": ZH}

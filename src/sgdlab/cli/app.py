@@ -158,7 +158,8 @@ def emit(document: dict[str, Any], as_json: bool, human: Callable[[dict[str, Any
 
 def print_document(document: dict[str, Any]) -> None:
     """The human text of a problem that has no printer of its own: its numbers, a line per key
-    (a dict's numbers on one line; not its config), its figures."""
+    (a dict's numbers on one line; not its config), its figures; ``lambda_max`` and the run's
+    own ``lr_bound`` as ``cli.bound_text`` says them (the rule in ``LANG``'s language)."""
     def text(value: Any) -> str:
         if isinstance(value, float):
             return f"{value:.6g}"
@@ -166,8 +167,14 @@ def print_document(document: dict[str, Any]) -> None:
             return "[" + ", ".join(text(v) for v in value) + "]"
         return str(value)
 
+    from . import bound_text
+
+    theory = bound_text.applies(document)  # lambda_max and the rule's own bound, in LANG's language
     for key, value in document.items():
-        if isinstance(value, dict) and key != "config":
+        if theory and key in ("lambda_max", "lambda_max_kind", "lr_bound", "lr_bound_rule"):
+            if key == "lambda_max":
+                print("\n".join(bound_text.lines(document)))
+        elif isinstance(value, dict) and key != "config":
             inner = [f"{k} {text(v)}" for k, v in value.items() if isinstance(v, (str, int, float, list))]
             print(f"{key}: {', '.join(inner)}")
         elif key == "figures":

@@ -85,7 +85,10 @@ def print_linreg(r: dict) -> None:
         print(f"epoch: {e}, loss: {losses[1 + e]}")
     print(f"final: w = {_vec(final['w'])}, b = {final['b']:.4f}, loss = {final['loss']:.6g} after {r['steps']} updates")
     print(f"optimum (closed form): w = {_vec(opt['w'])}, b = {opt['b']:.4f}, loss = {opt['loss']:.6g}; gap {r['gap_to_optimum']:.4g}")
-    print(f"largest stable learning rate (full batch, 2 / lambda_max): {r['lr_bound']:.6g}")
+    from .bound_text import lines
+
+    for line in lines(r):  # lambda_max, and this update rule's own bound (LANG: English or Chinese)
+        print(line)
     print(f"status: {r['status']}")
     for path in r["figures"]:
         print(f"figure: {path}")

@@ -239,16 +239,19 @@ def divergence_reason(loss: float, first_loss: float) -> str | None:
     return None
 
 
-def divergence_message(step, reason, last_finite, lr, bound, hint: str = "") -> str:
-    """A diverged run in words, beside the bound 2 / lambda_max; ``hint``: the problem's own
-    advice after "use a smaller --lr" (e.g. linear regression's " (or --standardize ...)")."""
+def divergence_message(step, reason, last_finite, lr, bound, hint: str = "", rule: str | None = None) -> str:
+    """A diverged run in words, beside its update rule's bound (``optim.bounds``: ``rule`` in
+    words; None: full-batch gradient descent's 2 / lambda_max) as "lr is N x the bound"; a rule
+    with no fixed bound (``bound`` None, adaptive optimizers) is named with its reason. ``hint``:
+    the problem's own advice after "use a smaller --lr" (e.g. linear regression's
+    " (or --standardize ...)"), given only where there is a bound that it would raise."""
     last = "none" if last_finite is None else f"{last_finite:.6g}"
-    return (
-        f"diverged at step {step}: {reason} (last finite loss {last}) "
-        f"with learning rate {lr:g}; the largest stable learning rate for full-batch gradient "
-        f"descent on this problem is {bound:.6g} (2 / largest Hessian eigenvalue): "
-        f"use a smaller --lr{hint}"
-    )
+    head = f"diverged at step {step}: {reason} (last finite loss {last}) with learning rate {lr:g}"
+    if bound is None:
+        return f"{head}; this update rule has no fixed stable learning rate ({rule}): use a smaller --lr"
+    rule = rule or "2 / largest Hessian eigenvalue"
+    return (f"{head}, {lr / bound:.3g}x the largest stable learning rate of this update rule on this "
+            f"problem, {bound:.6g} ({rule}): use a smaller --lr{hint}")
 
 
 def settle(loop: LoopResult, final_loss: float, first_loss: float | None) -> str:
@@ -260,8 +263,11 @@ def settle(loop: LoopResult, final_loss: float, first_loss: float | None) -> str
     return loop.status
 
 
-def divergence_document(loop: LoopResult, lr: float, bound: float, hint: str = "") -> dict:
-    """A diverged run's ``divergence`` entry: where, the last finite loss, lr beside the bound."""
+def divergence_document(loop: LoopResult, lr: float, bound: float | None, hint: str = "",
+                        rule: str | None = None) -> dict:
+    """A diverged run's ``divergence`` entry: where, the last finite loss, lr beside its rule's
+    bound (``lr_over_bound`` None where the rule has none)."""
     return {"step": loop.diverged_step, "last_finite_loss": loop.last_finite_loss, "lr": lr, "lr_bound": bound,
-            "reason": loop.divergence_reason, "message": divergence_message(
-                loop.diverged_step, loop.divergence_reason, loop.last_finite_loss, lr, bound, hint)}
+            "lr_over_bound": None if bound is None else lr / bound, "reason": loop.divergence_reason,
+            "message": divergence_message(loop.diverged_step, loop.divergence_reason, loop.last_finite_loss,
+                                          lr, bound, hint, rule)}

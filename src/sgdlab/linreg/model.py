@@ -1,5 +1,5 @@
 """The linear model and what is known about it exactly: the tutorial's analytic gradients, the
-closed-form least-squares optimum, and the largest stable learning rate 2 / lambda_max."""
+closed-form least-squares optimum, and lambda_max of the (constant) loss Hessian."""
 
 from __future__ import annotations
 
@@ -46,20 +46,26 @@ def closed_form(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float, float]
     return solution[:-1], float(solution[-1]), loss
 
 
-def stable_lr_bound(x: np.ndarray) -> float:
-    """Largest stable full-batch learning rate: 2 / lambda_max of the loss Hessian.
+def lambda_max(x: np.ndarray) -> float:
+    """The top eigenvalue of the loss Hessian, in float64.
 
-    For J = mean((Xw + b - y)^2) the Hessian in (w, b) is constant: H = 2/n [X 1]^T [X 1].
-    Gradient descent converges iff lr < 2 / lambda_max(H).
+    For J = mean((Xw + b - y)^2) the Hessian in (w, b) is constant: H = 2/n [X 1]^T [X 1], so
+    every update rule's bound from it (``optim.bounds``) is exact, not local.
     """
     design = np.hstack([x.astype(np.float64), np.ones((x.shape[0], 1))])
     hessian = 2.0 / x.shape[0] * design.T @ design
-    return float(2.0 / np.linalg.eigvalsh(hessian)[-1])
+    return float(np.linalg.eigvalsh(hessian)[-1])
+
+
+def stable_lr_bound(x: np.ndarray) -> float:
+    """Largest stable full-batch learning rate of plain gradient descent: 2 / lambda_max(H)
+    (what ``sgdlab lr-find linreg``, which runs plain SGD, marks; other rules: ``optim.bounds``)."""
+    return 2.0 / lambda_max(x)
 
 
 def objective(x, y, w, b):
     """The loss J(w, b) for ``sgdlab.theory`` (curvature at any point; the lr-find bound). Its
-    Hessian is constant, so Lanczos on it gives exactly ``stable_lr_bound``'s lambda_max (tested)."""
+    Hessian is constant, so Lanczos on it gives exactly ``lambda_max`` (tested)."""
     from ..theory.curvature import Objective
 
     return Objective([w, b], lambda params, _: ((x @ params[0] + params[1] - y) ** 2).mean())

@@ -12,13 +12,13 @@ from typing import Any, Callable
 
 from ..core.errors import ConfigError, Problems
 from ..core.limits import check_steps
-from ..core.loop import divergence_message
+from ..core.loop import divergence_document, settle
 from ..core.store import RunRecord, Store, new_run_id
 from ..core.tabular import check_representable, initial_parameters, standardize
-from ..optim.bounds import plain_rule
+from ..optim import bounds
 from . import data as data_mod, figures
 from .config import LinRegConfig
-from .model import LinearRegression, closed_form, stable_lr_bound
+from .model import LinearRegression, closed_form, lambda_max
 
 
 STANDARDIZE_HINT = " (or --standardize the features, which raises it)"
@@ -54,7 +54,7 @@ class Prepared:
         self.y = torch.tensor(y_np, dtype=self.dtype)
         self.n, self.d = (int(v) for v in self.x.shape)
         self.optimum = closed_form(x_np, y_np)
-        self.lr_bound = stable_lr_bound(x_np)
+        self.lambda_max = lambda_max(x_np)  # each run's bound is its update rule's (``assemble``)
         self.schedule(config)  # a schedule past the limits is refused now, before any work
 
     def data_info(self, config: LinRegConfig) -> dict[str, Any]:
@@ -167,13 +167,9 @@ def run(
 def assemble(config, prep: Prepared, *, init, full_losses, batch_losses, loop, final_w, final_b,
              final_loss, run_id: str | None = None) -> dict[str, Any]:
     """The result document of one run (shared by ``run`` and the vectorized sweep)."""
-    from ..core import loop as training_loop
-
-    status = loop.status
-    if status == "completed" and full_losses:
-        reason = training_loop.divergence_reason(final_loss, full_losses[0])
-        if reason is not None:  # the very last update blew it up
-            status, loop.diverged_step, loop.divergence_reason = "diverged", loop.steps_done + 1, reason
+    status = settle(loop, final_loss, full_losses[0] if full_losses else None)  # a last update that blew up
+    # this run's own update rule's bound: exact, as the Hessian is constant (each sweep cell its own)
+    theory = bounds.for_spec(config.optimizer, prep.lambda_max)
     opt_w, opt_b, opt_loss = prep.optimum
     result: dict[str, Any] = {
         "status": status,
@@ -187,27 +183,23 @@ def assemble(config, prep: Prepared, *, init, full_losses, batch_losses, loop, f
         "final": {"w": final_w, "b": final_b, "loss": final_loss},
         "optimum": {"w": opt_w.tolist(), "b": opt_b, "loss": opt_loss},
         "gap_to_optimum": final_loss - opt_loss,
-        "lr_bound": prep.lr_bound,
-        "lr_bound_rule": plain_rule(),  # 2/lambda_max of the (constant) Hessian, whatever the rule
+        **theory,  # lambda_max, lr_bound (null for adaptive rules), lr_bound_rule
+        "lambda_max_kind": "exact",  # the Hessian is constant
         "seconds": loop.seconds,
         "config": config.to_dict(),
         "figures": [],
     }
     if status == "diverged":
-        result["divergence"] = {
-            "step": loop.diverged_step, "last_finite_loss": loop.last_finite_loss,
-            "lr": config.lr, "lr_bound": prep.lr_bound, "reason": loop.divergence_reason,
-            "message": divergence_message(
-                loop.diverged_step, loop.divergence_reason, loop.last_finite_loss, config.lr,
-                prep.lr_bound, "" if config.standardize else STANDARDIZE_HINT),
-        }
+        result["divergence"] = divergence_document(
+            loop, config.lr, theory["lr_bound"], "" if config.standardize else STANDARDIZE_HINT,
+            theory["lr_bound_rule"])
     return result
 
 
 def to_record(result: dict[str, Any], sweep_id: str | None = None,
               sweep_cell: dict[str, Any] | None = None) -> RunRecord:
-    metrics = {k: result[k] for k in ("init", "final", "optimum", "gap_to_optimum", "lr_bound",
-                                      "lr_bound_rule", "steps", "seconds", "data")}
+    metrics = {k: result[k] for k in ("init", "final", "optimum", "gap_to_optimum", "lambda_max",
+                                      "lr_bound", "lr_bound_rule", "steps", "seconds", "data")}
     if sweep_cell is not None:
         metrics["sweep_cell"] = sweep_cell
     if "divergence" in result:

@@ -1,5 +1,5 @@
 """The logistic model and what is known about it exactly: the gradient by hand, Newton's
-optimum, and the bound 2 / lambda_max of the Hessian at initialisation; and the data."""
+optimum, and lambda_max of the Hessian at initialisation (each rule's bound); and the data."""
 
 from __future__ import annotations
 
@@ -55,9 +55,14 @@ def hessian(x: np.ndarray, theta: np.ndarray) -> np.ndarray:
     return a.T @ (a * (p * (1 - p))[:, None]) / len(a)
 
 
+def lambda_max(x: np.ndarray, w: np.ndarray, b: float) -> float:
+    """The top eigenvalue of the Hessian at (w, b): local, as the loss is not quadratic."""
+    return float(np.linalg.eigvalsh(hessian(x, np.append(w, b)))[-1])
+
+
 def lr_bound(x: np.ndarray, w: np.ndarray, b: float) -> float:
-    """2 / lambda_max of the Hessian at (w, b): full-batch gradient descent's stable step there."""
-    return float(2.0 / np.linalg.eigvalsh(hessian(x, np.append(w, b)))[-1])
+    """2 / lambda_max at (w, b): full-batch gradient descent's stable step there (lr-find's)."""
+    return 2.0 / lambda_max(x, w, b)
 
 
 def newton(x: np.ndarray, y: np.ndarray, iterations: int = 50) -> tuple[np.ndarray, float, float] | None:

@@ -1,5 +1,6 @@
 """Train one logistic regression on the shared scaffold; ``run(config)`` returns the document
-`sgdlab logreg --json` prints: losses, the final and Newton's optimum, the gap, 2/lambda_max."""
+`sgdlab logreg --json` prints: losses, the final and Newton's optimum, the gap, lambda_max of the
+Hessian at the start and the update rule's own bound from it (``optim.bounds``)."""
 
 from __future__ import annotations
 
@@ -9,20 +10,20 @@ from ..core.loop import divergence_document, settle
 from ..core.scaffold import Scaffold, record_of
 from ..core.store import RunRecord
 from ..core.tabular import TabularData, initial_parameters
-from ..optim.bounds import plain_rule
+from ..optim import bounds
 from . import model
 from .config import LogRegConfig
 
 
 class Prepared(TabularData):
-    """The data as tensors, Newton's optimum and 2/lambda_max at initialisation (computed once)."""
+    """The data as tensors, Newton's optimum and lambda_max at initialisation (computed once)."""
 
     def __init__(self, config: LogRegConfig, table=None):
         config.validate()
         super().__init__(table if table is not None else model.load(config), config)
         self.optimum = model.newton(self.x_np, self.table.y)
         w, b, _ = initial_parameters(config.seed, self.d, self.dtype)
-        self.lr_bound = model.lr_bound(self.x_np, w.double().numpy(), float(b))
+        self.lambda_max = model.lambda_max(self.x_np, w.double().numpy(), float(b))
 
 
 load, check = model.load, Prepared  # what the sweep adapter calls (``sweep.protocol.RunAdapter``)
@@ -70,21 +71,22 @@ def assemble(config, prep: Prepared, full, batch_losses, loop, final_loss, w, b)
     """The result document (shared by ``run`` and the stacked sweep)."""
     status = settle(loop, final_loss, full[0] if full else None)
     accuracy = float((((prep.x_np @ w + b) > 0) == (prep.table.y > 0.5)).mean())
-    opt = prep.optimum
+    opt, theory = prep.optimum, bounds.for_spec(config.optimizer, prep.lambda_max)  # this cell's own rule
     doc = {"status": status, "problem": config.problem, "run_id": None, "data": prep.data_info(),
            "losses": full, "batch_losses": batch_losses if prep.batch_size < prep.n else None,
            "steps": loop.steps_done, "final": {"w": w, "b": b, "loss": final_loss, "accuracy": accuracy},
            "optimum": None if opt is None else {"w": opt[0].tolist(), "b": opt[1], "loss": opt[2]},
-           "gap_to_optimum": None if opt is None else final_loss - opt[2], "lr_bound": prep.lr_bound,
-           "lr_bound_rule": plain_rule(),  # 2/lambda_max at the start, whatever the update rule
+           "gap_to_optimum": None if opt is None else final_loss - opt[2],
+           **theory, "lambda_max_kind": "local",  # the Hessian at the start: the loss is not quadratic
            "seconds": loop.seconds, "config": config.to_dict(), "figures": []}
-    doc |= {"divergence": divergence_document(loop, config.lr, prep.lr_bound)} if status == "diverged" else {}
+    doc |= {"divergence": divergence_document(
+        loop, config.lr, theory["lr_bound"], rule=theory["lr_bound_rule"])} if status == "diverged" else {}
     return doc
 
 
 def to_record(doc: dict[str, Any], sweep_id=None, sweep_cell=None) -> RunRecord:
-    return record_of(doc, sweep_id, sweep_cell, ("final", "optimum", "gap_to_optimum", "lr_bound", "lr_bound_rule",
-                                                 "steps", "seconds", "data"))
+    return record_of(doc, sweep_id, sweep_cell, ("final", "optimum", "gap_to_optimum", "lambda_max", "lr_bound",
+                                                 "lr_bound_rule", "steps", "seconds", "data"))
 
 
 def figures(folder, prep: Prepared, doc: dict[str, Any]) -> list[str]:

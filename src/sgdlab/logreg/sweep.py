@@ -55,13 +55,15 @@ ADAPTER = LogRegAdapter()
 
 
 def lr_find_setup(config: LogRegConfig):
-    """`sgdlab lr-find logreg`: plain SGD from the initialisation, beside 2 / lambda_max there."""
+    """`sgdlab lr-find logreg`: plain SGD from the initialisation, beside its 2 / lambda_max there."""
     from .. import optim
+    from ..optim import bounds
     from ..core.lr_range import Setup, stepper
     from .run import Prepared, build
 
     prep = Prepared(config)
     problem, generator = build(config, prep)
     optimizer = optim.create("sgd", problem.parameters(), lr=config.lr)
-    return Setup(step=stepper(problem, optimizer, prep.batch_size, generator), bound=prep.lr_bound,
+    bound = bounds.lr_bound("sgd", {}, prep.lambda_max)["lr_bound"]  # the range test's own rule
+    return Setup(step=stepper(problem, optimizer, prep.batch_size, generator), bound=bound,
                  config=config.to_dict(), data=prep.data_info(), batch_size=prep.batch_size)

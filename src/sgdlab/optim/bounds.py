@@ -83,13 +83,12 @@ def _out(bound: float | None, key: str, fields: dict[str, Any]) -> dict[str, Any
             "lr_bound_fields": fields}
 
 
-def plain_rule() -> str:
-    """``lr_bound_rule`` where ``lr_bound`` is full-batch gradient descent's 2 / lambda_max
-    whatever the update rule (linreg and logreg: the data's own bound, which the divergence
-    message, lr-find and the sweeps compare the lr with)."""
-    from ..i18n import text
-
-    return text("bound.gd", "en")
+def for_spec(spec, lambda_max: float) -> dict[str, Any]:
+    """``lambda_max`` and the bound of a run of ``spec`` (an ``OptimizerSpec``) on a loss whose top
+    Hessian eigenvalue is ``lambda_max``: what linreg and logreg put in ``--json`` and the record,
+    each run (each sweep cell) with its own update rule's ``lr_bound`` and ``lr_bound_rule``."""
+    own = lr_bound(spec.name, spec.hyperparameters(), lambda_max)
+    return {"lambda_max": lambda_max, "lr_bound": own["lr_bound"], "lr_bound_rule": own["lr_bound_rule"]}
 
 
 def preconditioned_threshold(name: str, hyperparameters: dict[str, Any], lr: float) -> tuple[float, str, str]:
