@@ -37,3 +37,75 @@ def test_noise_and_sharpness_every_are_both_named_in_one_refusal(cli):
                  "--sharpness-every", "4", "--no-plots")
     lines = _refused(result, "--sharpness-every 4 is more than", "--noise-every 3 is more than")
     assert len(lines) == 2
+
+
+# 2. the API read the JSON boolean true as 1 where a number is expected ({"epochs": true}: 1 epoch)
+def _kinds(annotation) -> set:
+    """The scalar types named anywhere in a field's type (``tuple[float, float] | None``: float)."""
+    import typing
+
+    if annotation in (bool, int, float):
+        return {annotation}
+    return set().union(*(_kinds(arg) for arg in typing.get_args(annotation)))
+
+
+def _numeric_fields(model) -> list[str]:
+    return [name for name, field in model.model_fields.items()
+            if (kinds := _kinds(field.annotation)) & {int, float} and bool not in kinds]
+
+
+def _job_forms():
+    from sgdlab import problems
+
+    return [(entry.name, entry.hook("page").options) for entry in problems.with_hook("page")]
+
+
+@pytest.fixture
+def client():
+    import os
+
+    from fastapi.testclient import TestClient
+
+    from sgdlab.serve.app import create_app
+
+    with TestClient(create_app(os.environ["SGDLAB_STORE"]), base_url="http://127.0.0.1") as c:
+        yield c
+
+
+def test_every_numeric_field_of_every_job_form_refuses_a_boolean(client):
+    forms = _job_forms()
+    assert {"linreg", "mnist"} <= {name for name, _ in forms}
+    for name, model in forms:
+        fields = _numeric_fields(model)
+        assert {"lr", "epochs", "seed"} <= set(fields), (name, fields)  # the walk sees the numbers
+        for field in fields:
+            for value in (True, False):
+                answer = client.post(f"/api/jobs/{name}", json={field: value})
+                kind = "a number" if float in _kinds(model.model_fields[field].annotation) else "an integer"
+                assert answer.status_code == 422, (name, field, answer.text)
+                assert answer.json() == {"status": "error", "errors": [
+                    f"{field}: expected {kind}, got the boolean {'true' if value else 'false'}"]}
+    assert client.get("/api/jobs").json()["jobs"] == []  # nothing was queued
+
+
+@pytest.mark.parametrize("path,body,error", [
+    ("/api/descent", {"surface": "bowl", "lr": True}, "lr: expected a number, got the boolean true"),
+    ("/api/descent", {"surface": "bowl", "start": [True, 1]}, "start: expected a number, got a boolean in [true, 1]"),
+    ("/api/contour", {"surface": "bowl", "n": False}, "n: expected an integer, got the boolean false"),
+    ("/api/descent", {"surface": "bowl", "optimizers": [{"name": "sgd", "momentum": True}]},
+     "optimizers.0.momentum: expected a number, got the boolean true"),
+])
+def test_the_playground_refuses_booleans_as_numbers_too(client, path, body, error):
+    answer = client.post(path, json=body)
+    assert answer.status_code == 422 and answer.json()["errors"] == [error]
+
+
+def test_booleans_stay_booleans_and_numbers_numbers():
+    from sgdlab.serve.playground import DescentIn
+
+    for name, model in _job_forms():
+        flags = [f for f, field in model.model_fields.items() if field.annotation is bool]
+        assert flags, name  # nesterov at least
+        options = model.model_validate({f: True for f in flags} | {"lr": 1, "epochs": 2.0})
+        assert all(getattr(options, f) is True for f in flags) and options.lr == 1.0 and options.epochs == 2
+    assert DescentIn.model_validate({"surface": "bowl", "start": [1, 2.5]}).start == (1.0, 2.5)
