@@ -109,3 +109,42 @@ def test_booleans_stay_booleans_and_numbers_numbers():
         options = model.model_validate({f: True for f in flags} | {"lr": 1, "epochs": 2.0})
         assert all(getattr(options, f) is True for f in flags) and options.lr == 1.0 and options.epochs == 2
     assert DescentIn.model_validate({"surface": "bowl", "start": [1, 2.5]}).start == (1.0, 2.5)
+
+
+# 3. --allreduce local-sgd --local-steps 1 printed torch's raw advice (a UserWarning per rank)
+def test_local_sgd_averaging_every_update_warns_nothing(tmp_path):
+    import types
+    import warnings
+
+    import torch
+    import torch.distributed as dist
+
+    from sgdlab.distributed.data_parallel import DataParallel
+
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'rendezvous'}", world_size=1, rank=0)
+    try:
+        place = types.SimpleNamespace(world=1, rank=0, device=torch.device("cpu"), backend="gloo")
+        net = torch.nn.Linear(3, 1)
+        x = torch.linspace(0, 1, 12).reshape(4, 3)
+        problem = DataParallel(net, torch.nn.functional.mse_loss, x, x.sum(1, keepdim=True), place,
+                               allreduce="local-sgd", local_steps=1)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            optimizer = problem.wrap_optimizer(torch.optim.SGD(net.parameters(), lr=0.1))
+            problem.loss_and_grad(None)
+            optimizer.step()
+        # UserWarning: what Python prints by default (torch's own DeprecationWarnings on importing
+        # torch.distributed.optim are hidden outside __main__, and not ours to silence)
+        assert [str(w.message) for w in caught if issubclass(w.category, UserWarning)] == []
+        assert problem.communications == 1  # it still averages after the update, as asked
+    finally:
+        dist.destroy_process_group()
+
+
+def test_the_summary_says_an_average_every_update():
+    from sgdlab.distributed.report import describe
+
+    run = {"nproc": 2, "world": 2, "backend": "gloo", "allreduce": "local-sgd", "communications": 8,
+           "comm_seconds_per_step": 0.001, "comm_fraction": 0.5}
+    assert "local SGD, an average every update)" in describe(run | {"local_steps": 1})
+    assert "local SGD, an average every 4 updates)" in describe(run | {"local_steps": 4})
