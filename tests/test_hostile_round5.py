@@ -148,3 +148,27 @@ def test_the_summary_says_an_average_every_update():
            "comm_seconds_per_step": 0.001, "comm_fraction": 0.5}
     assert "local SGD, an average every update)" in describe(run | {"local_steps": 1})
     assert "local SGD, an average every 4 updates)" in describe(run | {"local_steps": 4})
+
+
+# 4. Last-Event-ID " 3 " was read as no id: the stream restarted from the first point
+def test_last_event_id_ignores_the_optional_whitespace_around_it(client):
+    import json
+    import time
+
+    job = client.post("/api/jobs/linreg", json={"steps": 5, "plots": False}).json()
+    deadline = time.monotonic() + 120  # a 5-step run; polled, with a deadline
+    while client.get(f"/api/jobs/{job['id']}").json()["finished"] is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+    def first_points(last_event_id):
+        answer = client.get(f"/api/jobs/{job['id']}/events", headers={"Last-Event-ID": last_event_id})
+        assert answer.status_code == 200, (last_event_id, answer.text)
+        docs = [json.loads(line[6:]) for line in answer.text.splitlines() if line.startswith("data: ")]
+        return [step for step, _ in docs[0]["points"]]
+
+    everything = first_points("0")
+    assert everything == [0, 1, 2, 3, 4]
+    for value in ("3", " 3 ", "\t3", "3\t ", "  3"):
+        assert first_points(value) == [3, 4], repr(value)  # the points after the 3 already sent
+    for odd in ("3 4", "  ", "\u00b2".encode("latin-1"), "+3", "-1"):  # not an id: from the start
+        assert first_points(odd) == everything, repr(odd)
