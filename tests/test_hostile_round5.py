@@ -172,3 +172,59 @@ def test_last_event_id_ignores_the_optional_whitespace_around_it(client):
         assert first_points(value) == [3, 4], repr(value)  # the points after the 3 already sent
     for odd in ("3 4", "  ", "\u00b2".encode("latin-1"), "+3", "-1"):  # not an id: from the start
         assert first_points(odd) == everything, repr(odd)
+
+
+# 5. a model file with fewer rows than the default batch size 32 was refused for a flag never given
+ROWS_20 = ("import torch\ndef data():\n    x = torch.linspace(0, 1, 60).reshape(20, 3)\n"
+           "    return {'train': (x, x.sum(1, keepdim=True))}\n"
+           "def model():\n    return torch.nn.Linear(3, 1)\n"
+           "def loss(o, t):\n    return ((o - t) ** 2).mean()\n")
+
+
+@pytest.fixture
+def rows_20(tmp_path):
+    path = tmp_path / "rows.py"
+    path.write_text(ROWS_20)
+    return path
+
+
+def test_train_defaults_to_all_the_rows_when_there_are_fewer_than_32(cli, rows_20):
+    default = cli.json("train", rows_20, "--no-plots")
+    full = cli.json("train", rows_20, "--no-plots", "--batch-size", "full")
+    # min(32, 20) = 20 rows: the full batch, one update per epoch, recorded as the size it used
+    assert default["batch_size"] == 20 and default["config"]["batch_size"] == 20 and default["steps"] == 1
+    assert default["step_losses"] == full["step_losses"]  # the same update, bit for bit
+    from sgdlab.core.store import Store
+
+    assert Store().get(default["run_id"]).config["batch_size"] == 20
+
+
+def test_a_given_batch_size_larger_than_the_data_is_still_refused(cli, rows_20, tmp_path):
+    store = tmp_path / "given.db"
+    for args in (["train", rows_20, "--batch-size", "32"], ["sweep", rows_20, "--batch-size", "32,10", "--yes"]):
+        _refused(cli(*args, "--store", store), "--batch-size 32 is larger than the training set (20 rows); "
+                 "give at most 20 (or full)")
+    assert not store.exists()
+
+
+def test_the_default_applies_to_sweeps_and_the_python_api(cli, rows_20):
+    from sgdlab.modelfile.config import ModelFileConfig
+    from sgdlab.modelfile.run import run
+
+    sweep = cli.json("sweep", rows_20, "--lr", "0.1,0.2", "--yes", "--no-plots")
+    assert [c["batch_size"] for c in sweep["cells"]] == [20, 20] and sweep["status"] == "completed"
+    result = run(ModelFileConfig(file=str(rows_20), plots=False, bound=False), record=False)
+    assert result["batch_size"] == 20 and result["config"]["batch_size"] == 20
+    # more rows than 32: the default stays 32 (64 rows: 2 updates an epoch)
+    big = rows_20.with_name("rows64.py")
+    big.write_text(ROWS_20.replace("60).reshape(20, 3)", "192).reshape(64, 3)"))
+    result = run(ModelFileConfig(file=str(big), plots=False, bound=False), record=False)
+    assert result["batch_size"] == 32 and result["steps"] == 2
+
+
+def test_a_batch_size_string_other_than_auto_is_refused():
+    from sgdlab.core.errors import ConfigError
+    from sgdlab.modelfile.config import ModelFileConfig
+
+    with pytest.raises(ConfigError, match="--batch-size must be a whole number >= 1, full or auto, got 'big'"):
+        ModelFileConfig(file="x.py", batch_size="big").validate()
