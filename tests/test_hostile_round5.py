@@ -228,3 +228,15 @@ def test_a_batch_size_string_other_than_auto_is_refused():
 
     with pytest.raises(ConfigError, match="--batch-size must be a whole number >= 1, full or auto, got 'big'"):
         ModelFileConfig(file="x.py", batch_size="big").validate()
+
+
+
+def test_lr_find_on_a_model_file_takes_the_default_and_the_words(cli, rows_20):
+    # the generic flag machinery (cli/fields.parse) reads "full" as None and "auto" as the word;
+    # after "auto" became the default, "full" reached the config as the string 'full'
+    assert cli.json("lr-find", rows_20, "--no-plots")["batch_size"] == 20
+    assert cli.json("lr-find", rows_20, "--no-plots", "--batch-size", "full")["batch_size"] == 20
+    assert cli.json("lr-find", rows_20, "--no-plots", "--batch-size", "auto")["batch_size"] == 20
+    assert cli.json("lr-find", rows_20, "--no-plots", "--batch-size", "10")["batch_size"] == 10
+    _refused(cli("lr-find", rows_20, "--batch-size", "abc"),
+             "--batch-size must be a whole number >= 1, full or auto, got 'abc'")

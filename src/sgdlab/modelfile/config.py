@@ -31,8 +31,8 @@ class ModelFileConfig:
 
     file: str | None = None  # the model file (.py); None: ``source`` from Python
     lr: float = 0.1  # learning rate (step size)
-    batch_size: int | str | None = AUTO  # examples per update; None: the whole training set
-    #   (full batch); "auto": min(DEFAULT_BATCH, rows). A given size larger than the data is refused
+    batch_size: int | str | None = AUTO  # examples per update, full (None) or auto: 32, or all rows if fewer
+    #   (DEFAULT_BATCH); a given size larger than the data is refused
     epochs: int = 1  # passes over the training set
     steps: int | None = None  # updates to make instead of whole epochs (None: epochs decide)
     seed: int = 0  # seeds torch before model() (the weights) and the shuffling
