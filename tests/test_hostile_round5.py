@@ -240,3 +240,46 @@ def test_lr_find_on_a_model_file_takes_the_default_and_the_words(cli, rows_20):
     assert cli.json("lr-find", rows_20, "--no-plots", "--batch-size", "10")["batch_size"] == 10
     _refused(cli("lr-find", rows_20, "--batch-size", "abc"),
              "--batch-size must be a whole number >= 1, full or auto, got 'abc'")
+
+
+# 6. a recorded series of one point was drawn as a line of one point: nothing on the figure
+def _drawn(monkeypatch, draw):
+    """The figure ``draw`` saves, kept open to be inspected (no pixels)."""
+    from sgdlab.core import plots
+    from sgdlab.sweep import figures
+
+    kept = []
+    for module in (plots, figures):  # the sweep's figures import save by name
+        monkeypatch.setattr(module, "save", lambda fig, path: kept.append(fig) or str(path))
+    draw(plots)
+    assert len(kept) == 1
+    return kept[0]
+
+
+def _lines(fig) -> dict:
+    return {line.get_label(): line for ax in fig.axes for line in ax.get_lines()}
+
+
+def test_a_one_point_series_is_drawn_as_a_marker(monkeypatch, tmp_path):
+    nan = float("nan")
+    fig = _drawn(monkeypatch, lambda plots: plots.curves(
+        {"one step": ([0], [2.5]), "one finite": ([0, 1, 2], [nan, 1.5, nan]), "long": ([0, 1], [2.0, 1.0])},
+        tmp_path / "loss.png", xlabel="step"))
+    lines = _lines(fig)
+    for label in ("one step", "one finite"):
+        assert lines[label].get_marker() == "o" and len(lines[label].get_xdata()) == 1, label
+    assert list(lines["one finite"].get_xydata()[0]) == [1, 1.5]
+    assert lines["long"].get_marker() in ("None", "", None)  # two points: a line, as before
+    assert len(lines["long"].get_xdata()) == 2
+
+
+def test_the_range_test_and_a_sweeps_panels_show_one_point_too(monkeypatch, tmp_path):
+    fig = _drawn(monkeypatch, lambda plots: plots.lr_range([0.1], [2.0], [2.0], {}, tmp_path / "lr.png"))
+    assert all(line.get_marker() == "o" for line in _lines(fig).values())
+    from sgdlab.sweep import figures
+
+    row = {"curve": [3.0], "status": "completed", "lr": 0.1, "batch_size": 8, "optimizer": "sgd", "seed": 0}
+    fig = _drawn(monkeypatch, lambda plots: figures._panels([row], tmp_path / "p.png", panel="batch_size",
+                                                            line=("lr", "optimizer"), title="t"))
+    (line,) = _lines(fig).values()
+    assert line.get_marker() == "o" and list(line.get_xydata()[0]) == [0, 3.0]
