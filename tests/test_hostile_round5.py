@@ -213,6 +213,9 @@ def test_the_default_applies_to_sweeps_and_the_python_api(cli, rows_20):
 
     sweep = cli.json("sweep", rows_20, "--lr", "0.1,0.2", "--yes", "--no-plots")
     assert [c["batch_size"] for c in sweep["cells"]] == [20, 20] and sweep["status"] == "completed"
+    from sgdlab.core.store import Store
+
+    assert [Store().get(c["run_id"]).config["batch_size"] for c in sweep["cells"]] == [20, 20]
     result = run(ModelFileConfig(file=str(rows_20), plots=False, bound=False), record=False)
     assert result["batch_size"] == 20 and result["config"]["batch_size"] == 20
     # more rows than 32: the default stays 32 (64 rows: 2 updates an epoch)
@@ -256,6 +259,12 @@ def _drawn(monkeypatch, draw):
     return kept[0]
 
 
+def _close(fig) -> None:
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+
+
 def _lines(fig) -> dict:
     return {line.get_label(): line for ax in fig.axes for line in ax.get_lines()}
 
@@ -271,11 +280,13 @@ def test_a_one_point_series_is_drawn_as_a_marker(monkeypatch, tmp_path):
     assert list(lines["one finite"].get_xydata()[0]) == [1, 1.5]
     assert lines["long"].get_marker() in ("None", "", None)  # two points: a line, as before
     assert len(lines["long"].get_xdata()) == 2
+    _close(fig)
 
 
 def test_the_range_test_and_a_sweeps_panels_show_one_point_too(monkeypatch, tmp_path):
     fig = _drawn(monkeypatch, lambda plots: plots.lr_range([0.1], [2.0], [2.0], {}, tmp_path / "lr.png"))
     assert all(line.get_marker() == "o" for line in _lines(fig).values())
+    _close(fig)
     from sgdlab.sweep import figures
 
     row = {"curve": [3.0], "status": "completed", "lr": 0.1, "batch_size": 8, "optimizer": "sgd", "seed": 0}
@@ -283,3 +294,4 @@ def test_the_range_test_and_a_sweeps_panels_show_one_point_too(monkeypatch, tmp_
                                                             line=("lr", "optimizer"), title="t"))
     (line,) = _lines(fig).values()
     assert line.get_marker() == "o" and list(line.get_xydata()[0]) == [0, 3.0]
+    _close(fig)
