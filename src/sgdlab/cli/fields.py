@@ -76,6 +76,14 @@ def parse(text: Any, hint: Any, name: str) -> Any:
     base, optional = _strip_optional(hint)
     if not isinstance(text, str):
         return text
+    kinds = typing.get_args(hint)
+    if str in kinds and {int, float} & set(kinds):  # a number or a word (batch_size: 32, full, auto)
+        if type(None) in kinds and text.strip().lower() in NONE_WORDS:
+            return None
+        try:
+            return (int if int in kinds else float)(text)
+        except ValueError:
+            return text.strip()  # the config's validate names the words it takes
     if optional and text.strip().lower() in NONE_WORDS and base is not str:
         return None
     origin = typing.get_origin(base)

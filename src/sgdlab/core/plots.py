@@ -27,6 +27,16 @@ def save(fig, path: str | Path) -> str:
     return str(path)
 
 
+def plot_series(ax, xs: Sequence[float], ys: Sequence[float], **style):
+    """``ax.plot`` of one recorded series; one point gets a marker, since a line needs two (a
+    one-step run, a one-epoch test loss, a sharpness measured once were drawn as nothing)."""
+    xs, ys = list(xs), list(ys)
+    if len(xs) == 1 and "marker" not in style:
+        style["marker"] = "o"
+    (line,) = ax.plot(xs, ys, **style)
+    return line
+
+
 def fit(x: Sequence[float], y: Sequence[float], y_hat: Sequence[float], title: str, path) -> str:
     """The tutorial's figure: real points in blue, the model's estimates in red."""
     plt = _pyplot()
@@ -83,7 +93,7 @@ def curves(
         points = [(a, b) for a, b in zip(xs, ys) if math.isfinite(b)]
         positive = positive and all(b > 0 for _, b in points)
         if points:
-            (line,) = ax.plot([a for a, _ in points], [b for _, b in points], label=label, linewidth=1.2)
+            line = plot_series(ax, [a for a, _ in points], [b for _, b in points], label=label, linewidth=1.2)
             colours[label] = line.get_color()
     for label, (value, text) in (levels or {}).items():
         if math.isfinite(value):
@@ -116,9 +126,9 @@ def lr_range(lrs: Sequence[float], losses: Sequence[float], smoothed: Sequence[f
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     finite = [(a, b) for a, b in zip(lrs, losses) if math.isfinite(b)]
-    ax.plot([a for a, _ in finite], [b for _, b in finite], color="0.7", linewidth=1, label="batch loss")
+    plot_series(ax, [a for a, _ in finite], [b for _, b in finite], color="0.7", linewidth=1, label="batch loss")
     finite = [(a, b) for a, b in zip(lrs, smoothed) if math.isfinite(b)]
-    ax.plot([a for a, _ in finite], [b for _, b in finite], linewidth=1.5, label="smoothed (beta 0.98)")
+    plot_series(ax, [a for a, _ in finite], [b for _, b in finite], linewidth=1.5, label="smoothed (beta 0.98)")
     styles = iter([("-", "tab:red"), (":", "k"), ("-.", "k"), ("--", "tab:orange"), ("--", "0.4")])
     for label, lr in marks.items():  # the first mark (the theory's) in red, solid
         style, colour = next(styles, ("--", "k"))

@@ -7,8 +7,9 @@ def describe(r: dict) -> str:
     if r.get("world") == 1:  # --emulate: one process computed the shards
         return (f"{r['nproc']} workers emulated by one process (the chunked reference): "
                 "no communication")
-    how = {"ddp": "DDP", "manual": "all_reduce + divide", "local-sgd":
-           f"local SGD, an average every {r['local_steps']} updates"}.get(r["allreduce"], r["allreduce"])
+    every = "update" if r.get("local_steps") == 1 else f"{r.get('local_steps')} updates"
+    how = {"ddp": "DDP", "manual": "all_reduce + divide",
+           "local-sgd": f"local SGD, an average every {every}"}.get(r["allreduce"], r["allreduce"])
     per = r.get("comm_seconds_per_step") or 0.0
     share = r.get("comm_fraction")
     return (f"{r['nproc']} processes ({r['backend']}, {how}): {r['communications']} communications, "

@@ -150,7 +150,7 @@ def prepare(config, data: dict[str, tuple] | None = None, *, source: Source | No
     if xt is not None:
         check_forward(source, net, xt, yt, "test")
     n = int(x.shape[0])
-    if config.batch_size is not None and config.batch_size > n:
+    if isinstance(config.batch_size, int) and config.batch_size > n:  # "auto" fits any data
         raise ConfigError(f"--batch-size {config.batch_size} is larger than the training set "
                           f"({n} rows); give at most {n} (or full)")
     return Prepared(source, x, y, xt, yt, net, device)

@@ -15,6 +15,11 @@ from ..optim.spec import OptimizerSpec
 # The bound 2 / lambda_max is measured on the first 1,000 training examples by default, as
 # `sgdlab mnist` does: one Lanczos estimate is then ~17 Hessian-vector products on 1,000 rows.
 SHARPNESS_SUBSET = 1000
+# The batch size when none is given: 32 examples, or all the rows of a smaller training set (a
+# 20-row file was refused for a --batch-size 32 the user never gave). "auto" in the config until
+# the data is known; the run records the size it used (``resolved``).
+DEFAULT_BATCH = 32
+AUTO = "auto"
 
 
 @dataclass
@@ -26,7 +31,8 @@ class ModelFileConfig:
 
     file: str | None = None  # the model file (.py); None: ``source`` from Python
     lr: float = 0.1  # learning rate (step size)
-    batch_size: int | None = 32  # examples per update; None: the whole training set (full batch)
+    batch_size: int | str | None = AUTO  # examples per update, full (None) or auto: 32, or all rows if fewer
+    #   (DEFAULT_BATCH); a given size larger than the data is refused
     epochs: int = 1  # passes over the training set
     steps: int | None = None  # updates to make instead of whole epochs (None: epochs decide)
     seed: int = 0  # seeds torch before model() (the weights) and the shuffling
@@ -60,7 +66,10 @@ class ModelFileConfig:
         problems.check(is_finite(self.lr) and self.lr > 0, f"--lr must be a finite number > 0, got {self.lr}")
         if is_finite(self.lr):
             check_fits(problems, "--lr", self.lr, "float32")
-        if self.batch_size is not None:
+        if isinstance(self.batch_size, str):
+            problems.check(self.batch_size == AUTO, f"--batch-size must be a whole number >= 1, full "
+                           f"or {AUTO}, got {self.batch_size!r}")
+        elif self.batch_size is not None:
             check_count(problems, self.batch_size, "--batch-size")
         check_count(problems, self.epochs, "--epochs", high=MAX_STEPS,
                     why="every step's loss is kept in memory and in the run store")
@@ -98,11 +107,19 @@ class ModelFileConfig:
             out["file"] = getattr(self.source, "__file__", None)
         return out
 
+    def resolved(self, n: int) -> "ModelFileConfig":
+        """The config with the batch size it uses on ``n`` training examples in place of "auto"
+        (what a run records and resumes with)."""
+        if self.batch_size != AUTO:
+            return self
+        return dataclasses.replace(self, batch_size=self.updates(n)[0])
+
     def updates(self, n: int) -> tuple[int, int]:
         """(batch size, number of updates) on ``n`` training examples."""
         import math
 
-        batch = n if self.batch_size is None else min(self.batch_size, n)
+        batch = n if self.batch_size is None else min(DEFAULT_BATCH if self.batch_size == AUTO
+                                                      else self.batch_size, n)
         if self.steps is not None:
             return batch, self.steps
         return batch, self.epochs * math.ceil(n / batch)

@@ -88,6 +88,7 @@ def run(config: ModelFileConfig, *, store: Store | None = None, record: bool = T
     if resume:
         check_unchanged(config, run_id)
     prepared = prepare(config, data, source=source, device=None if place is None else place.device)
+    config = config.resolved(int(prepared.x.shape[0]))  # the batch size used, recorded and resumed
     src = prepared.source
     check_exact(config, prepared.net, prepared.x, src.path or src.name)  # BatchNorm, Dropout
     if config.file_sha256 is None and src.sha256 is not None:  # recorded: resume compares it
@@ -224,7 +225,7 @@ def assemble(config, src, loop, epochs, step_times, n, prepared, run_id, final_l
         "final_loss": final_loss, "test_loss": final.get("test_loss"),
         "test_accuracy": final.get("test_accuracy"),
         "lr_bound": None, "sharpness_init": None, "sharpness_rows": None,
-        "config": config.to_dict(), "figures": [],
+        "config": config.resolved(n).to_dict(), "figures": [],
     }
     if loop.status == "diverged":
         last = "none" if loop.last_finite_loss is None else f"{loop.last_finite_loss:.6g}"

@@ -13,7 +13,7 @@ from typing import Any, Callable
 from pydantic import Field
 
 from ..core.config import parse_float_list
-from .playground import Strict
+from .strict import Strict
 
 SEED = Field(None, ge=0, le=2**63 - 1)
 

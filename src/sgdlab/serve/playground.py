@@ -11,11 +11,12 @@ import math
 from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from .. import i18n
 from ..core.errors import ConfigError, Problems
 from .responses import json_response
+from .strict import Strict
 
 router = APIRouter(prefix="/api", tags=["playground"])
 
@@ -26,10 +27,6 @@ GRID_MIN, GRID_MAX = 10, 201  # contour grid points per axis
 MAX_BOX = 1e6  # |coordinate| of the contour's view box
 LOG_RANGE = 100.0  # f spanning more than this on the view: contour drawn as log(1 + f - min f)
 NOISE_SAMPLES = 1000  # noisy gradients drawn at the start to check E[J] = grad f
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")  # an unknown key is an error, never ignored
 
 
 class OptimizerIn(Strict):

@@ -90,9 +90,8 @@ async def job_events(request: Request, job_id: int, since: int = 0,
     job = _job(request, job_id)
     manager = _manager(request)
     # a browser that reconnects sends the id of the last event it got: the points it already has
-    # ASCII digits only: "²".isdigit() is True but int("²") fails
-    valid = last_event_id and last_event_id.isascii() and last_event_id.isdigit() and len(last_event_id) < 19
-    start = int(last_event_id) if valid else max(0, since)
+    sent = _event_id(last_event_id)
+    start = sent if sent is not None else max(0, since)
 
     async def events():
         sent, waited, last = start, 0.0, None
@@ -111,3 +110,15 @@ async def job_events(request: Request, job_id: int, since: int = 0,
 
     return StreamingResponse(events(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+
+def _event_id(value: str | None) -> int | None:
+    """A ``Last-Event-ID`` as the number of points already sent; None when it is not one. HTTP's
+    optional whitespace (spaces, tabs) around a field value is not part of it (RFC 9110 5.5):
+    " 3 " is 3. ASCII digits only: "²".isdigit() is True but int("²") fails."""
+    if value is None:
+        return None
+    value = value.strip(" \t")
+    if value and value.isascii() and value.isdigit() and len(value) < 19:
+        return int(value)
+    return None

@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from ..core.plots import _pyplot, save
+from ..core.plots import _pyplot, plot_series, save
 
 
 def draw_sweep(rows: list[dict[str, Any]], folder: Path) -> list[str]:
@@ -34,7 +34,7 @@ def _plot_curve(ax, xs, row, label) -> None:
     points = [(a, v) for a, v in zip(xs, row["curve"]) if math.isfinite(v) and v > 0]
     if not points:
         return
-    (line,) = ax.plot([p[0] for p in points], [p[1] for p in points], label=label, linewidth=1.1)
+    line = plot_series(ax, [p[0] for p in points], [p[1] for p in points], label=label, linewidth=1.1)
     if row["status"] == "diverged":
         ax.plot([points[-1][0]], [points[-1][1]], "x", color=line.get_color(), markersize=9)
 

@@ -103,18 +103,21 @@ class Tracked:
 
 
 def check_every(problems, config, steps: int, what: str = "") -> None:
-    """--sharpness-every K within the run's ``steps`` updates: beyond, the curve would hold step 0
-    alone, or under Adam/RMSprop nothing (lambda_1(P^-1 H) exists from the first update on), and
-    the run said nothing of it (as ``sharpness --every`` did: issue 19)."""
-    every = config.sharpness_every
-    if not every or steps <= 0 or every <= steps:
-        return
-    never = tracks_preconditioned(config.optimizer.name)
+    """--sharpness-every K and --noise-every K within the run's ``steps`` updates: beyond, the
+    curve would hold step 0 alone, or under Adam/RMSprop no sharpness at all (lambda_1(P^-1 H)
+    exists from the first update on), and the run said nothing of it (as ``sharpness --every``
+    did: issue 19). A config without ``noise_every`` (a model file) is checked for the sharpness."""
     updates = f"{steps} update" + ("" if steps == 1 else "s")
-    problems.add(f"--sharpness-every {every} is more than the {updates} of the run{what}: "
-                 + ("the preconditioned sharpness (from the first update on) would never be measured"
-                    if never else "the sharpness would be measured at initialisation only")
-                 + f"; give --sharpness-every <= {steps}")
+    for flag, every, measured in (
+            ("--sharpness-every", getattr(config, "sharpness_every", None),
+             "the preconditioned sharpness (from the first update on) would never be measured"
+             if tracks_preconditioned(config.optimizer.name)
+             else "the sharpness would be measured at initialisation only"),
+            ("--noise-every", getattr(config, "noise_every", None),
+             "the gradient noise scale would be measured at initialisation only")):
+        if every and steps > 0 and every > steps:
+            problems.add(f"{flag} {every} is more than the {updates} of the run{what}: {measured}; "
+                         f"give {flag} <= {steps}")
 
 
 def tracks_preconditioned(name: str) -> bool:
