@@ -43,8 +43,13 @@ def run_sharpness(config: ModelFileConfig, lrs: list[float], *, steps: int = 300
     check_outputs(store, run_folder(store, study_id, config.out), record=record, plots=config.plots,
                   out=config.out)
     if record:  # recorded at start: a killed study shows its finished lrs and the one it was on
+        recorded = base.to_dict()
+        if base.file:  # as each run records it: from any folder, `runs` and `report` find the file
+            from pathlib import Path
+
+            recorded["file"] = str(Path(base.file).resolve())
         store.save_sweep(study_id, ModelFileConfig.problem, {"study": "sharpness", "lrs": lrs, "steps": steps,
-                                                             "every": every, "config": base.to_dict()})
+                                                             "every": every, "config": recorded})
     runs, records, notes, last = [], [], [], None
     for lr in lrs:
         progress = None if on_progress is None else (lambda s, t, lr=lr: on_progress(lr, s, t))
