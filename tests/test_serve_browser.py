@@ -641,7 +641,8 @@ def test_a_diverged_run_on_train_says_why(page, lab):
     driver.find_element(By.ID, "start").click()
     wait(driver, lambda d: live(d)[1] == "diverged", "the run diverges")
     why = wait(driver, lambda d: d.find_element(By.ID, "live-why").text, "the reason shown")
-    assert "diverged" in why and "step" in why, why  # the run's own words (the CLI's, in English)
+    # the run's own facts in the page's language (the record keeps the CLI's English words)
+    assert why.startswith("在第 ") and "发散" in why and "学习率 5" in why, why
 
 
 def test_the_contour_is_fetched_once_per_surface(page, lab):

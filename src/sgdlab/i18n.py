@@ -82,6 +82,12 @@ EN: dict[str, str] = {
     "cli.lambda_local": "local: the Hessian at the initialisation; the loss is not quadratic",
     "cli.own_bound": "largest stable learning rate ({rule}): {bound:.6g}; lr {lr:g} is {ratio:.3g}x it",
     "cli.own_bound_none": "largest stable learning rate: {rule}",
+    # a diverged run in words, made from its record's numbers (the pages; ``divergence_text``)
+    "div.nonfinite": "the loss became {value}",
+    "div.blowup": "the loss grew past {factor} times its first value ({loss})",
+    "div.head": "diverged at step {step}: {reason} (last finite loss {last}) with learning rate {lr}",
+    "div.over_bound": ", {ratio:.3g}x the largest stable learning rate of this update rule on this problem, {bound:.6g}",
+    "div.advice": ": use a smaller --lr",
 }
 
 ZH: dict[str, str] = {
@@ -137,6 +143,11 @@ ZH: dict[str, str] = {
     "cli.lambda_local": "局部：初始点处的 Hessian；损失不是二次函数",
     "cli.own_bound": "最大稳定学习率（{rule}）：{bound:.6g}；lr {lr:g} 是它的 {ratio:.3g} 倍",
     "cli.own_bound_none": "最大稳定学习率：{rule}",
+    "div.nonfinite": "损失变为 {value}",
+    "div.blowup": "损失超过了初值的 {factor} 倍（{loss}）",
+    "div.head": "在第 {step} 步发散：{reason}（最后一个有限的损失为 {last}），学习率 {lr}",
+    "div.over_bound": "，是该更新规则在此问题上最大稳定学习率 {bound:.6g} 的 {ratio:.3g} 倍",
+    "div.advice": "：请使用更小的 --lr",
 }
 
 CATALOGS = {"en": EN, "zh": ZH}
@@ -200,3 +211,32 @@ def text(key: str, lang: str = "en", **fields: Any) -> str:
     """The catalog entry ``key`` in ``lang``, formatted with ``fields``."""
     template = CATALOGS.get(language(lang), EN).get(key) or EN[key]
     return template.format(**fields)
+
+
+def divergence_text(divergence: dict[str, Any], lang: str) -> str | None:
+    """A run's ``divergence`` record in ``lang``: the English ``message`` as the run wrote it, or
+    the same facts in Chinese, made from the record's numbers (step, reason, last finite loss, lr
+    and, where the update rule has one, the bound). Records of every problem and age carry these
+    (the reason is one of ``core.loop.divergence_reason``'s two sentences); None without them."""
+    import re
+
+    if not isinstance(divergence, dict):
+        return None
+    message = divergence.get("message") or divergence.get("reason")
+    if language(lang) == "en" or divergence.get("step") is None:
+        return message if isinstance(message, str) else None
+    reason = str(divergence.get("reason") or "")
+    found = re.fullmatch(r"the loss became (\S+)", reason)
+    grew = re.fullmatch(r"the loss grew past (\S+) times its first value \((\S+)\)", reason)
+    if found:
+        reason = text("div.nonfinite", lang, value=found.group(1))
+    elif grew:
+        reason = text("div.blowup", lang, factor=grew.group(1), loss=grew.group(2))
+    last, lr = divergence.get("last_finite_loss"), divergence.get("lr")
+    out = text("div.head", lang, step=divergence["step"], reason=reason,
+               last="none" if not isinstance(last, (int, float)) else f"{last:.6g}",
+               lr="?" if not isinstance(lr, (int, float)) else f"{lr:g}")
+    bound = divergence.get("lr_bound")
+    if isinstance(bound, (int, float)) and bound > 0 and isinstance(lr, (int, float)):
+        out += text("div.over_bound", lang, ratio=lr / bound, bound=bound)
+    return out + text("div.advice", lang)

@@ -88,12 +88,19 @@ def list_runs(request: Request, command: str | None = None, status: str | None =
 
 
 @router.get("/runs/{run_id}", summary="One run: what `sgdlab runs show ID --json` prints")
-def show_run(request: Request, run_id: str) -> Any:
+def show_run(request: Request, run_id: str, lang: str | None = None) -> Any:
+    from .. import i18n
+
     store = _store(request)
     record = _get(store, run_id)
     urls = [f"/api/runs/{record.id}/figures/{i}" if figure_file(store, record, i) else None
             for i in range(len(record.figures))]
+    # a diverged run's why in the reader's language (?lang=, else Accept-Language); the record
+    # itself (metrics.divergence.message) stays the English the run wrote
+    chosen = i18n.language(lang) if lang else i18n.language_from_header(request.headers.get("accept-language"))
+    divergence = record.metrics.get("divergence") if isinstance(record.metrics, dict) else None
     return json_response(_row(record) | {
+        "divergence_text": i18n.divergence_text(divergence, chosen) if divergence else None,
         "config": record.config, "metrics": record.metrics, "figures": record.figures,
         "figure_urls": urls, "sgdlab_version": record.sgdlab_version,
         "torch_version": record.torch_version, "curves": record.curves,

@@ -17,7 +17,7 @@ function drawCurves() {
 async function load() {
   const id = sg.query().get("id") || "";
   try {
-    const run = await sg.api("/api/runs/" + encodeURIComponent(id));
+    const run = await sg.api(`/api/runs/${encodeURIComponent(id)}?lang=${sg.lang}`);
     curves = (await sg.api(`/api/runs/${encodeURIComponent(id)}/curves?max_points=4000`)).curves;
     $("title").replaceChildren(sg.t("Run {0}: {1}", run.id, sg.runLabel(run)) + " ", sg.statusSpan(run.status));
     $("curves").setAttribute("aria-label", sg.t("Curves of run {0}", run.id));
@@ -26,7 +26,7 @@ async function load() {
     const summary = [sg.el("p", {}, facts.map(([k, v]) => sg.el("span", {}, sg.el("b", { text: k + ": " }), v, "  ")))];
     if (run.sweep_id) summary.push(sg.el("p", {}, sg.t("sweep") + ": ", sg.link("/sweep?id=" + encodeURIComponent(run.sweep_id), run.sweep_id)));
     const divergence = run.metrics.divergence;
-    if (divergence) summary.push(sg.el("p", { class: "s-diverged", text: divergence.message || divergence.reason }));
+    if (divergence) summary.push(sg.el("p", { class: "s-diverged", text: run.divergence_text || divergence.message || divergence.reason }));
     $("summary").replaceChildren(...summary);
     $("config").textContent = JSON.stringify(run.config, null, 2);
     $("metrics").textContent = JSON.stringify(run.metrics, null, 2);

@@ -95,11 +95,11 @@ function follow(id) {
 async function finished(mine) {
   if (!mine.job || !mine.job.run_id) return;
   try {
-    const run = await sg.api("/api/runs/" + encodeURIComponent(mine.job.run_id));
+    const run = await sg.api(`/api/runs/${encodeURIComponent(mine.job.run_id)}?lang=${sg.lang}`);
     if (Array.isArray(run.metrics.epochs) && run.metrics.epochs.length >= (mine.epochs || []).length) mine.epochs = run.metrics.epochs;
     mine.revision += 1;
     const divergence = run.metrics.divergence;
-    if (mine === following && divergence) $("live-why").textContent = divergence.message || divergence.reason;
+    if (mine === following && divergence) $("live-why").textContent = run.divergence_text || divergence.message || divergence.reason;
     if (mine === following) drawLive();
   } catch (error) { /* the curve stays as streamed */ }
 }
