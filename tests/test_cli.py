@@ -48,3 +48,19 @@ def test_demo_writes_every_lesson_under_one_folder(cli, tmp_path):
     pngs = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.png"))
     assert "linreg/fit_init.png" in pngs and "linreg/loss.png" in pngs
     assert len(cli.json("runs")["runs"]) >= 1
+
+
+def test_subpackages_are_reached_from_import_sgdlab_alone():
+    # The README's snippets write `sgdlab.optim.batched.create(...)`, `sgdlab.api.resume(...)`
+    # and `sgdlab.sweep.run_sweep(...)` after a plain `import sgdlab`; a fresh process, since
+    # this one has imported those subpackages already (which binds them on the package).
+    code = ("import sys, sgdlab\n"
+            "torch_at_import = 'torch' in sys.modules\n"
+            "print(torch_at_import, callable(sgdlab.optim.batched.create), callable(sgdlab.api.resume),"
+            " callable(sgdlab.sweep.run_sweep))\n"
+            "try:\n    sgdlab.no_such_thing\nexcept AttributeError as e:\n    print(e)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={"PYTHONPATH": str(ROOT / "src"), "PATH": ""})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == ["False True True True",
+                                       "module 'sgdlab' has no attribute 'no_such_thing'"]

@@ -127,3 +127,17 @@ def test_sharpness_cli_with_adam(cli):
     assert len(run["losses"]) == 21
     result = cli("sharpness", "--optimizer", "adagrad", "--steps", "5", "--every", "5", "--no-plots")
     assert result.exit_code == 2 and "no edge of stability" in result.stderr
+
+
+def test_the_human_text_names_the_step_of_adams_first_measurement(cli):
+    # Adam's first preconditioned sharpness is measured at step --every (no second moment
+    # before the first update): the text said "at step 0" for it; SGD's is at step 0.
+    base = ["--lr", "0.001", "--steps", "20", "--every", "10", "--limit-train", "200", "--hidden", "8",
+            "--no-plots"]
+    adam = cli("sharpness", "--optimizer", "adam", *base)
+    assert adam.exit_code == 0, adam.stderr
+    first = cli.json("sharpness", "--optimizer", "adam", *base)["runs"][0]["sharpness_init"]
+    assert f"lambda_1(P^-1 H) {first:.4g} at step 10, " in adam.stdout
+    sgd = cli("sharpness", *base)
+    assert sgd.exit_code == 0, sgd.stderr
+    assert " at step 0, " in sgd.stdout

@@ -122,8 +122,10 @@ def print_study(doc: dict) -> None:
         init = "-" if r["sharpness_init"] is None else f"{r['sharpness_init']:.4g}"
         final = "-" if r["sharpness_final"] is None else f"{r['sharpness_final']:.4g}"
         ratio = "sharpness*lr/2" if plain else f"sharpness / ({rule})"
+        # Adam's first measurement is at step --every (no second moment before an update)
+        first_step = r["sharpness"][0]["step"] if r.get("sharpness") else 0
         print(f"lr {r['lr']:g}: {rule} = {r['bound']:.4g}; {what} {init} at "
-              f"step 0, {final} at the end; reaches {rule}: {hit}; median "
+              f"step {first_step}, {final} at the end; reaches {rule}: {hit}; median "
               f"{ratio} after it: {median}; final loss {r['losses'][-1]:.4g}")
         print(f"  verdict: {r['verdict']}")
     for text in doc.get("notes", []):
