@@ -152,3 +152,15 @@ def test_torch_optimizers_run_one_by_one_under_the_vectorized_executor(cli):
         # float64 linreg, bmm against mm: each step's dot products of <= 15 terms round differently
         # (<= 15 eps), a contracting GD (lr < 2/lambda) damps them: <= steps * 15 * eps = 1e-13
         assert finals[("torch-sgd", lr)] == pytest.approx(finals[("sgd", lr)], rel=1e-12)
+
+
+@pytest.mark.parametrize("plots", [False, True])
+def test_a_base_that_names_what_the_sweep_fixes_is_not_an_error(plots):
+    """From Python, base={"plots": ...} beside the sweep's own plots=False for each cell raised
+    TypeError ("multiple values for keyword argument 'plots'"); the sweep's setting wins."""
+    from sgdlab.sweep import SweepSpec, run_sweep
+
+    doc = run_sweep(SweepSpec("linreg", {"lr": [0.01]}, base={"plots": plots, "steps": 3}))
+    assert doc["status"] == "completed" and doc["cells_finished"] == 1
+    (record,) = Store().list_runs(sweep_id=doc["sweep_id"])
+    assert record.config["plots"] is False and record.figures == []

@@ -66,7 +66,10 @@ def check_optimizer(spec, lr: float) -> None:
 
 
 def config_from(cls, options: dict[str, Any], **fixed: Any):
-    names = {f.name for f in fields(cls)} - {"optimizer"}
+    """A cell's config from its options; ``fixed`` (what the sweep imposes on every cell, e.g.
+    no figures of its own) wins over the same key in the options (a base of {"plots": False}
+    from Python raised "multiple values for keyword argument")."""
+    names = {f.name for f in fields(cls)} - {"optimizer"} - set(fixed)
     kwargs = {k: v for k, v in options.items() if k in names}
     return cls(**kwargs, optimizer=optimizer_spec(options), **fixed)
 
