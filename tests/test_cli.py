@@ -64,3 +64,25 @@ def test_subpackages_are_reached_from_import_sgdlab_alone():
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines() == ["False True True True",
                                        "module 'sgdlab' has no attribute 'no_such_thing'"]
+
+
+def test_a_reader_that_leaves_early_gets_no_error_line(tmp_path):
+    """`sgdlab ... | head`: a BrokenPipeError (the reader is gone) printed "error: Broken pipe"
+    now and then, depending on timing; it ends quietly now, with 128 + SIGPIPE as its status."""
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "from sgdlab.cli.app import handle_errors\n"
+            "@handle_errors\n"
+            "def command(as_json=False):\n"
+            "    raise BrokenPipeError(32, 'Broken pipe')\n"
+            "try:\n"
+            "    command()\n"
+            "except SystemExit as exc:\n"
+            "    sys.exit(exc.code)\n"
+            "except BaseException as exc:\n"
+            "    sys.exit(getattr(exc, 'exit_code', 99))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env={**__import__("os").environ, "PYTHONPATH": str(ROOT / "src")})
+    assert (done.returncode, done.stderr) == (141, "")

@@ -29,6 +29,7 @@ from ..core.errors import SgdlabError
 EXIT_BAD_INPUT = 2
 EXIT_DIVERGED = 3
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a writer whose reader left
 EXIT_BUG = 1
 DEBUG_ENV = "SGDLAB_DEBUG"  # set: unexpected exceptions show their traceback
 INT64_MAX = 2**63 - 1  # torch and SQLite hold whole numbers in 64 bits
@@ -109,6 +110,12 @@ def handle_errors(func: Callable) -> Callable:
         except MemoryError:
             raise typer.Exit(fail(["out of memory; try smaller sizes (--hidden, --batch-size, "
                                    "--limit-train)"], as_json)) from None
+        except BrokenPipeError:  # `sgdlab ... | head`: the reader has all it wanted; no error
+            # line, as Unix tools end; stdout to the null device so that the final flush at exit
+            # does not raise again (Python's documented recipe), and 128 + SIGPIPE as the status
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, sys.stdout.fileno())
+            raise typer.Exit(EXIT_BROKEN_PIPE) from None
         except OSError as exc:  # a full disk, a vanished folder: the environment, not a bug
             where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
             raise typer.Exit(fail([f"{exc.strerror or exc}{where}"], as_json)) from None
