@@ -49,3 +49,22 @@ def test_noise_scale_prints_an_estimate_for_each_long_part_without_a_terminal(cl
 def test_a_short_part_prints_nothing(cli, one_second_per_call):
     result = cli("lr-find", "linreg", "--num", "10", "--no-plots")  # 10 fake seconds < LONG_RUN_S
     assert result.exit_code == 0 and "left (Ctrl-C stops it)" not in result.stderr
+
+
+def test_noise_scale_on_a_model_file_prints_the_same_estimates(cli, one_second_per_call, tmp_path):
+    """A model file's noise-scale was silent (the last note left it so); its three parts now report
+    as the MLP's do."""
+    import textwrap
+
+    from test_modelfile import TANH
+
+    path = tmp_path / "net.py"
+    path.write_text(textwrap.dedent(TANH))
+    result = cli("noise-scale", path, "--train-steps", "30", "--batch-size", "8", "--two-batch", "10,40",
+                 "--draws", "30")
+    assert result.exit_code == 0, result.stderr
+    assert [line for line in result.stderr.splitlines() if line.startswith("noise-scale, ")] == [
+        "noise-scale, two-batch draws at init: draw 4 of 30; about 26 s left (Ctrl-C stops it)",
+        "noise-scale, training: step 4 of 30; about 26 s left (Ctrl-C stops it)",
+        "noise-scale, two-batch draws after training: draw 4 of 30; about 26 s left (Ctrl-C stops it)",
+    ]

@@ -73,8 +73,16 @@ def noise_scale(
         measure, config = options.model_file_config(
             file, "noise_scale", lr=lr, batch_size=batch_size, seed=seed, device=device,
             plots=False)
-        document = measure(config, train_steps=train_steps, small=pair[0], big=pair[1], draws=draws,
-                           store=Store(store), default_batch=DEFAULT_BATCH)
+        from .progress import Progress
+
+        bar = Progress()  # as the MLP's: a bar on a terminal, else a line when a part is long
+        try:
+            document = measure(config, train_steps=train_steps, small=pair[0], big=pair[1], draws=draws,
+                               store=Store(store), default_batch=DEFAULT_BATCH,
+                               on_progress=lambda part, done, total, unit: bar(f"noise-scale, {part}", done,
+                                                                               total, unit))
+        finally:
+            bar.close()
         return _finish(document, as_json, lr)
     config = MnistConfig(
         dataset=dataset, data_dir=data_dir, hidden=parse_int_list(hidden, "--hidden"),

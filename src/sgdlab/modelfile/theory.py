@@ -126,8 +126,10 @@ def _sharpness_record(entry: dict[str, Any], result: dict[str, Any], study_id: s
     )
 
 
-def measure(net, loss_fn, x, y, *, small: int, big: int, draws: int, generator) -> dict[str, Any]:
-    """B_simple, tr(Sigma) and |G|^2 on (x, y): exact (vmap per-example) and two-batch."""
+def measure(net, loss_fn, x, y, *, small: int, big: int, draws: int, generator,
+            on_draw: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """B_simple, tr(Sigma) and |G|^2 on (x, y): exact (vmap per-example) and two-batch;
+    ``on_draw(done, draws)`` after each two-batch draw."""
     import time
 
     from ..theory import noise
@@ -139,7 +141,8 @@ def measure(net, loss_fn, x, y, *, small: int, big: int, draws: int, generator) 
     exact = noise.exact(per_example_loss(net, loss_fn), params, chunks)
     exact_seconds = time.perf_counter() - began
     began = time.perf_counter()
-    estimate = noise.two_batch(batch_gradient(net, loss_fn, x, y), int(x.shape[0]), small, big, draws, generator)
+    estimate = noise.two_batch(batch_gradient(net, loss_fn, x, y), int(x.shape[0]), small, big, draws, generator,
+                               on_draw=on_draw)
     return {
         "b_simple_exact": exact.b_simple, "b_simple_two_batch": estimate.b_simple,
         "trace_sigma": exact.trace_sigma, "grad_norm_sq": exact.grad_norm_sq,
@@ -150,7 +153,8 @@ def measure(net, loss_fn, x, y, *, small: int, big: int, draws: int, generator) 
 
 def run_noise(config: ModelFileConfig, *, train_steps: int | None = None, small: int | None = None,
               big: int | None = None, draws: int = TWO_BATCH_DRAWS, store: Store | None = None,
-              record: bool = True, default_batch: int | None = None) -> dict[str, Any]:
+              record: bool = True, default_batch: int | None = None,
+              on_progress: Callable[[str, int, int, str], None] | None = None) -> dict[str, Any]:
     """B_simple at initialisation, after ``train_steps`` updates (default one epoch at the
     config's batch size), and the training between; the ``noise-scale`` document.
     ``default_batch``: the batch size when the config has none (the CLI's 100), or all the rows
@@ -189,16 +193,22 @@ def run_noise(config: ModelFileConfig, *, train_steps: int | None = None, small:
                "batch_size": batch_size, "lr": config.lr, "notes": [note] if note else []}
     recorder = Recorder(store, RunRecord(id=run_id, command="noise-scale", status="running", config=recorded,
                                          metrics=metrics), enabled=record)
+    def part(name: str, unit: str):  # ``on_progress`` for one part, as (done, total), as the MLP's
+        return None if on_progress is None else (lambda done, total: on_progress(name, done, total, unit))
+
     recorder.begin()
     with recorder.interruptible():
-        init = measure(net, src.loss, x, y, **sizes)
+        init = measure(net, src.loss, x, y, **sizes, on_draw=part("two-batch draws at init", "draw"))
         recorder.update(metrics={"init": init}, force=True)
         problem = FileProblem(net, src.loss, x, y)
         optimizer = optim.create(config.optimizer.name, problem.parameters(), lr=config.lr,
                                  **config.optimizer.hyperparameters())
-        loop = training_loop.run(problem, optimizer, batch_size=batch_size, steps=train_steps, generator=generator)
+        training = part("training", "step")
+        loop = training_loop.run(problem, optimizer, batch_size=batch_size, steps=train_steps, generator=generator,
+                                 before_update=training and (lambda step, _loss: training(step + 1, train_steps)))
         recorder.update(curves={"train_loss": loop.step_losses}, force=True)
-        trained = measure(net, src.loss, x, y, **sizes) | {"step": loop.steps_done, "status": loop.status}
+        trained = measure(net, src.loss, x, y, **sizes, on_draw=part("two-batch draws after training", "draw")) | {
+            "step": loop.steps_done, "status": loop.status}
     document: dict[str, Any] = {
         "status": "diverged" if loop.status == "diverged" else "completed", "run_id": run_id,
         "problem": ModelFileConfig.problem, "model": src.describe(),
