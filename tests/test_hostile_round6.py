@@ -1,0 +1,52 @@
+"""The sixth hostile round: the faults it found, each as a test that fails on the code before it."""
+
+from __future__ import annotations
+
+import pytest
+
+LINEAR = ("import torch\ndef data():\n    g = torch.Generator().manual_seed(0)\n"
+          "    x = torch.randn(40, 3, generator=g)\n"
+          "    return {'train': (x, x @ torch.tensor([[1.0], [2.0], [-1.0]]))}\n"
+          "def model():\n    return torch.nn.Linear(3, 1)\n"
+          "def loss(o, t):\n    return ((o - t) ** 2).mean()\n")
+
+
+def _refused(result, *pieces: str) -> list[str]:
+    """One `error: ...` line per problem, exit 2, nothing on stdout, no traceback."""
+    lines = result.stderr.strip().splitlines()
+    assert result.exit_code == 2, (result.exit_code, result.stdout, result.stderr)
+    assert lines and all(line.startswith("error: ") for line in lines), result.stderr
+    assert result.stdout == "" and "Traceback" not in result.stderr
+    for piece in pieces:
+        assert any(piece in line for line in lines), (piece, lines)
+    return lines
+
+
+@pytest.fixture
+def linear(tmp_path):
+    path = tmp_path / "lin.py"
+    path.write_text(LINEAR)
+    return path
+
+
+# 1. --batch-size "" raised StopIteration (an internal error) in `train FILE.py` and `mnist`; and
+#    `train FILE.py --batch-size auto`, the model file's own default, was refused as not a number
+def test_an_empty_batch_size_is_refused_in_one_line(cli, linear, tmp_path):
+    store = tmp_path / "runs.db"
+    for args in (["train", linear], ["mnist", "--limit-train", "100"]):
+        _refused(cli(*args, "--batch-size", "", "--store", store), "--batch-size: empty value in ''")
+        _refused(cli(*args, "--batch-size", " , 4", "--store", store), "--batch-size: empty value in ' , 4'")
+    lines = _refused(cli("train", linear, "--batch-size", "x,,full", "--store", store),
+                     "--batch-size: 'x' is not a whole number", "--batch-size: empty value in 'x,,full'")
+    assert len(lines) == 2
+    assert not store.exists()
+
+
+def test_train_on_a_model_file_takes_auto_its_own_default(cli, linear):
+    default = cli.json("train", linear, "--no-plots", "--no-bound")
+    for word in ("auto", "AUTO", " Auto "):
+        given = cli.json("train", linear, "--no-plots", "--no-bound", "--batch-size", word)
+        assert given["batch_size"] == 32 and given["config"]["batch_size"] == 32  # min(32, 40 rows)
+        assert given["step_losses"] == default["step_losses"]  # the same run, bit for bit
+    # the MLP has no auto: its default is a number
+    _refused(cli("mnist", "--limit-train", "100", "--batch-size", "auto"), "--batch-size: 'auto' is not a whole number")
