@@ -41,6 +41,7 @@ def run_study(config: MnistConfig, lrs: list[float], *, steps: int = DEFAULT_STE
     from .run import run
 
     check(lrs, steps, every)
+    refuse_untracked(config.optimizer, lrs)  # before the study's row is stored
     base = replace(config, batch_size=None, epochs=steps, max_steps=steps, sharpness_every=every,
                    sharpness_subset=None, bound=True, plots=False)
     base.validate()
@@ -109,7 +110,6 @@ def _adaptive(config) -> bool:
     or weight decay) tracks lambda_1(H) against its own threshold (``theory.tracked.Tracked``)."""
     from ..optim.spec import base_name
 
-    refuse_untracked(config.optimizer.name)
     return base_name(config.optimizer.name) in ("adam", "adamw", "rmsprop")
 
 

@@ -34,7 +34,7 @@ def run_sharpness(config: ModelFileConfig, lrs: list[float], *, steps: int = 300
     from .run import run
 
     check(lrs, steps, every)
-    refuse_untracked(config.optimizer.name)
+    refuse_untracked(config.optimizer, lrs)
     base = dataclasses.replace(config, batch_size=None, epochs=steps, steps=steps, sharpness_every=every,
                                sharpness_subset=None, bound=True, plots=False)
     base.validate()

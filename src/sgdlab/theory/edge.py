@@ -70,7 +70,8 @@ def analyse(lr: float, sharpness: list[dict[str, Any]], losses: list[float], sta
                    f"(median {'sharpness * lr / 2' if gd else f'sharpness / ({label})'} = {median:.3f}) "
                    f"while the loss went on falling, {falling}")
     elif hit is not None:
-        verdict = f"above the edge: the sharpness {how} and stayed at {median:.3f} x {label} (median)"
+        times = f"({label})" if " " in label else label  # "x (1.9/lr - 0.1)", not "x 1.9/lr - 0.1"
+        verdict = f"above the edge: the sharpness {how} and stayed at {median:.3f} x {times} (median)"
     elif first is not None and last > SHARPENING * first:
         verdict = (f"progressive sharpening: the sharpness rose from {first:.4g} to {last:.4g}, still "
                    f"below {label} = {bound:.4g} ({ratio(last):.2f} of it); more steps would reach it")
@@ -89,13 +90,38 @@ def _quartiles(values: list[float]) -> list[float] | None:
     return [q[0], q[2]]
 
 
-def refuse_untracked(name: str) -> None:
-    """Adagrad's step shrinks for ever: no threshold for a sharpness to reach, no edge to study."""
+def refuse_untracked(optimizer, lrs: list[float]) -> None:
+    """Refuse, before anything is stored, a study with no edge to reach at some lr: Adagrad (its
+    step shrinks for ever), heavy-ball momentum >= 1 (stable at no lr: the two roots of its
+    iteration multiply to beta), and SGD whose weight decay alone makes it unstable, lr x decay
+    >= the rule's factor, so that the threshold factor/lr - decay is <= 0 (it divided by zero at
+    equality, and gave a negative edge and ratios beyond)."""
     from ..optim.spec import base_name
+    from .tracked import hessian_threshold, tracks_preconditioned
 
+    name, hp = optimizer.name, optimizer.hyperparameters()
     if base_name(name) == "adagrad":
         raise ConfigError("--optimizer adagrad: its step shrinks for ever, it has no edge of stability; "
                           "use sgd (with or without --momentum), adam, adamw or rmsprop")
+    if tracks_preconditioned(name):
+        return
+    beta, decay = float(hp.get("momentum") or 0.0), float(hp.get("weight_decay") or 0.0)
+    if not hp.get("nesterov") and beta >= 1:
+        raise ConfigError(f"--momentum {beta:g}: heavy-ball momentum >= 1 is stable at no learning rate "
+                          "(the two roots of its iteration multiply to beta), so there is no edge to "
+                          "study; give --momentum < 1")
+    problems = Problems()
+    for lr in lrs:
+        if not (is_finite(lr) and lr > 0):
+            continue  # refused by check()
+        threshold, label, _ = hessian_threshold(name, hp, lr)
+        if threshold is not None and threshold <= 0:
+            edge = label.split(" - ")[0]  # the rule's factor over lr, before the decay
+            problems.add(f"--weight-decay {decay:g} at lr {lr:g}: the edge {label} = {threshold:.4g} is not "
+                         f"above 0: a decay of {edge} = {threshold + decay:.4g} or more makes the run "
+                         f"unstable at any sharpness; give --weight-decay < {threshold + decay:.4g} or a "
+                         "smaller --lr")
+    problems.raise_if_any(ConfigError)
 
 
 def analyse_tracked(lr: float, result: dict[str, Any]) -> dict[str, Any]:
