@@ -84,3 +84,61 @@ def test_a_small_decay_keeps_its_edge_and_says_it_in_parentheses(cli, linear):
     above = analyse(0.5, [{"step": s, "value": 12.0} for s in (0, 2, 4, 6)], [1.0] * 8, "completed", 7.5,
                     "3.8/lr - 0.1")
     assert "stayed at 1.600 x (3.8/lr - 0.1) (median)" in above["verdict"]  # 12 / 7.5, not "x 3.8/lr - 0.1"
+
+
+# 3. the bound's words left out SGD's weight decay: linreg --weight-decay 50 printed
+#    "gd: 2/lambda_max" beside 0.0147 = 2/(86.4 + 50), not 2/86.4 = 0.0231, in English and Chinese
+@pytest.mark.parametrize("lang,words", [
+    ("en_US.UTF-8", "largest stable learning rate (gd: 2/(lambda_max + weight_decay) with weight_decay = 50 "
+                    "(gradient descent; the decay adds to the curvature)): "),
+    ("zh_CN.UTF-8", "gd：2/(lambda_max + weight_decay)，weight_decay = 50（梯度下降；衰减加到曲率上）"),
+])
+def test_the_bound_names_the_weight_decay_it_includes(cli, monkeypatch, lang, words):
+    monkeypatch.setenv("LANG", lang)
+    doc = cli.json("linreg", "--weight-decay", "50", "--lr", "0.01", "--steps", "3", "--no-plots")
+    assert doc["lr_bound"] == 2 / (doc["lambda_max"] + 50)  # the same operations as optim.bounds
+    assert doc["lr_bound_rule"].startswith("gd: 2/(lambda_max + weight_decay) with weight_decay = 50")
+    text = cli("linreg", "--weight-decay", "50", "--lr", "0.01", "--steps", "3", "--no-plots").stdout
+    assert words in text, text
+    plain = cli.json("linreg", "--lr", "0.01", "--steps", "3", "--no-plots")  # no decay: as before
+    assert plain["lr_bound_rule"] == "gd: 2/lambda_max (plain gradient descent)"
+
+
+def test_a_model_files_bound_line_names_the_decay_too(cli, linear):
+    text = cli("train", linear, "--weight-decay", "1", "--no-plots").stdout
+    assert "largest stable learning rate (full batch, gd: 2/(lambda_max + weight_decay) with weight_decay = 1" in text
+    assert "largest stable learning rate (full batch, 2 / lambda_max): " in cli("train", linear, "--no-plots").stdout
+
+
+# 4. heavy-ball momentum >= 1 was given the bound 2(1+beta)/lambda_max, and a run that diverged
+#    below it was told "0.173x the largest stable learning rate ... use a smaller --lr"
+def _radius(lr, lam, beta):
+    """The spectral radius of heavy-ball's iteration on one eigen-direction (the oracle)."""
+    import numpy as np
+
+    return max(abs(np.roots([1.0, -(1 + beta - lr * lam), beta])))
+
+
+@pytest.mark.parametrize("beta", [1.0, 1.5])
+def test_heavy_ball_momentum_of_one_or_more_has_no_stable_lr(beta):
+    from sgdlab.optim import bounds
+
+    # no lr stable on any curvature: the roots multiply to beta (radius >= 1 - 1e-12: the roots of
+    # a quadratic in float64, a few eps from the unit circle at beta = 1)
+    assert min(_radius(lr, lam, beta) for lr in (1e-6, 1e-3, 0.01, 0.1, 1.0) for lam in (0.5, 10.0)) >= 1 - 1e-12
+    got = bounds.lr_bound("sgd", {"momentum": beta}, 10.0)
+    assert got["lr_bound"] is None and got["lr_bound_key"] == "bound.momentum_unstable"
+    assert got["lr_bound_rule"] == (f"none: heavy-ball momentum beta = {beta:g} >= 1 is stable at no learning "
+                                    "rate (the two roots of its iteration multiply to beta); give --momentum < 1")
+    assert bounds.lr_bound("sgd", {"momentum": 0.99}, 10.0)["lr_bound"] == 2 * 1.99 / 10.0  # below 1: as before
+
+
+def test_a_run_with_momentum_above_one_is_not_told_to_lower_lr(cli):
+    result = cli("linreg", "--momentum", "1.5", "--lr", "0.01", "--steps", "60", "--no-plots", "--json")
+    doc = __import__("json").loads(result.stdout)
+    assert doc["status"] == "diverged" and doc["lr_bound"] is None
+    message = doc["divergence"]["message"]
+    assert message.endswith("this update rule has no fixed stable learning rate (none: heavy-ball momentum "
+                            "beta = 1.5 >= 1 is stable at no learning rate (the two roots of its iteration "
+                            "multiply to beta); give --momentum < 1)"), message
+    assert "smaller --lr" not in message and doc["divergence"]["lr_over_bound"] is None

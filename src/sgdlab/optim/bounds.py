@@ -7,7 +7,8 @@ so the curvature it sees is lambda + weight_decay):
 * ``gd`` (SGD, momentum 0): w <- (1 - lr lambda) w, stable iff lr < 2 / lambda.
 * ``heavy-ball`` (PyTorch's form b <- beta b + g, w <- w - lr b): the iteration matrix of the
   state (w_k, w_{k-1}) has the characteristic polynomial z^2 - (1 + beta - lr lambda) z + beta;
-  both roots lie inside the unit circle iff 0 < lr lambda < 2 (1 + beta): lr < 2 (1 + beta) / lambda.
+  both roots lie inside the unit circle iff beta < 1 and 0 < lr lambda < 2 (1 + beta): lr < 2 (1 + beta)
+  / lambda (the roots multiply to beta: with beta >= 1 no lr is stable, ``bound.momentum_unstable``).
 * ``nesterov`` (PyTorch's form d = g + beta b): z^2 - (1 + beta - lr lambda (1 + beta)) z +
   beta (1 - lr lambda) = 0 is stable iff lr lambda < 2 (1 + beta) / (1 + 2 beta).
 * adaptive rules (adagrad, rmsprop, adam, adamw) divide each coordinate's step by a running
@@ -68,12 +69,15 @@ def lr_bound(name: str, hyperparameters: dict[str, Any], lambda_max: float) -> d
         if base == "rmsprop":  # the same factor as preconditioned_threshold: 2 (1 + momentum)
             fields |= {"threshold": 2 * (1 + beta)}
         return _out(None, key, fields)
-    # SGD's weight decay is added to the gradient: the curvature it sees is lambda + decay
+    if rule == "heavy-ball" and beta >= 1:  # the roots of z^2 - (1 + beta - lr lambda) z + beta
+        return _out(None, "bound.momentum_unstable", fields)  # multiply to beta: none inside
+    # SGD's weight decay is added to the gradient: the curvature it sees is lambda + decay, and
+    # the words say so (they said 2/lambda_max beside 2/(lambda_max + decay))
     curvature = lambda_max + decay
     fields["lambda_max"] = curvature
     if not (math.isfinite(curvature) and curvature > 0):
         return _out(None, "bound.no_curvature", fields | {"rule": rule})
-    return _out(factor(rule, beta) / curvature, f"bound.{rule}", fields)
+    return _out(factor(rule, beta) / curvature, f"bound.{rule}" + (".decay" if decay else ""), fields)
 
 
 def _out(bound: float | None, key: str, fields: dict[str, Any]) -> dict[str, Any]:
