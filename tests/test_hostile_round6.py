@@ -142,3 +142,37 @@ def test_a_run_with_momentum_above_one_is_not_told_to_lower_lr(cli):
                             "beta = 1.5 >= 1 is stable at no learning rate (the two roots of its iteration "
                             "multiply to beta); give --momentum < 1)"), message
     assert "smaller --lr" not in message and doc["divergence"]["lr_over_bound"] is None
+
+
+# 5. a sharpness study stopped mid-run (Ctrl-C) kept the run's loss curve but not the sharpness it
+#    had measured: the row said `interrupted` without what the study measures
+def _stopped_at(step: int):
+    def on_progress(lr, done, total):
+        if done == step:
+            raise KeyboardInterrupt
+    return on_progress
+
+
+@pytest.mark.parametrize("where", ["model file", "mlp"])
+def test_an_interrupted_study_keeps_the_sharpness_it_measured(linear, tmp_path, where):
+    from sgdlab.core.store import Store
+
+    store = Store(tmp_path / "runs.db")
+    if where == "model file":
+        from sgdlab.modelfile.config import ModelFileConfig
+        from sgdlab.modelfile.theory import run_sharpness as study
+
+        config = ModelFileConfig(file=str(linear), plots=False)
+    else:
+        from sgdlab.mnist.config import MnistConfig
+        from sgdlab.mnist.sharpness import run_study as study
+
+        config = MnistConfig(limit_train=100, plots=False)
+    with pytest.raises(KeyboardInterrupt):  # before update 6 (its progress callback): steps 0, 2, 4 measured
+        study(config, [0.1], steps=10, every=2, store=store, on_progress=_stopped_at(6))
+    (row,) = store.list_runs()
+    row = store.get(row.id)
+    assert row.status == "interrupted" and row.command == "sharpness"
+    assert row.curves["sharpness_step"] == [0, 2, 4] and len(row.curves["sharpness"]) == 3
+    assert all(value > 0 for value in row.curves["sharpness"])
+    assert len(row.curves["loss"]) >= 5  # the losses of the updates it made

@@ -21,7 +21,7 @@ from typing import Any, Callable
 from ..core.paths import check_outputs
 from ..core.store import RunRecord, Store, new_run_id, run_folder
 from ..theory.edge import (EDGE_BAND, MIN_AFTER, SHARPENING, analyse, analyse_tracked, check,  # noqa: F401
-                           _quartiles, draw_study, refuse_untracked)  # (moved to theory/edge.py, shared)
+                           _quartiles, draw_study, recording, refuse_untracked)  # (moved to theory/edge.py, shared)
 from ..core.study import Recorder
 from .config import MnistConfig
 
@@ -60,12 +60,7 @@ def run_study(config: MnistConfig, lrs: list[float], *, steps: int = DEFAULT_STE
         run_id = new_run_id()
         recorder = Recorder(store, RunRecord(id=run_id, command="sharpness", status="running", sweep_id=study_id,
                                              config=replace(base, lr=lr).to_dict(), metrics={"lr": lr}), enabled=record)
-        losses: list[float] = []
-
-        def on_loss(step: int, loss: float, recorder=recorder, losses=losses) -> None:
-            losses.append(loss)
-            recorder.update(curves={"loss": losses})
-
+        on_loss, on_sharpness = recording(recorder)  # the row keeps both curves as they grow
         recorder.begin()
         with recorder.interruptible():
             if adaptive:  # Adam or RMSprop: the preconditioned sharpness against its own threshold
@@ -76,7 +71,7 @@ def run_study(config: MnistConfig, lrs: list[float], *, steps: int = DEFAULT_STE
                 result["run_id"] = run_id
             else:
                 result = run(replace(base, lr=lr), store=store, record=False, data=data, on_progress=progress,
-                             on_loss=on_loss, run_id=run_id)
+                             on_loss=on_loss, on_sharpness=on_sharpness, run_id=run_id)
         if adaptive:
             threshold, label, rule = preconditioned_threshold(base.optimizer.name,
                                                               base.optimizer.hyperparameters(), lr)

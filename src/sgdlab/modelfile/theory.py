@@ -30,7 +30,7 @@ def run_sharpness(config: ModelFileConfig, lrs: list[float], *, steps: int = 300
     Recorded as it goes, like the MLP's study: the study's row and each lr's run are written
     when they start, so a killed study shows what it had measured."""
     from ..core.study import Recorder
-    from ..theory.edge import analyse_tracked, check, refuse_untracked
+    from ..theory.edge import analyse_tracked, check, recording, refuse_untracked
     from .run import run
 
     check(lrs, steps, every)
@@ -52,16 +52,11 @@ def run_sharpness(config: ModelFileConfig, lrs: list[float], *, steps: int = 300
         recorder = Recorder(store, RunRecord(id=run_id, command="sharpness", status="running", sweep_id=study_id,
                                              config=dataclasses.replace(base, lr=lr).to_dict(),
                                              metrics={"lr": lr}), enabled=record)
-        losses: list[float] = []
-
-        def on_loss(step: int, loss: float, recorder=recorder, losses=losses) -> None:
-            losses.append(loss)
-            recorder.update(curves={"loss": losses})
-
+        on_loss, on_sharpness = recording(recorder)  # the row keeps both curves as they grow
         recorder.begin()
         with recorder.interruptible():
             last = run(dataclasses.replace(base, lr=lr), store=store, record=False, data=data,
-                       on_progress=progress, on_loss=on_loss, run_id=run_id)
+                       on_progress=progress, on_loss=on_loss, on_sharpness=on_sharpness, run_id=run_id)
         notes = last.get("notes", [])
         entry = analyse_tracked(lr, last)
         entry.update({"sharpness": last["sharpness"], "losses": last["step_losses"],

@@ -7,7 +7,7 @@ or diverge? Problem-agnostic: the MLP's study (``mnist/sharpness.py``) and a mod
 from __future__ import annotations
 
 import statistics
-from typing import Any
+from typing import Any, Callable
 
 from ..core.config import is_finite
 from ..core.errors import ConfigError, Problems
@@ -122,6 +122,23 @@ def refuse_untracked(optimizer, lrs: list[float]) -> None:
                          f"unstable at any sharpness; give --weight-decay < {threshold + decay:.4g} or a "
                          "smaller --lr")
     problems.raise_if_any(ConfigError)
+
+
+def recording(recorder) -> tuple[Callable[[int, float], None], Callable[[list[dict[str, Any]]], None]]:
+    """``on_loss`` and ``on_sharpness`` for a study's run: its row keeps the loss curve and the
+    sharpness measured so far, so a study stopped (Ctrl-C, a kill) shows both (it kept the loss
+    alone: the sharpness, what the study measures, was lost with the run)."""
+    losses: list[float] = []
+
+    def on_loss(step: int, loss: float) -> None:
+        losses.append(loss)
+        recorder.update(curves={"loss": losses})
+
+    def on_sharpness(curve: list[dict[str, Any]]) -> None:
+        recorder.update(curves={"sharpness_step": [p["step"] for p in curve],
+                                "sharpness": [p["value"] for p in curve]})
+
+    return on_loss, on_sharpness
 
 
 def analyse_tracked(lr: float, result: dict[str, Any]) -> dict[str, Any]:
