@@ -176,3 +176,20 @@ def test_an_interrupted_study_keeps_the_sharpness_it_measured(linear, tmp_path, 
     assert row.curves["sharpness_step"] == [0, 2, 4] and len(row.curves["sharpness"]) == 3
     assert all(value > 0 for value in row.curves["sharpness"])
     assert len(row.curves["loss"]) >= 5  # the losses of the updates it made
+
+
+# 6. sgdlab.train(obj, batch_size="full") was refused with "must be a whole number >= 1, full or
+#    auto, got 'full'": the words the refusal names, from Python
+def test_the_python_api_takes_the_batch_size_words_the_refusal_names(linear):
+    import sgdlab
+    from sgdlab.core.errors import ConfigError
+    from sgdlab.modelfile.config import ModelFileConfig
+
+    full = sgdlab.train(str(linear), batch_size=None, plots=False, bound=False, record=False)
+    for word in ("full", " FULL "):
+        got = sgdlab.train(str(linear), batch_size=word, plots=False, bound=False, record=False)
+        assert got["batch_size"] == 40 and got["config"]["batch_size"] is None and got["steps"] == 1
+        assert got["step_losses"] == full["step_losses"]  # the same run, bit for bit
+    assert ModelFileConfig(file="x.py", batch_size="Auto").batch_size == "auto"
+    with pytest.raises(ConfigError, match="--batch-size must be a whole number >= 1, full or auto, got 'half'"):
+        ModelFileConfig(file="x.py", batch_size="half").validate()
