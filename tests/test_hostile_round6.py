@@ -193,3 +193,36 @@ def test_the_python_api_takes_the_batch_size_words_the_refusal_names(linear):
     assert ModelFileConfig(file="x.py", batch_size="Auto").batch_size == "auto"
     with pytest.raises(ConfigError, match="--batch-size must be a whole number >= 1, full or auto, got 'half'"):
         ModelFileConfig(file="x.py", batch_size="half").validate()
+
+
+# 7. Last-Event-ID past every point of the job (a browser reconnecting to a restarted server,
+#    whose job 1 is another run) skipped that many points of the new run: it showed none of them
+@pytest.fixture
+def client():
+    import os
+
+    from fastapi.testclient import TestClient
+
+    from sgdlab.serve.app import create_app
+
+    with TestClient(create_app(os.environ["SGDLAB_STORE"]), base_url="http://127.0.0.1") as c:
+        yield c
+
+
+def test_a_last_event_id_past_the_jobs_points_starts_from_the_first(client):
+    import json
+    import time
+
+    job = client.post("/api/jobs/linreg", json={"steps": 5, "plots": False}).json()
+    deadline = time.monotonic() + 120  # a 5-step run; polled, with a deadline
+    while client.get(f"/api/jobs/{job['id']}").json()["finished"] is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+    def first_points(last_event_id):
+        answer = client.get(f"/api/jobs/{job['id']}/events", headers={"Last-Event-ID": last_event_id})
+        assert answer.status_code == 200, answer.text
+        docs = [json.loads(line[6:]) for line in answer.text.splitlines() if line.startswith("data: ")]
+        return [step for step, _ in docs[0]["points"]]
+
+    assert first_points("6") == first_points("999") == [0, 1, 2, 3, 4]  # 5 points: 6 was never sent
+    assert first_points("5") == [] and first_points("4") == [4]  # ids it sent: the points after them
