@@ -63,6 +63,7 @@ def test_train_on_a_model_file_takes_auto_its_own_default(cli, linear):
     (["--weight-decay", "10", "--lr", "0.1,0.3", "--momentum", "0.5"],
      ["--weight-decay 10 at lr 0.3: the edge 3/lr - 10 = 0 is not above 0"]),  # 3/0.3 = 10 (in floats too)
     (["--momentum", "1"], ["--momentum 1: heavy-ball momentum >= 1 is stable at no learning rate"]),
+    (["--momentum", "1.5", "--optimizer", "rmsprop"], ["--momentum 1.5: heavy-ball momentum >= 1 is stable"]),
 ])
 @pytest.mark.parametrize("where", ["model file", "mlp"])
 def test_a_study_with_no_positive_edge_is_refused_before_anything_is_stored(cli, linear, tmp_path, args,
@@ -131,6 +132,9 @@ def test_heavy_ball_momentum_of_one_or_more_has_no_stable_lr(beta):
     assert got["lr_bound_rule"] == (f"none: heavy-ball momentum beta = {beta:g} >= 1 is stable at no learning "
                                     "rate (the two roots of its iteration multiply to beta); give --momentum < 1")
     assert bounds.lr_bound("sgd", {"momentum": 0.99}, 10.0)["lr_bound"] == 2 * 1.99 / 10.0  # below 1: as before
+    # RMSprop's momentum is heavy-ball on its scaled step: the same product of roots
+    assert bounds.lr_bound("rmsprop", {"momentum": beta}, 10.0)["lr_bound_key"] == "bound.momentum_unstable"
+    assert bounds.lr_bound("rmsprop", {"momentum": 0.9}, 10.0)["lr_bound_key"] == "bound.none.rmsprop"
 
 
 def test_a_run_with_momentum_above_one_is_not_told_to_lower_lr(cli):

@@ -61,6 +61,8 @@ def lr_bound(name: str, hyperparameters: dict[str, Any], lambda_max: float) -> d
     beta = float(hyperparameters.get("momentum") or 0.0)
     decay = float(hyperparameters.get("weight_decay") or 0.0)
     fields: dict[str, Any] = {"optimizer": name, "beta": beta, "weight_decay": decay}
+    if beta >= 1 and (rule == "heavy-ball" or base == "rmsprop"):  # rmsprop: heavy-ball on its
+        return _out(None, "bound.momentum_unstable", fields)  # preconditioned step: no stable lr either
     if rule == "none":
         key = f"bound.none.{'adam' if base in ('adam', 'adamw') else base}"
         if base in ("adam", "adamw"):
@@ -69,8 +71,6 @@ def lr_bound(name: str, hyperparameters: dict[str, Any], lambda_max: float) -> d
         if base == "rmsprop":  # the same factor as preconditioned_threshold: 2 (1 + momentum)
             fields |= {"threshold": 2 * (1 + beta)}
         return _out(None, key, fields)
-    if rule == "heavy-ball" and beta >= 1:  # the roots of z^2 - (1 + beta - lr lambda) z + beta
-        return _out(None, "bound.momentum_unstable", fields)  # multiply to beta: none inside
     # SGD's weight decay is added to the gradient: the curvature it sees is lambda + decay, and
     # the words say so (they said 2/lambda_max beside 2/(lambda_max + decay))
     curvature = lambda_max + decay

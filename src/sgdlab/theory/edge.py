@@ -103,13 +103,13 @@ def refuse_untracked(optimizer, lrs: list[float]) -> None:
     if base_name(name) == "adagrad":
         raise ConfigError("--optimizer adagrad: its step shrinks for ever, it has no edge of stability; "
                           "use sgd (with or without --momentum), adam, adamw or rmsprop")
-    if tracks_preconditioned(name):
-        return
     beta, decay = float(hp.get("momentum") or 0.0), float(hp.get("weight_decay") or 0.0)
-    if not hp.get("nesterov") and beta >= 1:
+    if not hp.get("nesterov") and beta >= 1:  # SGD's heavy-ball, or RMSprop's on its scaled step
         raise ConfigError(f"--momentum {beta:g}: heavy-ball momentum >= 1 is stable at no learning rate "
                           "(the two roots of its iteration multiply to beta), so there is no edge to "
                           "study; give --momentum < 1")
+    if tracks_preconditioned(name):
+        return
     problems = Problems()
     for lr in lrs:
         if not (is_finite(lr) and lr > 0):
