@@ -230,3 +230,30 @@ def test_a_last_event_id_past_the_jobs_points_starts_from_the_first(client):
 
     assert first_points("6") == first_points("999") == [0, 1, 2, 3, 4]  # 5 points: 6 was never sent
     assert first_points("5") == [] and first_points("4") == [4]  # ids it sent: the points after them
+
+
+# 8. a study that diverged with its sharpness measured below the edge (AdamW's decay at lr x decay
+#    >= 2, or a blow-up between measurements) was said to have "the sharpness far above 38/lr";
+#    one that diverged before the first measurement too
+def test_a_divergence_below_the_edge_says_what_was_measured():
+    from sgdlab.theory.edge import analyse
+
+    below = analyse(0.1, [{"step": 0, "value": 3.0}, {"step": 5, "value": 3.5}], [1.0] * 6 + [float("inf")],
+                    "diverged")
+    assert below["verdict"] == ("diverged: the loss blew up while the sharpness measured stayed below 2/lr = 20 "
+                                "(last 3.5, at step 5): the blow-up came between measurements or from outside "
+                                "the curvature measured")
+    unseen = analyse(0.001, [], [1.0, float("inf")], "diverged", 38000.0, "38/lr")
+    assert unseen["verdict"] == ("diverged: the loss blew up before the sharpness was first measured, so the "
+                                 "study cannot say how it compared with 38/lr; give a smaller --every")
+    above = analyse(1e30, [{"step": 0, "value": 3.0}], [1.0, float("inf")], "diverged")
+    assert above["verdict"].startswith("diverged: the loss blew up (lr far above 2 / sharpness")  # as before
+
+
+# 9. sharpness --lr 0.1,0.1 ran the same run twice and drew one curve for both (the figure's
+#    series are keyed by lr); mnist --batch-size and sweeps refuse duplicates
+def test_a_learning_rate_given_twice_is_refused(cli, linear, tmp_path):
+    store = tmp_path / "runs.db"
+    _refused(cli("sharpness", linear, "--lr", "0.1,0.2,0.1,0.2", "--store", store),
+             "--lr gives 0.1, 0.2 twice: the runs would be identical (and drawn as one curve)")
+    assert not store.exists()

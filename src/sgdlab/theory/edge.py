@@ -29,6 +29,9 @@ def check(lrs: list[float], steps: int, every: int) -> None:
                                         "(one full-batch run each); give fewer")
     for lr in lrs[:MAX_LRS]:
         problems.check(is_finite(lr) and lr > 0, f"--lr must be a finite number > 0, got {lr}")
+    twice = sorted({lr for lr in lrs if lrs.count(lr) > 1 and is_finite(lr)})
+    problems.check(not twice, f"--lr gives {', '.join(f'{lr:g}' for lr in twice)} twice: the runs would be "
+                              "identical (and drawn as one curve)")
     check_count(problems, steps, "--steps", high=MAX_STEPS, why="every step's loss is kept")
     check_count(problems, every, "--every")
     if isinstance(every, int) and isinstance(steps, int) and 0 < steps < every:
@@ -57,7 +60,16 @@ def analyse(lr: float, sharpness: list[dict[str, Any]], losses: list[float], sta
     how = "" if hit is None else (
         f"started above {label} = {bound:.4g} (sharpness {first:.4g})" if hit == 0
         else f"reached {label} = {bound:.4g} at step {hit}")
-    if status == "diverged":
+    if status == "diverged" and hit is None and points:
+        # never measured at the edge: say what was measured, not that the sharpness was far above
+        # it (AdamW's decay at lr x decay >= 2 blows up at any sharpness; or between measurements)
+        verdict = (f"diverged: the loss blew up while the sharpness measured stayed below {label} = "
+                   f"{bound:.4g} (last {last:.4g}, at step {points[-1][0]}): the blow-up came between "
+                   "measurements or from outside the curvature measured")
+    elif status == "diverged" and not points:  # Adam's lambda_1(P^-1 H) exists from step 1 on
+        verdict = ("diverged: the loss blew up before the sharpness was first measured, so the study "
+                   "cannot say how it compared with " + label + "; give a smaller --every")
+    elif status == "diverged":
         verdict = ("diverged: the loss blew up (lr far above 2 / sharpness, and no catapult saved it)" if gd
                    else f"diverged: the loss blew up (the sharpness far above {label}, and no catapult saved it)")
     elif hit is not None and len(after) < MIN_AFTER:
