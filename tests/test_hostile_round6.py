@@ -257,3 +257,24 @@ def test_a_learning_rate_given_twice_is_refused(cli, linear, tmp_path):
     _refused(cli("sharpness", linear, "--lr", "0.1,0.2,0.1,0.2", "--store", store),
              "--lr gives 0.1, 0.2 twice: the runs would be identical (and drawn as one curve)")
     assert not store.exists()
+
+
+# 10. linreg on features whose squares overflow float64 (1e200): numpy's raw "overflow encountered
+#     in matmul" warning, lambda_max NaN, and the bound "none: no positive curvature at the start"
+def test_an_overflowing_hessian_is_infinite_curvature_not_none(cli, tmp_path):
+    import json
+    import math
+
+    from sgdlab.optim import bounds
+
+    csv = tmp_path / "huge.csv"
+    csv.write_text("a,y\n1e200,2\n2e200,3\n3e200,4\n")
+    result = cli("linreg", "--csv", csv, "--dtype", "float64", "--steps", "3", "--no-plots", "--json")
+    doc = json.loads(result.stdout)
+    assert doc["lambda_max"] == "Infinity" and doc["lr_bound"] is None  # (1e200)^2 overflows: inf, said
+    assert doc["lr_bound_rule"] == ("none: lambda_max is infinite (the Hessian overflows float64: values too "
+                                    "large to square), so no lr is stable for gd")
+    assert "RuntimeWarning" not in result.stderr and "overflow encountered" not in result.stderr
+    assert bounds.lr_bound("sgd", {}, math.inf)["lr_bound_key"] == "bound.infinite_curvature"
+    assert bounds.lr_bound("sgd", {}, 0.0)["lr_bound_key"] == "bound.no_curvature"  # flat: as before
+    assert bounds.lr_bound("sgd", {}, math.nan)["lr_bound_key"] == "bound.no_curvature"

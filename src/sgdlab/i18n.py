@@ -53,6 +53,8 @@ EN: dict[str, str] = {
     "bound.none.adagrad": ("none: adagrad's step shrinks with the sum of past squared gradients, so "
                            "any lr is eventually stable; no fixed bound"),
     "bound.no_curvature": "none: no positive curvature at the start, so {rule} has no bound here",
+    "bound.infinite_curvature": ("none: lambda_max is infinite (the Hessian overflows float64: values too "
+                                 "large to square), so no lr is stable for {rule}"),
     # SGD's weight decay adds to the curvature the rule sees (optim.bounds): the words say so
     "bound.gd.decay": ("gd: 2/(lambda_max + weight_decay) with weight_decay = {weight_decay:g} "
                        "(gradient descent; the decay adds to the curvature)"),
@@ -120,6 +122,7 @@ ZH: dict[str, str] = {
                            "它的预条件锐度会停在 {threshold:g}/lr 附近（Cohen 等 2022）"),
     "bound.none.adagrad": "无：adagrad 的步长随过去梯度平方和不断缩小，任何 lr 最终都会稳定；没有固定界",
     "bound.no_curvature": "无：起点处没有正曲率，{rule} 在这里没有界",
+    "bound.infinite_curvature": "无：lambda_max 为无穷大（Hessian 超出 float64 范围：数值太大，平方溢出），{rule} 没有稳定的 lr",
     "bound.gd.decay": "gd：2/(lambda_max + weight_decay)，weight_decay = {weight_decay:g}（梯度下降；衰减加到曲率上）",
     "bound.heavy-ball.decay": ("重球动量：2(1+beta)/(lambda_max + weight_decay)，beta = {beta:g}（PyTorch 的动量形式），"
                                "weight_decay = {weight_decay:g}"),

@@ -75,6 +75,8 @@ def lr_bound(name: str, hyperparameters: dict[str, Any], lambda_max: float) -> d
     # the words say so (they said 2/lambda_max beside 2/(lambda_max + decay))
     curvature = lambda_max + decay
     fields["lambda_max"] = curvature
+    if curvature == math.inf:  # an overflowed Hessian: no lr is stable, none is "no curvature"
+        return _out(None, "bound.infinite_curvature", fields | {"rule": rule})
     if not (math.isfinite(curvature) and curvature > 0):
         return _out(None, "bound.no_curvature", fields | {"rule": rule})
     return _out(factor(rule, beta) / curvature, f"bound.{rule}" + (".decay" if decay else ""), fields)
