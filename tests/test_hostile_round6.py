@@ -278,3 +278,30 @@ def test_an_overflowing_hessian_is_infinite_curvature_not_none(cli, tmp_path):
     assert bounds.lr_bound("sgd", {}, math.inf)["lr_bound_key"] == "bound.infinite_curvature"
     assert bounds.lr_bound("sgd", {}, 0.0)["lr_bound_key"] == "bound.no_curvature"  # flat: as before
     assert bounds.lr_bound("sgd", {}, math.nan)["lr_bound_key"] == "bound.no_curvature"
+
+
+# 11. Nesterov momentum > 1 was given the bound 2(1+beta)/((1+2beta) lambda_max), though along a
+#     flat direction (lr lambda < 1 - 1/beta) its roots multiply to more than 1 at every lr
+def _nesterov_radius(lr, lam, beta):
+    import numpy as np
+
+    a = lr * lam
+    return max(abs(np.roots([1.0, -(1 + beta) * (1 - a), beta * (1 - a)])))
+
+
+def test_nesterov_momentum_above_one_has_no_bound_and_no_study(cli, linear, tmp_path):
+    from sgdlab.optim import bounds
+
+    # the oracle: at beta 1.5 a flat direction is unstable at every lr (the larger root is near beta
+    # while lr lambda is small: 1.453 at lr lambda 0.01), while beta 1 stays stable below its bound
+    # 4/3 (complex roots of modulus sqrt(1 - lr lambda) < 1, real ones inside up to 4/3)
+    assert min(_nesterov_radius(lr, 1e-3, 1.5) for lr in (1e-3, 0.1, 1.0, 10.0)) > 1.4
+    assert max(_nesterov_radius(lr, 1.0, 1.0) for lr in (0.01, 0.5, 1.3)) < 1
+    got = bounds.lr_bound("sgd", {"momentum": 1.5, "nesterov": True}, 10.0)
+    assert got["lr_bound"] is None and got["lr_bound_key"] == "bound.nesterov_unstable"
+    assert got["lr_bound_rule"].endswith("; give --momentum <= 1")
+    assert bounds.lr_bound("sgd", {"momentum": 1.0, "nesterov": True}, 10.0)["lr_bound"] == 2 * 2 / (3 * 10.0)
+    store = tmp_path / "runs.db"
+    _refused(cli("sharpness", linear, "--momentum", "1.5", "--nesterov", "--store", store),
+             "--momentum 1.5 --nesterov: Nesterov momentum > 1 is unstable at every learning rate")
+    assert not store.exists()

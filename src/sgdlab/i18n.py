@@ -62,6 +62,9 @@ EN: dict[str, str] = {
                                "(PyTorch's momentum), weight_decay = {weight_decay:g}"),
     "bound.nesterov.decay": ("nesterov: 2(1+beta)/((1+2beta) (lambda_max + weight_decay)) with beta = "
                              "{beta:g}, weight_decay = {weight_decay:g}"),
+    "bound.nesterov_unstable": ("none: Nesterov momentum beta = {beta:g} > 1 is unstable at every lr along "
+                                "the flat directions (its roots multiply to beta (1 - lr lambda), above 1 "
+                                "where lr lambda < 1 - 1/beta); give --momentum <= 1"),
     "bound.momentum_unstable": ("none: heavy-ball momentum beta = {beta:g} >= 1 is stable at no learning "
                                 "rate (the two roots of its iteration multiply to beta); give --momentum < 1"),
     # the theory panel
@@ -128,6 +131,8 @@ ZH: dict[str, str] = {
                                "weight_decay = {weight_decay:g}"),
     "bound.nesterov.decay": ("Nesterov：2(1+beta)/((1+2beta) (lambda_max + weight_decay))，beta = {beta:g}，"
                              "weight_decay = {weight_decay:g}"),
+    "bound.nesterov_unstable": ("无：Nesterov 动量 beta = {beta:g} > 1 在任何学习率下沿平坦方向都不稳定"
+                                "（其根之积为 beta (1 - lr lambda)，当 lr lambda < 1 - 1/beta 时大于 1）；请给 --momentum <= 1"),
     "bound.momentum_unstable": ("无：重球动量 beta = {beta:g} >= 1 在任何学习率下都不稳定（其迭代的两个根之积为 beta）；"
                                 "请给 --momentum < 1"),
     "theory.bound_exact": "精确（f 是二次函数：处处 Hessian 相同）",

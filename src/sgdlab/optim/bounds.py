@@ -10,7 +10,8 @@ so the curvature it sees is lambda + weight_decay):
   both roots lie inside the unit circle iff beta < 1 and 0 < lr lambda < 2 (1 + beta): lr < 2 (1 + beta)
   / lambda (the roots multiply to beta: with beta >= 1 no lr is stable, ``bound.momentum_unstable``).
 * ``nesterov`` (PyTorch's form d = g + beta b): z^2 - (1 + beta - lr lambda (1 + beta)) z +
-  beta (1 - lr lambda) = 0 is stable iff lr lambda < 2 (1 + beta) / (1 + 2 beta).
+  beta (1 - lr lambda) = 0 is stable iff lr lambda < 2 (1 + beta) / (1 + 2 beta) (and, when
+  beta > 1, lr lambda > 1 - 1/beta: flat directions are unstable at every lr, so no bound then).
 * adaptive rules (adagrad, rmsprop, adam, adamw) divide each coordinate's step by a running
   size of its own gradients, so no fixed lr is stable or unstable: ``none``, with the reason.
 
@@ -63,6 +64,8 @@ def lr_bound(name: str, hyperparameters: dict[str, Any], lambda_max: float) -> d
     fields: dict[str, Any] = {"optimizer": name, "beta": beta, "weight_decay": decay}
     if beta >= 1 and (rule == "heavy-ball" or base == "rmsprop"):  # rmsprop: heavy-ball on its
         return _out(None, "bound.momentum_unstable", fields)  # preconditioned step: no stable lr either
+    if rule == "nesterov" and beta > 1:  # roots multiply to beta (1 - lr lambda): above 1 on every
+        return _out(None, "bound.nesterov_unstable", fields)  # direction flatter than (1 - 1/beta)/lr
     if rule == "none":
         key = f"bound.none.{'adam' if base in ('adam', 'adamw') else base}"
         if base in ("adam", "adamw"):

@@ -120,6 +120,10 @@ def refuse_untracked(optimizer, lrs: list[float]) -> None:
         raise ConfigError(f"--momentum {beta:g}: heavy-ball momentum >= 1 is stable at no learning rate "
                           "(the two roots of its iteration multiply to beta), so there is no edge to "
                           "study; give --momentum < 1")
+    if hp.get("nesterov") and beta > 1:
+        raise ConfigError(f"--momentum {beta:g} --nesterov: Nesterov momentum > 1 is unstable at every "
+                          "learning rate along the flat directions (its roots multiply to beta (1 - lr "
+                          "lambda)), so the run diverges whatever the sharpness; give --momentum <= 1")
     if tracks_preconditioned(name):
         return
     problems = Problems()
