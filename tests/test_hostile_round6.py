@@ -305,3 +305,44 @@ def test_nesterov_momentum_above_one_has_no_bound_and_no_study(cli, linear, tmp_
     _refused(cli("sharpness", linear, "--momentum", "1.5", "--nesterov", "--store", store),
              "--momentum 1.5 --nesterov: Nesterov momentum > 1 is unstable at every learning rate")
     assert not store.exists()
+
+
+# 12. a noise-scale study stopped during its training (MLP or model file) kept B_simple at
+#     initialisation but not one point of the training it had done: the curve was written after
+#     the loop
+@pytest.mark.filterwarnings("error::UserWarning")  # torch's "Converting a tensor with requires_grad"
+@pytest.mark.parametrize("where", ["model file", "mlp"])
+def test_an_interrupted_noise_scale_keeps_its_training_curve(linear, tmp_path, monkeypatch, where):
+    from sgdlab.core.store import Store
+
+    store = Store(tmp_path / "runs.db")
+    if where == "model file":
+        from sgdlab.modelfile.config import ModelFileConfig
+        from sgdlab.modelfile.problem import FileProblem
+        from sgdlab.modelfile.theory import run_noise
+
+        calls, loss = [], FileProblem.loss
+
+        def stopping(self, index=None):  # Ctrl-C during the 5th update's forward pass
+            calls.append(index)
+            if len(calls) == 5:
+                raise KeyboardInterrupt
+            return loss(self, index)
+
+        monkeypatch.setattr(FileProblem, "loss", stopping)
+        study = lambda: run_noise(ModelFileConfig(file=str(linear), batch_size=4), train_steps=20, store=store)
+    else:
+        from sgdlab.mnist.config import MnistConfig
+        from sgdlab.mnist.noise_scale import run
+
+        def on_progress(part, done, total, unit):  # Ctrl-C after the 4th batch loss
+            if part == "training" and done == 4:
+                raise KeyboardInterrupt
+        study = lambda: run(MnistConfig(limit_train=100, batch_size=10), train_steps=20, store=store,
+                            on_progress=on_progress)
+    with pytest.raises(KeyboardInterrupt):
+        study()
+    (row,) = store.list_runs()
+    row = store.get(row.id)
+    assert row.status == "interrupted" and "init" in row.metrics
+    assert len(row.curves["train_loss"]) == 4  # the four batch losses it had

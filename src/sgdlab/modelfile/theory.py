@@ -186,7 +186,8 @@ def run_noise(config: ModelFileConfig, *, train_steps: int | None = None, small:
         problem = FileProblem(net, src.loss, x, y)
         optimizer = optim.create(config.optimizer.name, problem.parameters(), lr=config.lr,
                                  **config.optimizer.hyperparameters())
-        loop = training_loop.run(problem, optimizer, batch_size=batch_size, steps=train_steps, generator=generator)
+        loop = training_loop.run(problem, optimizer, batch_size=batch_size, steps=train_steps, generator=generator,
+                                 before_update=recorder.curve("train_loss"))  # kept as it goes
         recorder.update(curves={"train_loss": loop.step_losses}, force=True)
         trained = measure(net, src.loss, x, y, **sizes) | {"step": loop.steps_done, "status": loop.status}
     document: dict[str, Any] = {
