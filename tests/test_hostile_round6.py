@@ -157,27 +157,32 @@ def _stopped_at(step: int):
     return on_progress
 
 
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
 @pytest.mark.parametrize("where", ["model file", "mlp"])
-def test_an_interrupted_study_keeps_the_sharpness_it_measured(linear, tmp_path, where):
+def test_an_interrupted_study_keeps_the_sharpness_it_measured(linear, tmp_path, where, optimizer):
     from sgdlab.core.store import Store
+    from sgdlab.optim.spec import OptimizerSpec
 
     store = Store(tmp_path / "runs.db")
+    spec = OptimizerSpec(name=optimizer)
     if where == "model file":
         from sgdlab.modelfile.config import ModelFileConfig
         from sgdlab.modelfile.theory import run_sharpness as study
 
-        config = ModelFileConfig(file=str(linear), plots=False)
+        config = ModelFileConfig(file=str(linear), plots=False, optimizer=spec)
     else:
         from sgdlab.mnist.config import MnistConfig
         from sgdlab.mnist.sharpness import run_study as study
 
-        config = MnistConfig(limit_train=100, plots=False)
-    with pytest.raises(KeyboardInterrupt):  # before update 6 (its progress callback): steps 0, 2, 4 measured
-        study(config, [0.1], steps=10, every=2, store=store, on_progress=_stopped_at(6))
+        config = MnistConfig(limit_train=100, plots=False, optimizer=spec)
+    with pytest.raises(KeyboardInterrupt):  # stopped before update 6 (its progress callback)
+        study(config, [0.01], steps=10, every=2, store=store, on_progress=_stopped_at(6))
     (row,) = store.list_runs()
     row = store.get(row.id)
     assert row.status == "interrupted" and row.command == "sharpness"
-    assert row.curves["sharpness_step"] == [0, 2, 4] and len(row.curves["sharpness"]) == 3
+    # lambda_1(H) from step 0; Adam's lambda_1(P^-1 H) from the first update on
+    measured = [0, 2, 4] if optimizer == "sgd" else [2, 4]
+    assert row.curves["sharpness_step"] == measured and len(row.curves["sharpness"]) == len(measured)
     assert all(value > 0 for value in row.curves["sharpness"])
     assert len(row.curves["loss"]) >= 5  # the losses of the updates it made
 

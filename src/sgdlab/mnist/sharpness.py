@@ -67,7 +67,8 @@ def run_study(config: MnistConfig, lrs: list[float], *, steps: int = DEFAULT_STE
                 from ..optim.bounds import preconditioned_threshold
                 from .adaptive import run_adaptive
 
-                result = run_adaptive(replace(base, lr=lr), lr, steps, every, data, on_progress=progress)
+                result = run_adaptive(replace(base, lr=lr), lr, steps, every, data, on_progress=progress,
+                                      on_loss=on_loss, on_sharpness=on_sharpness)
                 result["run_id"] = run_id
             else:
                 result = run(replace(base, lr=lr), store=store, record=False, data=data, on_progress=progress,
