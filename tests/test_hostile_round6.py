@@ -351,3 +351,28 @@ def test_an_interrupted_noise_scale_keeps_its_training_curve(linear, tmp_path, m
     row = store.get(row.id)
     assert row.status == "interrupted" and "init" in row.metrics
     assert len(row.curves["train_loss"]) == 4  # the four batch losses it had
+
+
+# 13. the API refused a boolean where a number is expected, but read a number or a string as a
+#     boolean where a flag is expected: {"nesterov": 1}, {"plots": "yes"} were true
+def test_every_flag_of_every_request_refuses_anything_but_a_boolean(client):
+    from sgdlab import problems
+
+    forms = [(entry.name, entry.hook("page").options) for entry in problems.with_hook("page")]
+    for name, model in forms:
+        flags = [f for f, field in model.model_fields.items() if field.annotation in (bool, bool | None)]
+        assert "nesterov" in flags, (name, flags)
+        for flag in flags:
+            for value, shown in ((1, "1"), (0, "0"), ("yes", '"yes"'), ("true", '"true"')):
+                answer = client.post(f"/api/jobs/{name}", json={flag: value})
+                assert answer.status_code == 422, (name, flag, value, answer.text)
+                assert answer.json()["errors"] == [f"{flag}: expected true or false, got {shown}"]
+            assert client.post(f"/api/jobs/{name}", json={flag: None}).status_code != 500
+    answer = client.post("/api/descent", json={"surface": "bowl", "optimizers": [
+        {"name": "sgd", "momentum": 0.9, "nesterov": 1}]})
+    assert answer.status_code == 422
+    assert answer.json()["errors"] == ["optimizers.0.nesterov: expected true or false, got 1"]
+    assert client.get("/api/jobs").json()["jobs"] == []  # nothing was queued
+    ok = client.post("/api/descent", json={"surface": "bowl", "optimizers": [
+        {"name": "sgd", "momentum": 0.9, "nesterov": True}]})
+    assert ok.status_code == 200  # a boolean stays a boolean
