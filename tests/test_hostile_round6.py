@@ -376,3 +376,15 @@ def test_every_flag_of_every_request_refuses_anything_but_a_boolean(client):
     ok = client.post("/api/descent", json={"surface": "bowl", "optimizers": [
         {"name": "sgd", "momentum": 0.9, "nesterov": True}]})
     assert ok.status_code == 200  # a boolean stays a boolean
+
+
+# 14. a huge whole number (JSON takes any: {"epochs": 10**400}) was echoed whole in the error line,
+#     401 digits with commas
+def test_a_huge_count_is_shown_short_in_its_refusal(client, cli):
+    answer = client.post("/api/jobs/linreg", json={"epochs": 10**400})
+    assert answer.status_code == 422
+    (line,) = answer.json()["errors"]
+    assert line.startswith("--epochs 1.000e+400 is more than the limit 10,000,000") and len(line) < 200, line
+    answer = client.post("/api/jobs/linreg", json={"epochs": -(10**400)})
+    assert answer.status_code == 422 and answer.json()["errors"] == ["--epochs must be >= 1, got -1.000e+400"]
+    _refused(cli("linreg", "--steps", "10000001"), "--steps 10,000,001 is more than the limit 10,000,000")
