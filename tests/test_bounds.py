@@ -59,7 +59,8 @@ def test_bound_is_the_spectral_radius_crossing(rule, beta, hp, lam):
 
 def test_weight_decay_adds_to_the_curvature():
     got = bounds.lr_bound("torch-sgd", {"momentum": 0.9, "weight_decay": 0.5}, 9.5)
-    assert got["lr_bound"] == 2 * 1.9 / 10.0 and got["lr_bound_key"] == "bound.heavy-ball"
+    assert got["lr_bound"] == 2 * 1.9 / 10.0 and got["lr_bound_key"] == "bound.heavy-ball.decay"
+    assert got["lr_bound_rule"].startswith("heavy-ball: 2(1+beta)/(lambda_max + weight_decay)")  # words and number agree
 
 
 @pytest.mark.parametrize("name", ["adam", "adamw", "rmsprop", "adagrad", "torch-adam"])

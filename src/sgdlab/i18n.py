@@ -53,6 +53,20 @@ EN: dict[str, str] = {
     "bound.none.adagrad": ("none: adagrad's step shrinks with the sum of past squared gradients, so "
                            "any lr is eventually stable; no fixed bound"),
     "bound.no_curvature": "none: no positive curvature at the start, so {rule} has no bound here",
+    "bound.infinite_curvature": ("none: lambda_max is infinite (the Hessian overflows float64: values too "
+                                 "large to square), so no lr is stable for {rule}"),
+    # SGD's weight decay adds to the curvature the rule sees (optim.bounds): the words say so
+    "bound.gd.decay": ("gd: 2/(lambda_max + weight_decay) with weight_decay = {weight_decay:g} "
+                       "(gradient descent; the decay adds to the curvature)"),
+    "bound.heavy-ball.decay": ("heavy-ball: 2(1+beta)/(lambda_max + weight_decay) with beta = {beta:g} "
+                               "(PyTorch's momentum), weight_decay = {weight_decay:g}"),
+    "bound.nesterov.decay": ("nesterov: 2(1+beta)/((1+2beta) (lambda_max + weight_decay)) with beta = "
+                             "{beta:g}, weight_decay = {weight_decay:g}"),
+    "bound.nesterov_unstable": ("none: Nesterov momentum beta = {beta:g} > 1 is unstable at every lr along "
+                                "the flat directions (its roots multiply to beta (1 - lr lambda), above 1 "
+                                "where lr lambda < 1 - 1/beta); give --momentum <= 1"),
+    "bound.momentum_unstable": ("none: heavy-ball momentum beta = {beta:g} >= 1 is stable at no learning "
+                                "rate (the two roots of its iteration multiply to beta); give --momentum < 1"),
     # the theory panel
     "theory.bound_exact": "exact (f is quadratic: the Hessian is the same everywhere)",
     "theory.bound_local": "local (from the Hessian at the start; f is not quadratic)",
@@ -117,6 +131,16 @@ ZH: dict[str, str] = {
                            "它的预条件锐度会停在 {threshold:g}/lr 附近（Cohen 等 2022）"),
     "bound.none.adagrad": "无：adagrad 的步长随过去梯度平方和不断缩小，任何 lr 最终都会稳定；没有固定界",
     "bound.no_curvature": "无：起点处没有正曲率，{rule} 在这里没有界",
+    "bound.infinite_curvature": "无：lambda_max 为无穷大（Hessian 超出 float64 范围：数值太大，平方溢出），{rule} 没有稳定的 lr",
+    "bound.gd.decay": "gd：2/(lambda_max + weight_decay)，weight_decay = {weight_decay:g}（梯度下降；衰减加到曲率上）",
+    "bound.heavy-ball.decay": ("重球动量：2(1+beta)/(lambda_max + weight_decay)，beta = {beta:g}（PyTorch 的动量形式），"
+                               "weight_decay = {weight_decay:g}"),
+    "bound.nesterov.decay": ("Nesterov：2(1+beta)/((1+2beta) (lambda_max + weight_decay))，beta = {beta:g}，"
+                             "weight_decay = {weight_decay:g}"),
+    "bound.nesterov_unstable": ("无：Nesterov 动量 beta = {beta:g} > 1 在任何学习率下沿平坦方向都不稳定"
+                                "（其根之积为 beta (1 - lr lambda)，当 lr lambda < 1 - 1/beta 时大于 1）；请给 --momentum <= 1"),
+    "bound.momentum_unstable": ("无：重球动量 beta = {beta:g} >= 1 在任何学习率下都不稳定（其迭代的两个根之积为 beta）；"
+                                "请给 --momentum < 1"),
     "theory.bound_exact": "精确（f 是二次函数：处处 Hessian 相同）",
     "theory.bound_local": "局部（由起点处的 Hessian 得到；f 不是二次函数）",
     "theory.bound_none": "无（起点处没有正曲率）",

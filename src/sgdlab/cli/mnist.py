@@ -144,7 +144,7 @@ def print_bound(r: dict) -> None:
     print(f"sharpness at initialisation (top Hessian eigenvalue, first {r['sharpness_images']} "
           f"training images): {r['sharpness_init']:.6g}")
     rule = r.get("lr_bound_rule") or "gd"
-    label = "2 / lambda_max" if rule.startswith("gd") else rule  # the optimizer's own bound
+    label = "2 / lambda_max" if rule.startswith("gd: 2/lambda_max") else rule  # the optimizer's own bound (and decay)
     if bound is not None:
         side = "below" if lr < bound else "above"
         print(f"largest stable learning rate (full batch, {label}): {bound:.6g}; "

@@ -80,14 +80,29 @@ def limit_train_option():
     return typer.Option(None, "--limit-train", help="Train on the first N images only (quick runs).", show_default=False)
 
 
-def parse_batch_size(text: str, flag: str = "--batch-size") -> list[int | None]:
-    """Comma list of batch sizes; ``full`` is the whole training set (gradient descent) -> None."""
+def parse_batch_size(text: str, flag: str = "--batch-size", auto: bool = False) -> list[int | str | None]:
+    """Comma list of batch sizes; ``full`` is the whole training set (gradient descent) -> None;
+    with ``auto`` (a model file's default, ``modelfile.config.AUTO``) the word ``auto`` is kept for
+    the config to resolve. Any case (``FULL``, ``Auto``). An empty item is refused by
+    ``parse_int_list`` with the others (``--batch-size ""`` raised StopIteration: an internal error)."""
     from ..core.config import parse_int_list
+    from ..core.errors import ConfigError, Problems
 
-    items = [t.strip() for t in str(text).split(",")]
-    numbers = ",".join(t for t in items if t.lower() != "full")
-    parsed = iter(parse_int_list(numbers, flag) if numbers else [])
-    return [None if t.lower() == "full" else next(parsed) for t in items]
+    words = {"full": None} | ({"auto": "auto"} if auto else {})
+    problems, sizes = Problems(), []
+    for item in (t.strip() for t in str(text).split(",")):
+        if item.lower() in words:
+            sizes.append(words[item.lower()])
+            continue
+        try:
+            sizes.extend(parse_int_list(item, flag) if item else [])
+        except ConfigError as exc:  # 'x' is not a whole number
+            for line in exc.problems:
+                problems.add(line)
+        if not item:
+            problems.add(f"{flag}: empty value in {text!r}")
+    problems.raise_if_any(ConfigError)
+    return sizes
 
 
 def parse_subset(text: str, flag: str = "--sharpness-subset") -> int | None:

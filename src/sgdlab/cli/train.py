@@ -27,7 +27,7 @@ def _help() -> str:
 def train(
     file: str = typer.Argument(..., help="The model file (.py).", show_default=False),
     lr: float = typer.Option(0.1, "--lr", help="Learning rate (step size)."),
-    batch_size: Optional[str] = typer.Option(None, "--batch-size", help="Examples per update, or full (gradient descent). Default: 32, or all the rows when the data has fewer.", show_default=False),
+    batch_size: Optional[str] = typer.Option(None, "--batch-size", help="Examples per update, full (gradient descent) or auto. Default (auto): 32, or all the rows when the data has fewer.", show_default=False),
     epochs: int = typer.Option(1, "--epochs", help="Passes over the training set."),
     steps: Optional[int] = typer.Option(None, "--steps", help="Make N updates instead of whole epochs.", show_default=False),
     seed: int = typer.Option(0, "--seed", help="Seeds torch before model() (the weights) and the shuffling."),
@@ -59,7 +59,7 @@ def train(
     from ..modelfile.config import AUTO, ModelFileConfig
     from ..modelfile.run import run
 
-    sizes = [AUTO] if batch_size is None else options.parse_batch_size(batch_size)
+    sizes = [AUTO] if batch_size is None else options.parse_batch_size(batch_size, auto=True)
     if len(sizes) != 1:
         raise ConfigError(f"--batch-size takes one size here, got {batch_size!r} (a grid: `sgdlab sweep {file}`)")
     refused = not_applicable(options.output_rules() + [
@@ -113,7 +113,7 @@ def print_train(r: dict) -> None:
         print(f"sharpness at initialisation (top Hessian eigenvalue, first {r['sharpness_rows']} "
               f"training rows): {r['sharpness_init']:.6g}")
         rule = r.get("lr_bound_rule") or "gd"
-        label = "2 / lambda_max" if rule.startswith("gd") else rule  # the optimizer's own bound
+        label = "2 / lambda_max" if rule.startswith("gd: 2/lambda_max") else rule  # the optimizer's own bound (and decay)
         if bound is not None:
             side = "below" if lr < bound else "above"
             print(f"largest stable learning rate (full batch, {label}): {bound:.6g}; "

@@ -37,15 +37,26 @@ def check_count(problems: Problems, value, flag: str, *, low: int = 1, high: int
     if isinstance(value, bool) or not isinstance(value, int):
         problems.add(f"{flag} must be a whole number, got {value!r}")
     elif value < low:
-        problems.add(f"{flag} must be >= {low}, got {value}")
+        problems.add(f"{flag} must be >= {low}, got {shown(value)}")
     elif high is not None and value > high:
-        problems.add(f"{flag} {value:,} is more than the limit {high:,}{f' ({why})' if why else ''}")
+        problems.add(f"{flag} {shown(value)} is more than the limit {high:,}{f' ({why})' if why else ''}")
+
+
+def shown(value: int) -> str:
+    """A whole number as an error line shows it: 10,000,001; past 30 digits 1.000e+400 (the API
+    takes any JSON integer: {"epochs": 10**400} printed all 401 digits, with commas)."""
+    text = f"{value:,}"
+    if len(text) <= 40:
+        return text
+    from decimal import Decimal
+
+    return f"{Decimal(value):.3e}"
 
 
 def check_steps(problems: Problems, steps: int, flag: str, limit: int = MAX_STEPS) -> None:
     """A run's number of updates must stay under ``limit`` (its curves are kept whole)."""
     if steps > limit:
-        problems.add(f"{flag} asks for {steps:,} updates, more than the limit {limit:,} (every "
+        problems.add(f"{flag} asks for {shown(steps)} updates, more than the limit {limit:,} (every "
                      f"step's loss is kept in memory and in the run store)")
 
 

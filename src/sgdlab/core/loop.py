@@ -247,8 +247,9 @@ def divergence_message(step, reason, last_finite, lr, bound, hint: str = "", rul
     " (or --standardize ...)"), given only where there is a bound that it would raise."""
     last = "none" if last_finite is None else f"{last_finite:.6g}"
     head = f"diverged at step {step}: {reason} (last finite loss {last}) with learning rate {lr:g}"
-    if bound is None:
-        return f"{head}; this update rule has no fixed stable learning rate ({rule}): use a smaller --lr"
+    if bound is None:  # momentum >= 1, an overflowed Hessian: the rule's words say what to change
+        advice = "" if rule and "; give " in rule else ": use a smaller --lr"
+        return f"{head}; this update rule has no fixed stable learning rate ({rule}){advice}"
     rule = rule or "2 / largest Hessian eigenvalue"
     return (f"{head}, {lr / bound:.3g}x the largest stable learning rate of this update rule on this "
             f"problem, {bound:.6g} ({rule}): use a smaller --lr{hint}")

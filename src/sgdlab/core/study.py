@@ -37,6 +37,20 @@ class Recorder:
             self.store.save(self.record)
             self.last = time.monotonic()
 
+    def curve(self, name: str, then=None):
+        """A training loop's ``before_update(step, loss)`` that keeps each batch loss in the curve
+        ``name`` as it goes (a stopped study's row kept its training curve only when the loop had
+        finished), then calls ``then(step, loss)`` if given."""
+        losses: list[float] = []
+
+        def before_update(step: int, loss) -> None:
+            losses.append(float(loss.detach() if hasattr(loss, "detach") else loss))  # a tensor
+            self.update(curves={name: losses})
+            if then is not None:
+                then(step, loss)
+
+        return before_update
+
     @contextlib.contextmanager
     def interruptible(self) -> Iterator[None]:
         """Ctrl-C or an error: the row keeps what was measured, marked ``interrupted``."""

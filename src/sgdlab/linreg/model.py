@@ -53,7 +53,10 @@ def lambda_max(x: np.ndarray) -> float:
     every update rule's bound from it (``optim.bounds``) is exact, not local.
     """
     design = np.hstack([x.astype(np.float64), np.ones((x.shape[0], 1))])
-    hessian = 2.0 / x.shape[0] * design.T @ design
+    with np.errstate(over="ignore", invalid="ignore"):  # said below, not as numpy's raw warning
+        hessian = 2.0 / x.shape[0] * design.T @ design
+    if not np.all(np.isfinite(hessian)):  # features near 1e154 and up: their squares overflow
+        return float("inf")  # float64, and eigvalsh gave NaN, read as "no positive curvature"
     return float(np.linalg.eigvalsh(hessian)[-1])
 
 

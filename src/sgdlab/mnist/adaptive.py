@@ -23,7 +23,11 @@ from ..core.store import new_run_id
 
 
 def run_adaptive(config, lr: float, steps: int, every: int, data,
-                 on_progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+                 on_progress: Callable[[int, int], None] | None = None,
+                 on_loss: Callable[[int, float], None] | None = None,
+                 on_sharpness: Callable[[list[dict[str, Any]]], None] | None = None) -> dict[str, Any]:
+    """``on_loss(step, loss)`` and ``on_sharpness(curve)`` as each is measured (the study's row
+    keeps both as they grow, as for plain SGD's runs)."""
     import torch
 
     from .. import optim
@@ -54,6 +58,8 @@ def run_adaptive(config, lr: float, steps: int, every: int, data,
         loss = criterion(net(x), y)
         value = float(loss.detach())
         losses.append(value)
+        if on_loss is not None:
+            on_loss(step, value)
         if not math.isfinite(value):
             status = "diverged"
             divergence = {"step": step, "last_finite_loss": next((v for v in reversed(losses[:-1])), None),
@@ -66,6 +72,8 @@ def run_adaptive(config, lr: float, steps: int, every: int, data,
             p_diag = adaptive_preconditioner(optimizer, params)
             curve.append({"step": step, "value": tracker(whole, p_diag)})
             theory_seconds += time.perf_counter() - measured
+            if on_sharpness is not None:
+                on_sharpness(curve)
         if step == steps:
             break
         optimizer.step()

@@ -135,7 +135,8 @@ def run(config: MnistConfig, *, train_steps: int | None = None, small: int | Non
                                  **config.optimizer.hyperparameters())
         training = _part(on_progress, "training", "step")
         loop = training_loop.run(problem, optimizer, batch_size=batch_size, steps=train_steps, generator=generator,
-                                 before_update=training and (lambda step, _loss: training(step + 1, train_steps)))
+                                 before_update=recorder.curve("train_loss", training and (
+                                     lambda step, _loss: training(step + 1, train_steps))))
         recorder.update(curves={"train_loss": loop.step_losses}, force=True)
         trained = measure(net, x, y, config.loss, **sizes, on_draw=_part(on_progress, "two-batch draws after training",
                                                                         "draw")) | {"step": loop.steps_done, "status": loop.status}

@@ -53,6 +53,7 @@ def run(
     on_progress: Callable[[int, int], None] | None = None,
     on_loss: Callable[[int, float], None] | None = None,
     on_epoch: Callable[[int, dict[str, Any]], None] | None = None,
+    on_sharpness: Callable[[list[dict[str, Any]]], None] | None = None,
     run_id: str | None = None,
     resume: bool = False,
 ) -> dict[str, Any]:
@@ -64,7 +65,8 @@ def run(
     ``on_progress(step, steps)`` and ``on_loss(step, batch loss)`` (step counted from 1) run
     before each update; either may raise ``core.loop.StopTraining`` to end the run early
     (status ``stopped``, recorded with what it did). ``on_epoch(epoch, metrics)`` runs after each
-    epoch's evaluation: its entry of ``epochs`` (test accuracy...) and ``step``, the updates so far."""
+    epoch's evaluation: its entry of ``epochs`` (test accuracy...) and ``step``, the updates so far.
+    ``on_sharpness(curve)`` after each tracked sharpness (the study records its points as it goes)."""
     import torch
 
     from .. import optim
@@ -134,6 +136,8 @@ def run(
         log.step(loss)
         if config.sharpness_every and step > 0 and step % config.sharpness_every == 0:
             log.aside(curvature.measure, step)
+            if on_sharpness is not None:
+                on_sharpness(curvature.curve)
         if config.noise_every and step > 0 and step % config.noise_every == 0:
             log.aside(noise.measure, step)
         if on_progress is not None:

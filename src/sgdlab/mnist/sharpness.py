@@ -21,7 +21,7 @@ from typing import Any, Callable
 from ..core.paths import check_outputs
 from ..core.store import RunRecord, Store, new_run_id, run_folder
 from ..theory.edge import (EDGE_BAND, MIN_AFTER, SHARPENING, analyse, analyse_tracked, check,  # noqa: F401
-                           _quartiles, draw_study, refuse_untracked)  # (moved to theory/edge.py, shared)
+                           _quartiles, draw_study, recording, refuse_untracked)  # (moved to theory/edge.py, shared)
 from ..core.study import Recorder
 from .config import MnistConfig
 
@@ -41,6 +41,7 @@ def run_study(config: MnistConfig, lrs: list[float], *, steps: int = DEFAULT_STE
     from .run import run
 
     check(lrs, steps, every)
+    refuse_untracked(config.optimizer, lrs)  # before the study's row is stored
     base = replace(config, batch_size=None, epochs=steps, max_steps=steps, sharpness_every=every,
                    sharpness_subset=None, bound=True, plots=False)
     base.validate()
@@ -59,23 +60,19 @@ def run_study(config: MnistConfig, lrs: list[float], *, steps: int = DEFAULT_STE
         run_id = new_run_id()
         recorder = Recorder(store, RunRecord(id=run_id, command="sharpness", status="running", sweep_id=study_id,
                                              config=replace(base, lr=lr).to_dict(), metrics={"lr": lr}), enabled=record)
-        losses: list[float] = []
-
-        def on_loss(step: int, loss: float, recorder=recorder, losses=losses) -> None:
-            losses.append(loss)
-            recorder.update(curves={"loss": losses})
-
+        on_loss, on_sharpness = recording(recorder)  # the row keeps both curves as they grow
         recorder.begin()
         with recorder.interruptible():
             if adaptive:  # Adam or RMSprop: the preconditioned sharpness against its own threshold
                 from ..optim.bounds import preconditioned_threshold
                 from .adaptive import run_adaptive
 
-                result = run_adaptive(replace(base, lr=lr), lr, steps, every, data, on_progress=progress)
+                result = run_adaptive(replace(base, lr=lr), lr, steps, every, data, on_progress=progress,
+                                      on_loss=on_loss, on_sharpness=on_sharpness)
                 result["run_id"] = run_id
             else:
                 result = run(replace(base, lr=lr), store=store, record=False, data=data, on_progress=progress,
-                             on_loss=on_loss, run_id=run_id)
+                             on_loss=on_loss, on_sharpness=on_sharpness, run_id=run_id)
         if adaptive:
             threshold, label, rule = preconditioned_threshold(base.optimizer.name,
                                                               base.optimizer.hyperparameters(), lr)
@@ -109,7 +106,6 @@ def _adaptive(config) -> bool:
     or weight decay) tracks lambda_1(H) against its own threshold (``theory.tracked.Tracked``)."""
     from ..optim.spec import base_name
 
-    refuse_untracked(config.optimizer.name)
     return base_name(config.optimizer.name) in ("adam", "adamw", "rmsprop")
 
 

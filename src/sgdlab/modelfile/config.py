@@ -55,6 +55,12 @@ class ModelFileConfig:
     source: Any = field(default=None, repr=False, compare=False)  # from Python: an object or
     #   module with model, data, loss (used instead of ``file``; never recorded)
 
+    def __post_init__(self) -> None:
+        # the words as the command line takes them, from Python too: batch_size="full" is the
+        # whole set (None), "AUTO" is auto; the refusal named full and auto but refused "full"
+        if isinstance(self.batch_size, str) and self.batch_size.strip().lower() in ("full", AUTO):
+            self.batch_size = None if self.batch_size.strip().lower() == "full" else AUTO
+
     def validate(self) -> None:
         wrong_kinds = type_problems(self)
         if wrong_kinds:

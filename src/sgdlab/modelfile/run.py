@@ -58,10 +58,12 @@ def run(config: ModelFileConfig, *, store: Store | None = None, record: bool = T
         sweep_id: str | None = None, sweep_cell: dict[str, Any] | None = None, data=None,
         on_progress: Callable[[int, int], None] | None = None, run_id: str | None = None,
         resume: bool = False, source=None,
-        on_loss: Callable[[int, float], None] | None = None) -> dict[str, Any]:
+        on_loss: Callable[[int, float], None] | None = None,
+        on_sharpness: Callable[[list[dict[str, Any]]], None] | None = None) -> dict[str, Any]:
     """Train the model file; return (and record) its result document. ``data``: the checked
     data dict to use instead of calling ``data()`` (a sweep loads it once); ``on_loss(step,
-    batch loss)`` after each update's loss (a study records its curve as it goes)."""
+    batch loss)`` after each update's loss and ``on_sharpness(curve)`` after each tracked
+    sharpness (a study records its curves as it goes)."""
     import dataclasses
 
     import torch
@@ -142,6 +144,8 @@ def run(config: ModelFileConfig, *, store: Store | None = None, record: bool = T
             on_loss(step + 1, log.batch_losses[-1])
         if config.sharpness_every and step > 0 and step % config.sharpness_every == 0:
             log.aside(curvature.measure, step)
+            if on_sharpness is not None:
+                on_sharpness(curvature.curve)
         if on_progress is not None:
             on_progress(step + 1, steps)
 

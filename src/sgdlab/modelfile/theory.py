@@ -30,11 +30,11 @@ def run_sharpness(config: ModelFileConfig, lrs: list[float], *, steps: int = 300
     Recorded as it goes, like the MLP's study: the study's row and each lr's run are written
     when they start, so a killed study shows what it had measured."""
     from ..core.study import Recorder
-    from ..theory.edge import analyse_tracked, check, refuse_untracked
+    from ..theory.edge import analyse_tracked, check, recording, refuse_untracked
     from .run import run
 
     check(lrs, steps, every)
-    refuse_untracked(config.optimizer.name)
+    refuse_untracked(config.optimizer, lrs)
     base = dataclasses.replace(config, batch_size=None, epochs=steps, steps=steps, sharpness_every=every,
                                sharpness_subset=None, bound=True, plots=False)
     base.validate()
@@ -57,16 +57,11 @@ def run_sharpness(config: ModelFileConfig, lrs: list[float], *, steps: int = 300
         recorder = Recorder(store, RunRecord(id=run_id, command="sharpness", status="running", sweep_id=study_id,
                                              config=dataclasses.replace(base, lr=lr).to_dict(),
                                              metrics={"lr": lr}), enabled=record)
-        losses: list[float] = []
-
-        def on_loss(step: int, loss: float, recorder=recorder, losses=losses) -> None:
-            losses.append(loss)
-            recorder.update(curves={"loss": losses})
-
+        on_loss, on_sharpness = recording(recorder)  # the row keeps both curves as they grow
         recorder.begin()
         with recorder.interruptible():
             last = run(dataclasses.replace(base, lr=lr), store=store, record=False, data=data,
-                       on_progress=progress, on_loss=on_loss, run_id=run_id)
+                       on_progress=progress, on_loss=on_loss, on_sharpness=on_sharpness, run_id=run_id)
         notes = last.get("notes", [])
         entry = analyse_tracked(lr, last)
         entry.update({"sharpness": last["sharpness"], "losses": last["step_losses"],
@@ -205,7 +200,8 @@ def run_noise(config: ModelFileConfig, *, train_steps: int | None = None, small:
                                  **config.optimizer.hyperparameters())
         training = part("training", "step")
         loop = training_loop.run(problem, optimizer, batch_size=batch_size, steps=train_steps, generator=generator,
-                                 before_update=training and (lambda step, _loss: training(step + 1, train_steps)))
+                                 before_update=recorder.curve("train_loss", training and (  # kept as it goes
+                                     lambda step, _loss: training(step + 1, train_steps))))
         recorder.update(curves={"train_loss": loop.step_losses}, force=True)
         trained = measure(net, src.loss, x, y, **sizes, on_draw=part("two-batch draws after training", "draw")) | {
             "step": loop.steps_done, "status": loop.status}

@@ -7,9 +7,11 @@ so the curvature it sees is lambda + weight_decay):
 * ``gd`` (SGD, momentum 0): w <- (1 - lr lambda) w, stable iff lr < 2 / lambda.
 * ``heavy-ball`` (PyTorch's form b <- beta b + g, w <- w - lr b): the iteration matrix of the
   state (w_k, w_{k-1}) has the characteristic polynomial z^2 - (1 + beta - lr lambda) z + beta;
-  both roots lie inside the unit circle iff 0 < lr lambda < 2 (1 + beta): lr < 2 (1 + beta) / lambda.
+  both roots lie inside the unit circle iff beta < 1 and 0 < lr lambda < 2 (1 + beta): lr < 2 (1 + beta)
+  / lambda (the roots multiply to beta: with beta >= 1 no lr is stable, ``bound.momentum_unstable``).
 * ``nesterov`` (PyTorch's form d = g + beta b): z^2 - (1 + beta - lr lambda (1 + beta)) z +
-  beta (1 - lr lambda) = 0 is stable iff lr lambda < 2 (1 + beta) / (1 + 2 beta).
+  beta (1 - lr lambda) = 0 is stable iff lr lambda < 2 (1 + beta) / (1 + 2 beta) (and, when
+  beta > 1, lr lambda > 1 - 1/beta: flat directions are unstable at every lr, so no bound then).
 * adaptive rules (adagrad, rmsprop, adam, adamw) divide each coordinate's step by a running
   size of its own gradients, so no fixed lr is stable or unstable: ``none``, with the reason.
 
@@ -60,6 +62,10 @@ def lr_bound(name: str, hyperparameters: dict[str, Any], lambda_max: float) -> d
     beta = float(hyperparameters.get("momentum") or 0.0)
     decay = float(hyperparameters.get("weight_decay") or 0.0)
     fields: dict[str, Any] = {"optimizer": name, "beta": beta, "weight_decay": decay}
+    if beta >= 1 and (rule == "heavy-ball" or base == "rmsprop"):  # rmsprop: heavy-ball on its
+        return _out(None, "bound.momentum_unstable", fields)  # preconditioned step: no stable lr either
+    if rule == "nesterov" and beta > 1:  # roots multiply to beta (1 - lr lambda): above 1 on every
+        return _out(None, "bound.nesterov_unstable", fields)  # direction flatter than (1 - 1/beta)/lr
     if rule == "none":
         key = f"bound.none.{'adam' if base in ('adam', 'adamw') else base}"
         if base in ("adam", "adamw"):
@@ -68,12 +74,15 @@ def lr_bound(name: str, hyperparameters: dict[str, Any], lambda_max: float) -> d
         if base == "rmsprop":  # the same factor as preconditioned_threshold: 2 (1 + momentum)
             fields |= {"threshold": 2 * (1 + beta)}
         return _out(None, key, fields)
-    # SGD's weight decay is added to the gradient: the curvature it sees is lambda + decay
+    # SGD's weight decay is added to the gradient: the curvature it sees is lambda + decay, and
+    # the words say so (they said 2/lambda_max beside 2/(lambda_max + decay))
     curvature = lambda_max + decay
     fields["lambda_max"] = curvature
+    if curvature == math.inf:  # an overflowed Hessian: no lr is stable, none is "no curvature"
+        return _out(None, "bound.infinite_curvature", fields | {"rule": rule})
     if not (math.isfinite(curvature) and curvature > 0):
         return _out(None, "bound.no_curvature", fields | {"rule": rule})
-    return _out(factor(rule, beta) / curvature, f"bound.{rule}", fields)
+    return _out(factor(rule, beta) / curvature, f"bound.{rule}" + (".decay" if decay else ""), fields)
 
 
 def _out(bound: float | None, key: str, fields: dict[str, Any]) -> dict[str, Any]:

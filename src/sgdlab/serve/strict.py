@@ -3,7 +3,8 @@
 pydantic's lax mode reads the JSON boolean ``true`` as 1 (and 1.0) where an integer or a float
 is expected, so ``{"epochs": true}`` trained one epoch: a typo or a form bug went unnoticed. One
 validator here, on every field of every model, refuses a boolean wherever the field's type has a
-number but no ``bool`` (inside tuples and lists too: ``"start": [true, 1]``)."""
+number but no ``bool`` (inside tuples and lists too: ``"start": [true, 1]``), and anything but
+a boolean where the field is a flag (``{"nesterov": 1}``, ``"yes"``: lax mode read them as true)."""
 
 from __future__ import annotations
 
@@ -34,9 +35,14 @@ class Strict(BaseModel):
     @field_validator("*", mode="before")
     @classmethod
     def _no_boolean_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        kinds = _kinds(cls.model_fields[info.field_name].annotation)
+        if kinds == {bool} and value is not None and not isinstance(value, bool):
+            # the mirror image: lax mode read {"nesterov": 1} or "yes" as true; the page sends
+            # JSON booleans, a number or a string here is a typo or a form bug
+            raise PydanticCustomError("not_a_boolean", "expected true or false, got {value}",
+                                      {"value": json.dumps(value)})
         if not _has_bool(value):
             return value
-        kinds = _kinds(cls.model_fields[info.field_name].annotation)
         if bool in kinds or not kinds & {int, float}:
             return value
         wanted = "a number" if float in kinds else "an integer"

@@ -91,6 +91,11 @@ async def job_events(request: Request, job_id: int, since: int = 0,
     manager = _manager(request)
     # a browser that reconnects sends the id of the last event it got: the points it already has
     sent = _event_id(last_event_id)
+    if sent is not None and sent > len(job.points):
+        # past every point this job has: an id this server never sent for it (a restarted
+        # server numbers its jobs from 1 again, and its job 1 is another run): from the first
+        # point, as for any other odd id (it skipped the new run's points up to that number)
+        sent = None
     start = sent if sent is not None else max(0, since)
 
     async def events():

@@ -7,7 +7,7 @@ or diverge? Problem-agnostic: the MLP's study (``mnist/sharpness.py``) and a mod
 from __future__ import annotations
 
 import statistics
-from typing import Any
+from typing import Any, Callable
 
 from ..core.config import is_finite
 from ..core.errors import ConfigError, Problems
@@ -29,6 +29,9 @@ def check(lrs: list[float], steps: int, every: int) -> None:
                                         "(one full-batch run each); give fewer")
     for lr in lrs[:MAX_LRS]:
         problems.check(is_finite(lr) and lr > 0, f"--lr must be a finite number > 0, got {lr}")
+    twice = sorted({lr for lr in lrs if lrs.count(lr) > 1 and is_finite(lr)})
+    problems.check(not twice, f"--lr gives {', '.join(f'{lr:g}' for lr in twice)} twice: the runs would be "
+                              "identical (and drawn as one curve)")
     check_count(problems, steps, "--steps", high=MAX_STEPS, why="every step's loss is kept")
     check_count(problems, every, "--every")
     if isinstance(every, int) and isinstance(steps, int) and 0 < steps < every:
@@ -57,7 +60,16 @@ def analyse(lr: float, sharpness: list[dict[str, Any]], losses: list[float], sta
     how = "" if hit is None else (
         f"started above {label} = {bound:.4g} (sharpness {first:.4g})" if hit == 0
         else f"reached {label} = {bound:.4g} at step {hit}")
-    if status == "diverged":
+    if status == "diverged" and hit is None and points:
+        # never measured at the edge: say what was measured, not that the sharpness was far above
+        # it (AdamW's decay at lr x decay >= 2 blows up at any sharpness; or between measurements)
+        verdict = (f"diverged: the loss blew up while the sharpness measured stayed below {label} = "
+                   f"{bound:.4g} (last {last:.4g}, at step {points[-1][0]}): the blow-up came between "
+                   "measurements or from outside the curvature measured")
+    elif status == "diverged" and not points:  # Adam's lambda_1(P^-1 H) exists from step 1 on
+        verdict = ("diverged: the loss blew up before the sharpness was first measured, so the study "
+                   "cannot say how it compared with " + label + "; give a smaller --every")
+    elif status == "diverged":
         verdict = ("diverged: the loss blew up (lr far above 2 / sharpness, and no catapult saved it)" if gd
                    else f"diverged: the loss blew up (the sharpness far above {label}, and no catapult saved it)")
     elif hit is not None and len(after) < MIN_AFTER:
@@ -70,7 +82,8 @@ def analyse(lr: float, sharpness: list[dict[str, Any]], losses: list[float], sta
                    f"(median {'sharpness * lr / 2' if gd else f'sharpness / ({label})'} = {median:.3f}) "
                    f"while the loss went on falling, {falling}")
     elif hit is not None:
-        verdict = f"above the edge: the sharpness {how} and stayed at {median:.3f} x {label} (median)"
+        times = f"({label})" if " " in label else label  # "x (1.9/lr - 0.1)", not "x 1.9/lr - 0.1"
+        verdict = f"above the edge: the sharpness {how} and stayed at {median:.3f} x {times} (median)"
     elif first is not None and last > SHARPENING * first:
         verdict = (f"progressive sharpening: the sharpness rose from {first:.4g} to {last:.4g}, still "
                    f"below {label} = {bound:.4g} ({ratio(last):.2f} of it); more steps would reach it")
@@ -89,13 +102,59 @@ def _quartiles(values: list[float]) -> list[float] | None:
     return [q[0], q[2]]
 
 
-def refuse_untracked(name: str) -> None:
-    """Adagrad's step shrinks for ever: no threshold for a sharpness to reach, no edge to study."""
+def refuse_untracked(optimizer, lrs: list[float]) -> None:
+    """Refuse, before anything is stored, a study with no edge to reach at some lr: Adagrad (its
+    step shrinks for ever), heavy-ball momentum >= 1 (stable at no lr: the two roots of its
+    iteration multiply to beta), and SGD whose weight decay alone makes it unstable, lr x decay
+    >= the rule's factor, so that the threshold factor/lr - decay is <= 0 (it divided by zero at
+    equality, and gave a negative edge and ratios beyond)."""
     from ..optim.spec import base_name
+    from .tracked import hessian_threshold, tracks_preconditioned
 
+    name, hp = optimizer.name, optimizer.hyperparameters()
     if base_name(name) == "adagrad":
         raise ConfigError("--optimizer adagrad: its step shrinks for ever, it has no edge of stability; "
                           "use sgd (with or without --momentum), adam, adamw or rmsprop")
+    beta, decay = float(hp.get("momentum") or 0.0), float(hp.get("weight_decay") or 0.0)
+    if not hp.get("nesterov") and beta >= 1:  # SGD's heavy-ball, or RMSprop's on its scaled step
+        raise ConfigError(f"--momentum {beta:g}: heavy-ball momentum >= 1 is stable at no learning rate "
+                          "(the two roots of its iteration multiply to beta), so there is no edge to "
+                          "study; give --momentum < 1")
+    if hp.get("nesterov") and beta > 1:
+        raise ConfigError(f"--momentum {beta:g} --nesterov: Nesterov momentum > 1 is unstable at every "
+                          "learning rate along the flat directions (its roots multiply to beta (1 - lr "
+                          "lambda)), so the run diverges whatever the sharpness; give --momentum <= 1")
+    if tracks_preconditioned(name):
+        return
+    problems = Problems()
+    for lr in lrs:
+        if not (is_finite(lr) and lr > 0):
+            continue  # refused by check()
+        threshold, label, _ = hessian_threshold(name, hp, lr)
+        if threshold is not None and threshold <= 0:
+            edge = label.split(" - ")[0]  # the rule's factor over lr, before the decay
+            problems.add(f"--weight-decay {decay:g} at lr {lr:g}: the edge {label} = {threshold:.4g} is not "
+                         f"above 0: a decay of {edge} = {threshold + decay:.4g} or more makes the run "
+                         f"unstable at any sharpness; give --weight-decay < {threshold + decay:.4g} or a "
+                         "smaller --lr")
+    problems.raise_if_any(ConfigError)
+
+
+def recording(recorder) -> tuple[Callable[[int, float], None], Callable[[list[dict[str, Any]]], None]]:
+    """``on_loss`` and ``on_sharpness`` for a study's run: its row keeps the loss curve and the
+    sharpness measured so far, so a study stopped (Ctrl-C, a kill) shows both (it kept the loss
+    alone: the sharpness, what the study measures, was lost with the run)."""
+    losses: list[float] = []
+
+    def on_loss(step: int, loss: float) -> None:
+        losses.append(loss)
+        recorder.update(curves={"loss": losses})
+
+    def on_sharpness(curve: list[dict[str, Any]]) -> None:
+        recorder.update(curves={"sharpness_step": [p["step"] for p in curve],
+                                "sharpness": [p["value"] for p in curve]})
+
+    return on_loss, on_sharpness
 
 
 def analyse_tracked(lr: float, result: dict[str, Any]) -> dict[str, Any]:

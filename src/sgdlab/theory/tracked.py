@@ -42,15 +42,7 @@ class Tracked:
             self.threshold, self.threshold_label, self.threshold_rule = bounds.preconditioned_threshold(name, hp, lr)
         else:
             self.kind = "hessian"
-            rule = bounds.rule_of(name, hp)
-            beta = float(hp.get("momentum") or 0.0)
-            if rule == "none":  # Adagrad: no threshold on lambda_max (its step shrinks for ever)
-                self.threshold, self.threshold_label, self.threshold_rule = None, None, "none"
-            else:
-                # lr (lambda_max + weight decay) < factor: SGD's decay adds to the curvature
-                times, decay = bounds.factor(rule, beta), float(hp.get("weight_decay") or 0.0)
-                self.threshold_label = f"{times:g}/lr" + (f" - {decay:g}" if decay else "")
-                self.threshold, self.threshold_rule = times / lr - decay, f"{rule}: {self.threshold_label}"
+            self.threshold, self.threshold_label, self.threshold_rule = hessian_threshold(name, hp, lr)
 
     def measure(self, step: int) -> float:
         import time
@@ -118,6 +110,23 @@ def check_every(problems, config, steps: int, what: str = "") -> None:
         if every and steps > 0 and every > steps:
             problems.add(f"{flag} {every} is more than the {updates} of the run{what}: {measured}; "
                          f"give {flag} <= {steps}")
+
+
+def hessian_threshold(name: str, hp: dict[str, Any], lr: float) -> tuple[float | None, str | None, str]:
+    """Where lambda_max(H) sits at the edge of a rule without a second moment: the rule's own
+    bound over lr (``optim.bounds``), less SGD's weight decay (it adds to the curvature:
+    lr (lambda_max + decay) < factor). (None, None, "none") where there is no such edge: Adagrad
+    (its step shrinks for ever) and heavy-ball momentum >= 1 (stable at no lr). The threshold can
+    be <= 0 (a decay of factor/lr or more): the sharpness study refuses it (``theory.edge``)."""
+    from ..optim import bounds
+
+    rule = bounds.rule_of(name, hp)
+    beta = float(hp.get("momentum") or 0.0)
+    if rule == "none" or (rule == "heavy-ball" and beta >= 1):
+        return None, None, "none"
+    times, decay = bounds.factor(rule, beta), float(hp.get("weight_decay") or 0.0)
+    label = f"{times:g}/lr" + (f" - {decay:g}" if decay else "")
+    return times / lr - decay, label, f"{rule}: {label}"
 
 
 def tracks_preconditioned(name: str) -> bool:
