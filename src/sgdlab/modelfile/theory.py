@@ -188,6 +188,7 @@ def run_noise(config: ModelFileConfig, *, train_steps: int | None = None, small:
                "batch_size": batch_size, "lr": config.lr, "notes": [note] if note else []}
     recorder = Recorder(store, RunRecord(id=run_id, command="noise-scale", status="running", config=recorded,
                                          metrics=metrics), enabled=record)
+
     def part(name: str, unit: str):  # ``on_progress`` for one part, as (done, total), as the MLP's
         return None if on_progress is None else (lambda done, total: on_progress(name, done, total, unit))
 
