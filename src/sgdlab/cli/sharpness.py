@@ -88,14 +88,32 @@ def sharpness(
 
 
 def _exit_status(document: dict) -> None:
+    from ..i18n import language_from_env
+
     for r in document["runs"]:
         if r["status"] == "diverged":
-            note(f"error: lr {r['lr']:g}: {r['verdict']}")
+            note(f"error: lr {r['lr']:g}: {_verdict(r, language_from_env())}")
     if document["status"] == "diverged":
         raise typer.Exit(EXIT_DIVERGED)
 
 
+def _verdict(r: dict, lang: str) -> str:
+    """A run's verdict in ``lang`` (LANG): the same words as the document's English ``verdict``,
+    from its key and numbers; as recorded when the numbers cannot be read back."""
+    from ..theory.edge import verdict_text
+
+    if lang == "en" or not r.get("verdict_key"):
+        return r["verdict"]
+    try:
+        return verdict_text(r["verdict_key"], r["verdict_fields"], lang)
+    except (KeyError, TypeError, ValueError):  # a number the JSON made null (a NaN)
+        return r["verdict"]
+
+
 def print_study(doc: dict) -> None:
+    from ..i18n import language_from_env
+
+    lang = language_from_env()  # zh_*: the verdicts in Chinese; the numbers and --json unchanged
     data = doc["data"] or {}
     config = doc["config"]
     first = doc["runs"][0] if doc["runs"] else {}
@@ -127,7 +145,7 @@ def print_study(doc: dict) -> None:
         print(f"lr {r['lr']:g}: {rule} = {r['bound']:.4g}; {what} {init} at "
               f"step {first_step}, {final} at the end; reaches {rule}: {hit}; median "
               f"{ratio} after it: {median}; final loss {r['losses'][-1]:.4g}")
-        print(f"  verdict: {r['verdict']}")
+        print(f"  {'结论' if lang == 'zh' else 'verdict'}: {_verdict(r, lang)}")
     for text in doc.get("notes", []):
         print(f"note: {text}")
     print(f"study id: {doc['study_id']} (`sgdlab runs --sweep {doc['study_id']}`)")

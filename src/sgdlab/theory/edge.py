@@ -57,42 +57,50 @@ def analyse(lr: float, sharpness: list[dict[str, Any]], losses: list[float], sta
     if hit is not None:
         tail = losses[hit:]
         rises = sum(b > a for a, b in zip(tail, tail[1:]))
-    how = "" if hit is None else (
-        f"started above {label} = {bound:.4g} (sharpness {first:.4g})" if hit == 0
-        else f"reached {label} = {bound:.4g} at step {hit}")
+    # the verdict as a catalog key and its numbers (``sgdlab.i18n``: the same words in English and
+    # Chinese); ``verdict`` is the English, the one the document and the store keep
+    fields: dict[str, Any] = {"label": label, "bound": bound}
+    if hit is not None:
+        fields |= {"how": "eos.how_started" if hit == 0 else "eos.how_reached", "hit": hit, "first": first}
     if status == "diverged" and hit is None and points:
         # never measured at the edge: say what was measured, not that the sharpness was far above
         # it (AdamW's decay at lr x decay >= 2 blows up at any sharpness; or between measurements)
-        verdict = (f"diverged: the loss blew up while the sharpness measured stayed below {label} = "
-                   f"{bound:.4g} (last {last:.4g}, at step {points[-1][0]}): the blow-up came between "
-                   "measurements or from outside the curvature measured")
+        key, fields = "eos.diverged_below", fields | {"last": last, "step": points[-1][0]}
     elif status == "diverged" and not points:  # Adam's lambda_1(P^-1 H) exists from step 1 on
-        verdict = ("diverged: the loss blew up before the sharpness was first measured, so the study "
-                   "cannot say how it compared with " + label + "; give a smaller --every")
+        key = "eos.diverged_unmeasured"
     elif status == "diverged":
-        verdict = ("diverged: the loss blew up (lr far above 2 / sharpness, and no catapult saved it)" if gd
-                   else f"diverged: the loss blew up (the sharpness far above {label}, and no catapult saved it)")
+        key = "eos.diverged_gd" if gd else "eos.diverged"
     elif hit is not None and len(after) < MIN_AFTER:
-        verdict = (f"reached the edge: the sharpness {how}; too few measurements after it to tell "
-                   f"whether it stays there (give more --steps)")
+        key = "eos.reached"
     elif hit is not None and median is not None and EDGE_BAND[0] <= median <= EDGE_BAND[1]:
-        falling = (f"non-monotonically ({rises} of the {len(losses) - hit - 1} steps after it raised "
-                   f"the loss)" if rises else "monotonically")
-        verdict = (f"at the edge of stability: the sharpness {how} and then hovered around it "
-                   f"(median {'sharpness * lr / 2' if gd else f'sharpness / ({label})'} = {median:.3f}) "
-                   f"while the loss went on falling, {falling}")
+        key = "eos.edge"
+        fields |= {"falling": "eos.nonmonotone" if rises else "eos.monotone", "rises": rises,
+                   "after": len(losses) - hit - 1, "median": median,
+                   "ratio_name": "sharpness * lr / 2" if gd else f"sharpness / ({label})"}
     elif hit is not None:
-        times = f"({label})" if " " in label else label  # "x (1.9/lr - 0.1)", not "x 1.9/lr - 0.1"
-        verdict = f"above the edge: the sharpness {how} and stayed at {median:.3f} x {times} (median)"
+        key = "eos.above"  # "x (1.9/lr - 0.1)", not "x 1.9/lr - 0.1"
+        fields |= {"median": median, "times": f"({label})" if " " in label else label}
     elif first is not None and last > SHARPENING * first:
-        verdict = (f"progressive sharpening: the sharpness rose from {first:.4g} to {last:.4g}, still "
-                   f"below {label} = {bound:.4g} ({ratio(last):.2f} of it); more steps would reach it")
+        key, fields = "eos.sharpening", fields | {"first": first, "last": last, "part": ratio(last)}
     else:
-        verdict = (f"stable below the edge: the sharpness stayed near {last if last is not None else float('nan'):.4g}, "
-                   f"below {label} = {bound:.4g}")
+        key, fields = "eos.stable", fields | {"last": last if last is not None else float("nan")}
+    verdict = verdict_text(key, fields, "en")
     return {"lr": lr, "bound": bound, "hit_step": hit, "ratio_median": median, "ratio_spread": spread,
             "loss_rises_after_hit": rises if hit is not None else None, "verdict": verdict,
+            "verdict_key": key, "verdict_fields": fields,
             "sharpness_init": first, "sharpness_final": last}
+
+
+def verdict_text(key: str, fields: dict[str, Any], lang: str) -> str:
+    """A verdict of ``analyse`` (its ``verdict_key`` and ``verdict_fields``) in ``lang``: the
+    clauses named in the fields (``how``, ``falling``) in the same language first."""
+    from ..i18n import text
+
+    values = dict(fields)
+    for slot in ("how", "falling"):
+        if slot in values:
+            values[slot] = text(values[slot], lang, **fields)
+    return text(key, lang, **values)
 
 
 def _quartiles(values: list[float]) -> list[float] | None:
