@@ -388,3 +388,33 @@ def test_a_huge_count_is_shown_short_in_its_refusal(client, cli):
     answer = client.post("/api/jobs/linreg", json={"epochs": -(10**400)})
     assert answer.status_code == 422 and answer.json()["errors"] == ["--epochs must be >= 1, got -1.000e+400"]
     _refused(cli("linreg", "--steps", "10000001"), "--steps 10,000,001 is more than the limit 10,000,000")
+
+
+# 15. `sweep FILE.py --batch-size auto,16` (or full) was refused with "'auto' is not a valid int",
+#     though `train FILE.py` takes both words; the refusal of a word elsewhere spoke Python
+def test_a_model_files_sweep_takes_the_batch_size_words_of_its_train(cli, linear, tmp_path):
+    store = tmp_path / "runs.db"
+    doc = cli.json("sweep", linear, "--batch-size", "auto, 16,FULL", "--steps", "5", "--executor", "serial",
+                   "--no-plots", "--store", store)
+    assert doc["status"] == "completed" and doc["axes"]["batch_size"] == ["auto", 16, "full"]
+    cells = {c["batch_size"]: c for c in doc["cells"]}
+    assert sorted(cells) == [16, 32, 40]  # each cell names the size it used: min(32, 40 rows), all 40
+    for word, size in (("auto", 32), ("full", 40), ("16", 16)):
+        alone = cli.json("train", linear, "--batch-size", word, "--steps", "5", "--no-plots", "--no-bound",
+                         "--store", store)
+        assert alone["batch_size"] == size
+        assert cells[size]["final_loss"] == alone["final_loss"]  # the same run, bit for bit (serial)
+    resumed = cli.json("sweep", "--resume", doc["sweep_id"], "--no-plots", "--store", store)
+    assert resumed["cells_run_now"] == 0 and resumed["cells_finished"] == 3  # its cells found again
+    # two words for one size would run one run twice, counted as two seeds: refused, naming both
+    _refused(cli("sweep", linear, "--batch-size", "auto,32,40,full", "--steps", "5", "--store", store),
+             "--batch-size auto and 32 give the same run here (batch size 32): give one",
+             "--batch-size 40 and full give the same run here (batch size 40): give one")
+    _refused(cli("sweep", linear, "--batch-size", "16,half", "--store", store),
+             "--batch-size: 'half' is not a whole number; give whole numbers, auto or full, comma separated")
+    # a problem whose batch sizes take no words refuses them, saying what it takes
+    _refused(cli("sweep", "linreg", "--batch-size", "auto,5", "--store", store),
+             "--batch-size: 'auto' is not a whole number; give whole numbers, comma separated")
+    _refused(cli("sweep", "linreg", "--lr", "0.1,fast", "--store", store),
+             "--lr: 'fast' is not a number; give numbers, comma separated")
+    assert len(cli.json("runs", "--store", store)["runs"]) == 6  # the 3 cells and the 3 trains
