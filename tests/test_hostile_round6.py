@@ -418,3 +418,27 @@ def test_a_model_files_sweep_takes_the_batch_size_words_of_its_train(cli, linear
     _refused(cli("sweep", "linreg", "--lr", "0.1,fast", "--store", store),
              "--lr: 'fast' is not a number; give numbers, comma separated")
     assert len(cli.json("runs", "--store", store)["runs"]) == 6  # the 3 cells and the 3 trains
+
+
+# 16. the optimizers lesson drew each rule's f against step with a plain ax.plot: a rule with one
+#     finite point (it blew up after its start) was a line of one point, nothing on the figure
+def test_the_optimizers_lesson_draws_a_one_point_f_curve_as_a_marker(monkeypatch, tmp_path):
+    import matplotlib.pyplot as plt
+
+    from sgdlab.core import plots
+    from sgdlab.lessons.optimizers import draw_surfaces
+
+    kept = []
+    monkeypatch.setattr(plots, "save", lambda fig, path: kept.append(fig) or str(path))
+    inf = float("inf")
+    runs = {"quadratic": [
+        {"label": "blew up", "lr": 1.0, "path": [(-4.0, 1.5), (inf, inf)], "f": [36.1, inf], "verdict": "diverged"},
+        {"label": "fine", "lr": 0.07, "path": [(-4.0, 1.5), (-3.0, 1.0)], "f": [36.1, 17.0], "verdict": "converged"},
+    ]}
+    draw_surfaces(runs, tmp_path / "s.png")
+    (fig,) = kept
+    (bottom,) = [ax for ax in fig.axes if ax.get_ylabel() == "f(x, y) (log scale)"]
+    lines = {line.get_label(): line for line in bottom.get_lines()}
+    assert lines["blew up"].get_marker() == "o" and list(lines["blew up"].get_xydata()[0]) == [0, 36.1]
+    assert lines["fine"].get_marker() in ("None", "", None) and len(lines["fine"].get_xdata()) == 2
+    plt.close(fig)
