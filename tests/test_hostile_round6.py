@@ -442,3 +442,29 @@ def test_the_optimizers_lesson_draws_a_one_point_f_curve_as_a_marker(monkeypatch
     assert lines["blew up"].get_marker() == "o" and list(lines["blew up"].get_xydata()[0]) == [0, 36.1]
     assert lines["fine"].get_marker() in ("None", "", None) and len(lines["fine"].get_xdata()) == 2
     plt.close(fig)
+
+
+# 17. a run whose Hessian overflowed (lambda_max inf: no lr is stable) was told "use a smaller
+#     --lr", which no lr satisfies; rescaling the features is what helps, in both languages
+def test_an_overflowed_hessian_advises_rescaling_not_a_smaller_lr(cli, tmp_path):
+    import json
+
+    from sgdlab import i18n
+
+    csv = tmp_path / "huge.csv"
+    csv.write_text("a,y\n1e200,2\n2e200,3\n3e200,4\n")
+    result = cli("linreg", "--csv", csv, "--dtype", "float64", "--steps", "3", "--no-plots", "--json")
+    assert result.exit_code == 3, result.stderr  # diverged
+    divergence = json.loads(result.stdout)["divergence"]
+    assert divergence["lr_bound"] is None and divergence["rescale"] == "--standardize"
+    assert divergence["message"].endswith(
+        "so no lr is stable for gd): no --lr is small enough; rescale the features (--standardize)")
+    assert "smaller --lr" not in divergence["message"] and "smaller --lr" not in result.stderr
+    assert i18n.divergence_text(divergence, "en") == divergence["message"]
+    zh = i18n.divergence_text(divergence, "zh")
+    assert zh.endswith("：再小的 --lr 也不够小；请缩放特征（--standardize）") and "更小的 --lr" not in zh
+    # a record of before (no "rescale") keeps its advice; an ordinary divergence is unchanged
+    old = {k: v for k, v in divergence.items() if k != "rescale"}
+    assert i18n.divergence_text(old, "zh").endswith("：请使用更小的 --lr")
+    plain = json.loads(cli("linreg", "--lr", "1", "--steps", "30", "--no-plots", "--json").stdout)["divergence"]
+    assert "rescale" not in plain and "use a smaller --lr (or --standardize the features" in plain["message"]

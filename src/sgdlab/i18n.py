@@ -102,6 +102,8 @@ EN: dict[str, str] = {
     "div.head": "diverged at step {step}: {reason} (last finite loss {last}) with learning rate {lr}",
     "div.over_bound": ", {ratio:.3g}x the largest stable learning rate of this update rule on this problem, {bound:.6g}",
     "div.advice": ": use a smaller --lr",
+    # lambda_max inf: the features' squares overflow, so no lr is small enough (core.loop)
+    "div.advice.rescale": ": no --lr is small enough; rescale the features{how}",
 }
 
 ZH: dict[str, str] = {
@@ -172,6 +174,7 @@ ZH: dict[str, str] = {
     "div.head": "在第 {step} 步发散：{reason}（最后一个有限的损失为 {last}），学习率 {lr}",
     "div.over_bound": "，是该更新规则在此问题上最大稳定学习率 {bound:.6g} 的 {ratio:.3g} 倍",
     "div.advice": "：请使用更小的 --lr",
+    "div.advice.rescale": "：再小的 --lr 也不够小；请缩放特征{how}",
 }
 
 CATALOGS = {"en": EN, "zh": ZH}
@@ -263,4 +266,13 @@ def divergence_text(divergence: dict[str, Any], lang: str) -> str | None:
     bound = divergence.get("lr_bound")
     if isinstance(bound, (int, float)) and bound > 0 and isinstance(lr, (int, float)):
         out += text("div.over_bound", lang, ratio=lr / bound, bound=bound)
+    if isinstance(divergence.get("rescale"), str):  # the Hessian overflowed: no lr helps
+        return out + rescale_advice(divergence["rescale"], lang)
     return out + text("div.advice", lang)
+
+
+def rescale_advice(flag: str, lang: str) -> str:
+    """What helps a run whose Hessian overflowed: rescaling the features, with the problem's
+    ``flag`` for it (linreg, logreg: --standardize; "" for none) in ``lang``'s brackets."""
+    how = "" if not flag else (f"（{flag}）" if language(lang) == "zh" else f" ({flag})")
+    return text("div.advice.rescale", lang, how=how)
