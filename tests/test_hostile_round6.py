@@ -388,3 +388,83 @@ def test_a_huge_count_is_shown_short_in_its_refusal(client, cli):
     answer = client.post("/api/jobs/linreg", json={"epochs": -(10**400)})
     assert answer.status_code == 422 and answer.json()["errors"] == ["--epochs must be >= 1, got -1.000e+400"]
     _refused(cli("linreg", "--steps", "10000001"), "--steps 10,000,001 is more than the limit 10,000,000")
+
+
+# 15. `sweep FILE.py --batch-size auto,16` (or full) was refused with "'auto' is not a valid int",
+#     though `train FILE.py` takes both words; the refusal of a word elsewhere spoke Python
+def test_a_model_files_sweep_takes_the_batch_size_words_of_its_train(cli, linear, tmp_path):
+    store = tmp_path / "runs.db"
+    doc = cli.json("sweep", linear, "--batch-size", "auto, 16,FULL", "--steps", "5", "--executor", "serial",
+                   "--no-plots", "--store", store)
+    assert doc["status"] == "completed" and doc["axes"]["batch_size"] == ["auto", 16, "full"]
+    cells = {c["batch_size"]: c for c in doc["cells"]}
+    assert sorted(cells) == [16, 32, 40]  # each cell names the size it used: min(32, 40 rows), all 40
+    for word, size in (("auto", 32), ("full", 40), ("16", 16)):
+        alone = cli.json("train", linear, "--batch-size", word, "--steps", "5", "--no-plots", "--no-bound",
+                         "--store", store)
+        assert alone["batch_size"] == size
+        assert cells[size]["final_loss"] == alone["final_loss"]  # the same run, bit for bit (serial)
+    resumed = cli.json("sweep", "--resume", doc["sweep_id"], "--no-plots", "--store", store)
+    assert resumed["cells_run_now"] == 0 and resumed["cells_finished"] == 3  # its cells found again
+    # two words for one size would run one run twice, counted as two seeds: refused, naming both
+    _refused(cli("sweep", linear, "--batch-size", "auto,32,40,full", "--steps", "5", "--store", store),
+             "--batch-size auto and 32 give the same run here (batch size 32): give one",
+             "--batch-size 40 and full give the same run here (batch size 40): give one")
+    _refused(cli("sweep", linear, "--batch-size", "16,half", "--store", store),
+             "--batch-size: 'half' is not a whole number; give whole numbers, auto or full, comma separated")
+    # a problem whose batch sizes take no words refuses them, saying what it takes
+    _refused(cli("sweep", "linreg", "--batch-size", "auto,5", "--store", store),
+             "--batch-size: 'auto' is not a whole number; give whole numbers, comma separated")
+    _refused(cli("sweep", "linreg", "--lr", "0.1,fast", "--store", store),
+             "--lr: 'fast' is not a number; give numbers, comma separated")
+    assert len(cli.json("runs", "--store", store)["runs"]) == 6  # the 3 cells and the 3 trains
+
+
+# 16. the optimizers lesson drew each rule's f against step with a plain ax.plot: a rule with one
+#     finite point (it blew up after its start) was a line of one point, nothing on the figure
+def test_the_optimizers_lesson_draws_a_one_point_f_curve_as_a_marker(monkeypatch, tmp_path):
+    import matplotlib.pyplot as plt
+
+    from sgdlab.core import plots
+    from sgdlab.lessons.optimizers import draw_surfaces
+
+    kept = []
+    monkeypatch.setattr(plots, "save", lambda fig, path: kept.append(fig) or str(path))
+    inf = float("inf")
+    runs = {"quadratic": [
+        {"label": "blew up", "lr": 1.0, "path": [(-4.0, 1.5), (inf, inf)], "f": [36.1, inf], "verdict": "diverged"},
+        {"label": "fine", "lr": 0.07, "path": [(-4.0, 1.5), (-3.0, 1.0)], "f": [36.1, 17.0], "verdict": "converged"},
+    ]}
+    draw_surfaces(runs, tmp_path / "s.png")
+    (fig,) = kept
+    (bottom,) = [ax for ax in fig.axes if ax.get_ylabel() == "f(x, y) (log scale)"]
+    lines = {line.get_label(): line for line in bottom.get_lines()}
+    assert lines["blew up"].get_marker() == "o" and list(lines["blew up"].get_xydata()[0]) == [0, 36.1]
+    assert lines["fine"].get_marker() in ("None", "", None) and len(lines["fine"].get_xdata()) == 2
+    plt.close(fig)
+
+
+# 17. a run whose Hessian overflowed (lambda_max inf: no lr is stable) was told "use a smaller
+#     --lr", which no lr satisfies; rescaling the features is what helps, in both languages
+def test_an_overflowed_hessian_advises_rescaling_not_a_smaller_lr(cli, tmp_path):
+    import json
+
+    from sgdlab import i18n
+
+    csv = tmp_path / "huge.csv"
+    csv.write_text("a,y\n1e200,2\n2e200,3\n3e200,4\n")
+    result = cli("linreg", "--csv", csv, "--dtype", "float64", "--steps", "3", "--no-plots", "--json")
+    assert result.exit_code == 3, result.stderr  # diverged
+    divergence = json.loads(result.stdout)["divergence"]
+    assert divergence["lr_bound"] is None and divergence["rescale"] == "--standardize"
+    assert divergence["message"].endswith(
+        "so no lr is stable for gd): no --lr is small enough; rescale the features (--standardize)")
+    assert "smaller --lr" not in divergence["message"] and "smaller --lr" not in result.stderr
+    assert i18n.divergence_text(divergence, "en") == divergence["message"]
+    zh = i18n.divergence_text(divergence, "zh")
+    assert zh.endswith("：再小的 --lr 也不够小；请缩放特征（--standardize）") and "更小的 --lr" not in zh
+    # a record of before (no "rescale") keeps its advice; an ordinary divergence is unchanged
+    old = {k: v for k, v in divergence.items() if k != "rescale"}
+    assert i18n.divergence_text(old, "zh").endswith("：请使用更小的 --lr")
+    plain = json.loads(cli("linreg", "--lr", "1", "--steps", "30", "--no-plots", "--json").stdout)["divergence"]
+    assert "rescale" not in plain and "use a smaller --lr (or --standardize the features" in plain["message"]

@@ -116,7 +116,7 @@ def test_ctrl_c_keeps_finished_cells_and_resume_completes(tmp_path):
     [
         (["--lr", "0.1,,0.2"], "--lr: empty value in '0.1,,0.2'"),
         (["--lr", "0.1,0.1"], "--lr: duplicate value(s) 0.1"),
-        (["--batch-size", "5,x"], "--batch-size: 'x' is not a valid int"),
+        (["--batch-size", "5,x"], "--batch-size: 'x' is not a whole number; give whole numbers, comma separated"),
         (["--executor", "warp"], "unknown executor 'warp'; choose one of: auto, serial, process, vectorized"),
         (["--lr", ",".join(str(0.001 * i) for i in range(1, 102)), "--momentum",
           ",".join(str(0.001 * i) for i in range(1, 101))], "pass --yes"),

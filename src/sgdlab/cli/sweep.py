@@ -94,7 +94,9 @@ def sweep(
     refused = _not_applicable(problem, resume, executor, {**own, "batch_size": batch_size}, seeds)
     if refused:
         raise ConfigError(*refused)
-    axes = {k: v for k, v in ((k, parse_axis(k, t)) for k, t in lists.items()) if v is not None}
+    words = _axis_words(problem)  # a model file's --batch-size takes auto and full, as `train` does
+    axes = {k: v for k, v in ((k, parse_axis(k, t, words.get(k, ()))) for k, t in lists.items())
+            if v is not None}
     problems = Problems()
     check_count(problems, seeds, "--seeds", high=MAX_CELLS, why="a sweep's cells are all recorded")
     if seed is not None:
@@ -175,6 +177,14 @@ def _problem_options(problem, own: dict) -> dict:
             base[name] = fields.parse(value, fields.hints(cls)[target], name)
     defaults = getattr(entry.sweep_adapter(), "defaults", None)
     return {**(defaults(base) if defaults else {}), **base}
+
+
+def _axis_words(problem) -> dict[str, tuple[str, ...]]:
+    """The words the problem's sweep takes on an axis besides numbers (``adapter.axis_words``)."""
+    registry = _registry()
+    if problem not in registry.names():
+        return {}
+    return getattr(registry.get(problem).sweep_adapter(), "axis_words", {})
 
 
 def _not_applicable(problem, resume, executor, own, seeds) -> list[str]:

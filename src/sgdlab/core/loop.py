@@ -239,16 +239,24 @@ def divergence_reason(loss: float, first_loss: float) -> str | None:
     return None
 
 
-def divergence_message(step, reason, last_finite, lr, bound, hint: str = "", rule: str | None = None) -> str:
+def divergence_message(step, reason, last_finite, lr, bound, hint: str = "", rule: str | None = None,
+                       rescale: str | None = None) -> str:
     """A diverged run in words, beside its update rule's bound (``optim.bounds``: ``rule`` in
     words; None: full-batch gradient descent's 2 / lambda_max) as "lr is N x the bound"; a rule
     with no fixed bound (``bound`` None, adaptive optimizers) is named with its reason. ``hint``:
     the problem's own advice after "use a smaller --lr" (e.g. linear regression's
-    " (or --standardize ...)"), given only where there is a bound that it would raise."""
+    " (or --standardize ...)"), given only where there is a bound that it would raise.
+    ``rescale``: given when the Hessian overflowed (lambda_max inf), the problem's flag that makes
+    its features smaller ("" for none): no lr is small enough then, so the advice is to rescale."""
     last = "none" if last_finite is None else f"{last_finite:.6g}"
     head = f"diverged at step {step}: {reason} (last finite loss {last}) with learning rate {lr:g}"
     if bound is None:  # momentum >= 1, an overflowed Hessian: the rule's words say what to change
-        advice = "" if rule and "; give " in rule else ": use a smaller --lr"
+        if rescale is not None:
+            from ..i18n import rescale_advice
+
+            advice = rescale_advice(rescale, "en")
+        else:
+            advice = "" if rule and "; give " in rule else ": use a smaller --lr"
         return f"{head}; this update rule has no fixed stable learning rate ({rule}){advice}"
     rule = rule or "2 / largest Hessian eigenvalue"
     return (f"{head}, {lr / bound:.3g}x the largest stable learning rate of this update rule on this "
@@ -265,10 +273,16 @@ def settle(loop: LoopResult, final_loss: float, first_loss: float | None) -> str
 
 
 def divergence_document(loop: LoopResult, lr: float, bound: float | None, hint: str = "",
-                        rule: str | None = None) -> dict:
+                        rule: str | None = None, lambda_max: float | None = None, rescale: str = "") -> dict:
     """A diverged run's ``divergence`` entry: where, the last finite loss, lr beside its rule's
-    bound (``lr_over_bound`` None where the rule has none)."""
-    return {"step": loop.diverged_step, "last_finite_loss": loop.last_finite_loss, "lr": lr, "lr_bound": bound,
-            "lr_over_bound": None if bound is None else lr / bound, "reason": loop.divergence_reason,
-            "message": divergence_message(loop.diverged_step, loop.divergence_reason, loop.last_finite_loss,
-                                          lr, bound, hint, rule)}
+    bound (``lr_over_bound`` None where the rule has none). With ``lambda_max`` inf (the Hessian
+    overflowed) no lr is stable: the entry's ``rescale`` holds the problem's flag that makes the
+    features smaller (``rescale``; "" for none), and its message says to use it, not a smaller lr."""
+    overflowed = lambda_max is not None and math.isinf(lambda_max) and bound is None
+    doc = {"step": loop.diverged_step, "last_finite_loss": loop.last_finite_loss, "lr": lr, "lr_bound": bound,
+           "lr_over_bound": None if bound is None else lr / bound, "reason": loop.divergence_reason,
+           "message": divergence_message(loop.diverged_step, loop.divergence_reason, loop.last_finite_loss,
+                                         lr, bound, hint, rule, rescale if overflowed else None)}
+    if overflowed:
+        doc["rescale"] = rescale
+    return doc

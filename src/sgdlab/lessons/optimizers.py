@@ -137,7 +137,7 @@ def _distance(point, minimum) -> float:
 def draw_surfaces(runs: dict[str, list[dict[str, Any]]], path) -> str:
     """One column per surface: ``sgdlab surface``'s contour plot with every rule's path on top,
     and below it f against step for each rule (log scale), in the same colors."""
-    from ..core.plots import _pyplot, save
+    from ..core.plots import _pyplot, plot_series, save
     from ..surface import figures as surface_plots
 
     plt = _pyplot()
@@ -149,8 +149,8 @@ def draw_surfaces(runs: dict[str, list[dict[str, Any]]], path) -> str:
         surface_plots.contour_panel(fig, top, surface, by_rule, f"{panel}: f = {surface.formula}")
         for i, r in enumerate(by_rule):
             points = [(k, v) for k, v in enumerate(r["f"]) if math.isfinite(v) and v > 0]
-            if points:
-                bottom.plot(*zip(*points), color=surface_plots.color(i), linewidth=1.2,
+            if points:  # one point (a rule that blew up after its start) gets a marker
+                plot_series(bottom, *zip(*points), color=surface_plots.color(i), linewidth=1.2,
                             label=r["label"])
         bottom.set_yscale("log")
         bottom.set_xlabel("step")

@@ -192,7 +192,7 @@ def assemble(config, prep: Prepared, *, init, full_losses, batch_losses, loop, f
     if status == "diverged":
         result["divergence"] = divergence_document(
             loop, config.lr, theory["lr_bound"], "" if config.standardize else STANDARDIZE_HINT,
-            theory["lr_bound_rule"])
+            theory["lr_bound_rule"], prep.lambda_max, "" if config.standardize else "--standardize")
     return result
 
 

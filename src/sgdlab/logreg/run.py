@@ -80,7 +80,8 @@ def assemble(config, prep: Prepared, full, batch_losses, loop, final_loss, w, b)
            **theory, "lambda_max_kind": "local",  # the Hessian at the start: the loss is not quadratic
            "seconds": loop.seconds, "config": config.to_dict(), "figures": []}
     doc |= {"divergence": divergence_document(
-        loop, config.lr, theory["lr_bound"], rule=theory["lr_bound_rule"])} if status == "diverged" else {}
+        loop, config.lr, theory["lr_bound"], rule=theory["lr_bound_rule"], lambda_max=prep.lambda_max,
+        rescale="" if config.standardize else "--standardize")} if status == "diverged" else {}
     return doc
 
 

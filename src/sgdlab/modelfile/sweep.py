@@ -12,12 +12,15 @@ from typing import Any
 
 from ..core.store import RunRecord
 from ..sweep.protocol import check_optimizer, config_from, summary
-from .config import ModelFileConfig
+from .config import AUTO, ModelFileConfig
 
 
 class ModelFileAdapter:
     name = "modelfile"
     vectorizable = True
+    # `train FILE.py`'s batch-size words: auto (min(32, rows)) and full (the whole training set);
+    # each cell records the size it used (``recorded_cell``)
+    axis_words = {"batch_size": (AUTO, "full")}
 
     @staticmethod
     def config(options: dict[str, Any]):
@@ -40,6 +43,13 @@ class ModelFileAdapter:
         batch_size, steps = config.updates(n)
         check_steps(problems, steps, f"--epochs {config.epochs} at batch size {batch_size}")
         problems.raise_if_any(ConfigError)
+
+    @staticmethod
+    def recorded_cell(config, cell: dict[str, Any]) -> dict[str, Any]:
+        """The cell with a batch-size word (auto, full) replaced by the size it uses on the data."""
+        if not isinstance(cell.get("batch_size"), str):
+            return cell
+        return cell | {"batch_size": config.updates(int(_data(config)["train"][0].shape[0]))[0]}
 
     @staticmethod
     def load_data(config):

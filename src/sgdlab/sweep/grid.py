@@ -141,10 +141,12 @@ def cell_key(cell: dict[str, Any]) -> str:
     return json.dumps(cell, sort_keys=True)
 
 
-def parse_axis(name: str, text: str | None) -> list[Any] | None:
+def parse_axis(name: str, text: str | None, words: tuple[str, ...] = ()) -> list[Any] | None:
     """Parse one comma list from the command line (``--lr 0.01,0.1``); None when not given.
 
-    ``betas`` takes pairs separated by ``;`` (``--betas "0.9,0.999;0.5,0.9"``).
+    ``betas`` takes pairs separated by ``;`` (``--betas "0.9,0.999;0.5,0.9"``). ``words``: the
+    words the problem takes on this axis besides numbers (a model file's batch size: auto,
+    full), kept in lower case for the problem's config to read; a refusal names what is allowed.
     """
     if text is None:
         return None
@@ -157,6 +159,9 @@ def parse_axis(name: str, text: str | None) -> list[Any] | None:
     for item in items:
         if item == "":
             problems.add(f"{flag}: empty value in {text!r}")
+            continue
+        if item.lower() in words:
+            values.append(item.lower())
             continue
         try:
             if kind == "str":
@@ -171,6 +176,13 @@ def parse_axis(name: str, text: str | None) -> list[Any] | None:
                     raise ValueError
                 values.append(pair)
         except ValueError:
-            problems.add(f"{flag}: {item!r} is not a valid {'pair B1,B2' if kind == 'pair' else kind}")
+            choices = [_NAMES[kind][1], *words]
+            allowed = ", ".join(choices[:-1]) + " or " + choices[-1] if words else choices[0]
+            problems.add(f"{flag}: {item!r} is not {_NAMES[kind][0]}; give {allowed}, "
+                         f"{'separated by ;' if kind == 'pair' else 'comma separated'}")
     problems.raise_if_any(ConfigError)
     return values
+
+
+_NAMES = {"int": ("a whole number", "whole numbers"), "float": ("a number", "numbers"),
+          "pair": ("a pair B1,B2", "pairs B1,B2")}

@@ -93,6 +93,8 @@ def run_sweep(
             adapter.check(config)
         except ConfigError as exc:
             problems += [p for p in exc.problems if p not in problems]
+    if not problems:
+        cells = _recorded_cells(adapter, configs, cells, problems)
     if problems:
         raise ConfigError(*problems)
     # only now, with the problem, its executor and every cell's config known, is anything recorded
@@ -140,3 +142,26 @@ def run_sweep(
                              f"{store.path}; resume with: {document['resume']} (add --address "
                              f"HOST:PORT for another cluster, or --executor serial to finish here)")
     return document
+
+
+def _recorded_cells(adapter, configs: list, cells: list[dict[str, Any]], problems: list[str]) -> list[dict[str, Any]]:
+    """The cells as recorded: a word the problem took on an axis (a model file's batch size auto
+    or full) becomes the value it stands for on this data (``adapter.recorded_cell``), so each
+    cell names the size it used and a resumed sweep finds it again. Two values that give the same
+    cell (auto and 32 on 40 rows) would run one run twice, as two: refused, naming both."""
+    recorded = getattr(adapter, "recorded_cell", None)
+    if recorded is None:
+        return cells
+    out, first = [], {}
+    for config, given in zip(configs, cells):
+        used = recorded(config, given)
+        other = first.setdefault(cell_key(used), given)
+        if other is not given:
+            axes = [a for a in given if other[a] != given[a]]
+            flags = "; ".join(f"--{a.replace('_', '-')} {other[a]} and {given[a]}" for a in axes)
+            values = ", ".join(f"{a.replace('_', ' ')} {used[a]}" for a in axes)
+            line = f"{flags} give the same run here ({values}): give one"
+            if line not in problems:
+                problems.append(line)
+        out.append(used)
+    return out
